@@ -1,0 +1,1 @@
+"""The AOM automation API: models, request signing and the async client."""

@@ -1,0 +1,430 @@
+"""Tolerant pydantic models of what AOM's automation API actually sends.
+
+Real payloads are inconsistent (numbers as strings, ``floating_ip_List``, ``error_msg`` vs
+``error_message``, epoch milliseconds as int *or* string, ISO strings, bare arrays). The rules here:
+every field is optional, a value of the wrong type degrades to "unknown" instead of failing, unknown
+statuses keep their raw text, and unknown host buckets are kept. Pure data: no I/O.
+
+>>> detail = ExecutionDetail.model_validate({"execution_id": "e1", "status": "fail"})
+>>> detail.status, detail.status.is_terminal
+(<ExecutionStatus.FAIL: 'fail'>, True)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    model_validator,
+)
+
+__all__ = [
+    "BUCKET_ORDER",
+    "ExecutionDetail",
+    "ExecutionStatus",
+    "Host",
+    "HostBucket",
+    "NodeResult",
+    "Phase",
+    "Workflow",
+    "WorkflowPage",
+    "parse_status",
+]
+
+
+class Phase(StrEnum):
+    """What a status means for people watching: the bot's normalised view of AOM statuses."""
+
+    ACTIVE = "active"
+    NEEDS_HUMAN = "needs_human"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    UNKNOWN = "unknown"
+
+
+class ExecutionStatus(StrEnum):
+    """Execution and node statuses AOM is known or believed to use, plus UNKNOWN."""
+
+    WAIT_EXECUTE = "waitExecute"
+    EXECUTING = "executing"
+    WAIT_APPROVAL = "waitApproval"
+    APPROVAL_FAILED = "approvalFailed"
+    PAUSING = "pausing"
+    PAUSED = "paused"
+    CANCELING = "canceling"
+    CANCEL = "cancel"
+    SUCCESS = "success"
+    FAIL = "fail"
+    UNKNOWN = "unknown"
+
+    @property
+    def phase(self) -> Phase:
+        return _PHASES[self]
+
+    @property
+    def is_terminal(self) -> bool:
+        """True when the execution will not change any more."""
+        return self.phase in (Phase.SUCCEEDED, Phase.FAILED, Phase.CANCELLED)
+
+
+_PHASES: dict[ExecutionStatus, Phase] = {
+    ExecutionStatus.WAIT_EXECUTE: Phase.ACTIVE,
+    ExecutionStatus.EXECUTING: Phase.ACTIVE,
+    ExecutionStatus.CANCELING: Phase.ACTIVE,
+    ExecutionStatus.WAIT_APPROVAL: Phase.NEEDS_HUMAN,
+    ExecutionStatus.PAUSING: Phase.NEEDS_HUMAN,
+    ExecutionStatus.PAUSED: Phase.NEEDS_HUMAN,
+    ExecutionStatus.APPROVAL_FAILED: Phase.FAILED,
+    ExecutionStatus.FAIL: Phase.FAILED,
+    ExecutionStatus.CANCEL: Phase.CANCELLED,
+    ExecutionStatus.SUCCESS: Phase.SUCCEEDED,
+    ExecutionStatus.UNKNOWN: Phase.UNKNOWN,
+}
+
+# Spellings seen in other AOM surfaces or plausible variants, folded to one status.
+_STATUS_ALIASES: dict[str, ExecutionStatus] = {
+    "running": ExecutionStatus.EXECUTING,
+    "in_execution": ExecutionStatus.EXECUTING,
+    "waiting": ExecutionStatus.WAIT_EXECUTE,
+    "wait_execute": ExecutionStatus.WAIT_EXECUTE,
+    "wait_approval": ExecutionStatus.WAIT_APPROVAL,
+    "approval_failed": ExecutionStatus.APPROVAL_FAILED,
+    "failed": ExecutionStatus.FAIL,
+    "failure": ExecutionStatus.FAIL,
+    "error": ExecutionStatus.FAIL,
+    "succeeded": ExecutionStatus.SUCCESS,
+    "successful": ExecutionStatus.SUCCESS,
+    "canceled": ExecutionStatus.CANCEL,
+    "cancelled": ExecutionStatus.CANCEL,
+    "terminated": ExecutionStatus.CANCEL,
+    "cancelling": ExecutionStatus.CANCELING,
+    "terminating": ExecutionStatus.CANCELING,
+    "pause": ExecutionStatus.PAUSED,
+}
+_STATUS_BY_FOLDED = {s.value.lower(): s for s in ExecutionStatus if s is not ExecutionStatus.UNKNOWN}
+
+
+def parse_status(raw: object) -> ExecutionStatus:
+    """Map AOM's status text to an :class:`ExecutionStatus`; anything unrecognised is UNKNOWN."""
+    if not isinstance(raw, str):
+        return ExecutionStatus.UNKNOWN
+    folded = raw.strip().lower()
+    return _STATUS_BY_FOLDED.get(folded) or _STATUS_ALIASES.get(folded) or ExecutionStatus.UNKNOWN
+
+
+class HostBucket(StrEnum):
+    """The four host buckets of a script node's output, as AOM names them."""
+
+    SUCCESS = "success"
+    FAIL = "fail"
+    IN_EXECUTION = "in_execution"
+    NOT_PERFORMED = "not_performed"
+
+
+#: display and "worst-of" order: a host failed anywhere is failed; running beats pending
+BUCKET_ORDER: tuple[HostBucket, ...] = (
+    HostBucket.FAIL,
+    HostBucket.IN_EXECUTION,
+    HostBucket.NOT_PERFORMED,
+    HostBucket.SUCCESS,
+)
+
+
+# --- lenient scalar coercions -------------------------------------------------------------
+
+
+def _to_str(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        return str(value)
+    return ""
+
+
+def _to_optional_int(value: object) -> int | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if math.isfinite(value) else None
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        try:
+            return int(text)
+        except ValueError:
+            try:
+                number = float(text)
+            except ValueError:
+                return None
+            return int(number) if math.isfinite(number) else None
+    return None
+
+
+# Epoch milliseconds outside this window are garbage, not times (year 1970..2200).
+_MAX_EPOCH_MS = 7_258_118_400_000
+
+
+def _to_optional_time(value: object) -> datetime | None:
+    if isinstance(value, str):
+        text = value.strip()
+        if text and not text.lstrip("-").replace(".", "", 1).isdigit():
+            try:
+                parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            except ValueError:
+                return None
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    millis = _to_optional_int(value)
+    if millis is None or millis <= 0 or millis > _MAX_EPOCH_MS:
+        return None
+    return datetime.fromtimestamp(millis / 1000, tz=UTC)
+
+
+def _to_str_list(value: object) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value] if value else []
+    if isinstance(value, list | tuple):
+        return [s for s in (_to_str(v) for v in value) if s]
+    return []
+
+
+def _to_bool(value: object) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return None
+
+
+def _ms_serializer(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+LenientStr = Annotated[str, BeforeValidator(_to_str)]
+LenientInt = Annotated[int | None, BeforeValidator(_to_optional_int)]
+LenientTime = Annotated[
+    datetime | None,
+    BeforeValidator(_to_optional_time),
+    PlainSerializer(_ms_serializer, return_type=str | None),
+]
+StrList = Annotated[list[str], BeforeValidator(_to_str_list)]
+LenientBool = Annotated[bool | None, BeforeValidator(_to_bool)]
+
+
+class _Tolerant(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+
+def _object_or_empty(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list_of_objects(value: object) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        return []
+    return [item for item in value if isinstance(item, dict)]
+
+
+class Host(_Tolerant):
+    """One server's result inside a node's output bucket."""
+
+    id: LenientStr = ""
+    name: LenientStr = ""
+    ip: LenientStr = ""
+    availability_zone: LenientStr = ""
+    floating_ips: StrList = Field(
+        default_factory=list,
+        validation_alias=AliasChoices("floating_ip_List", "floating_ip_list", "floating_ips"),
+    )
+    fixed_ips: StrList = Field(
+        default_factory=list, validation_alias=AliasChoices("fixed_ip_list", "fixed_ips")
+    )
+    code: LenientStr = ""
+    error_msg: LenientStr = Field(
+        default="", validation_alias=AliasChoices("error_msg", "error_message", "errorMsg")
+    )
+    log: LenientStr = ""
+    exit_code: LenientInt = None
+    start_time: LenientTime = None
+    execute_time_ms: LenientInt = Field(
+        default=None, validation_alias=AliasChoices("execute_time", "execute_time_ms")
+    )
+    os_type: LenientStr = ""
+    agent_state: LenientStr = ""
+    instance_status: LenientStr = ""
+    vpc_id: LenientStr = ""
+
+    @property
+    def label(self) -> str:
+        """Name, else IP, else ID: what a person recognises the host by."""
+        return self.name or self.ip or self.id or "(unnamed host)"
+
+    @property
+    def key(self) -> str:
+        """Identity across nodes and polls: the server ID, else name/IP."""
+        return self.id or f"{self.name}|{self.ip}"
+
+
+class NodeResult(_Tolerant):
+    """One node (step) of an execution, with its hosts sorted into buckets."""
+
+    node_id: LenientStr = ""
+    raw_status: LenientStr = ""
+    status: ExecutionStatus = ExecutionStatus.UNKNOWN
+    begin_time: LenientTime = None
+    end_time: LenientTime = None
+    function_execution_id: LenientStr = ""
+    #: host buckets by AOM's bucket name (known ones and any new ones), when output has that shape
+    buckets: dict[str, tuple[Host, ...]] = Field(default_factory=dict)
+    #: the output as sent, when it is not a dict of host lists (approval, pause, cloud nodes)
+    raw_output: Any = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_output(cls, data: object) -> object:
+        if not isinstance(data, dict):
+            return {}
+        data = dict(data)
+        data["raw_status"] = data.get("status")
+        data["status"] = parse_status(data.get("status"))
+        output = data.pop("output", None)
+        data.pop("buckets", None)
+        data.pop("raw_output", None)
+        if isinstance(output, dict) and output and all(isinstance(v, list) for v in output.values()):
+            data["buckets"] = {
+                str(name): tuple(_list_of_objects(hosts)) for name, hosts in output.items()
+            }
+        elif output not in (None, {}, []):
+            data["raw_output"] = output
+        return data
+
+    def hosts(self, bucket: HostBucket | str) -> tuple[Host, ...]:
+        return self.buckets.get(str(bucket), ())
+
+    @property
+    def extra_buckets(self) -> dict[str, tuple[Host, ...]]:
+        """Buckets AOM sent that this version does not know."""
+        known = {b.value for b in HostBucket}
+        return {k: v for k, v in self.buckets.items() if k not in known}
+
+
+class ExecutionDetail(_Tolerant):
+    """An execution of a workflow: the "status" endpoint's body, or one item of the list."""
+
+    workflow_id: LenientStr = ""
+    execution_id: LenientStr = ""
+    raw_status: LenientStr = ""
+    status: ExecutionStatus = ExecutionStatus.UNKNOWN
+    begin_time: LenientTime = None
+    end_time: LenientTime = None
+    last_update_time: LenientTime = None
+    nodes: tuple[NodeResult, ...] = Field(default_factory=tuple)
+    approvers: StrList = Field(default_factory=list)
+    project_id: LenientStr = ""
+    created_by: LenientStr = ""
+    workflow_edit_time: LenientTime = None
+    last_record_id_with_snapshot: LenientStr = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _normalise(cls, data: object) -> object:
+        if not isinstance(data, dict):
+            return data  # let pydantic reject it: an execution must be an object
+        data = dict(data)
+        data["raw_status"] = data.get("status")
+        data["status"] = parse_status(data.get("status"))
+        if "execution_result_list" in data:
+            data["nodes"] = _list_of_objects(data.pop("execution_result_list"))
+        elif not isinstance(data.get("nodes"), list | tuple):
+            data.pop("nodes", None)
+        if "approve_user_name_list" in data:
+            data["approvers"] = data.pop("approve_user_name_list")
+        return data
+
+    def iter_hosts(self) -> Iterator[tuple[NodeResult, str, Host]]:
+        """Every (node, bucket name, host) triple, in node order."""
+        for node in self.nodes:
+            for bucket, hosts in node.buckets.items():
+                for host in hosts:
+                    yield node, bucket, host
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status.is_terminal
+
+
+class Workflow(_Tolerant):
+    """A workflow (an item of the workflow list)."""
+
+    id: LenientStr = ""
+    name: LenientStr = ""
+    type: LenientStr = ""
+    description: LenientStr = ""
+    raw_status: LenientStr = ""
+    status: ExecutionStatus = ExecutionStatus.UNKNOWN
+    create_time: LenientTime = None
+    update_time: LenientTime = None
+    create_by: LenientStr = ""
+    update_by: LenientStr = ""
+    template_name: LenientStr = ""
+    task_type: LenientStr = ""
+    last_execution_id: LenientStr = ""
+    last_execution_start_time: LenientTime = None
+    last_execution_end_time: LenientTime = None
+    enterprise_project_id: LenientStr = ""
+    tags: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _normalise(cls, data: object) -> object:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if not data.get("id") and data.get("workflow_id"):
+            data["id"] = data["workflow_id"]
+        data["raw_status"] = data.get("status")
+        data["status"] = parse_status(data.get("status"))
+        tags = data.get("tags")
+        data["tags"] = (
+            {str(k): _to_str(v) for k, v in tags.items()} if isinstance(tags, dict) else {}
+        )
+        return data
+
+
+class WorkflowPage(_Tolerant):
+    """One page of ``POST …/workflow-list``."""
+
+    elements: tuple[Workflow, ...] = Field(default_factory=tuple)
+    total_elements: LenientInt = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _normalise(cls, data: object) -> object:
+        if isinstance(data, list):
+            data = {"elements": data}
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        data["elements"] = _list_of_objects(data.get("elements"))
+        return data

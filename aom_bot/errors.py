@@ -1,0 +1,160 @@
+"""One exception tree for everything aom-bot raises on purpose.
+
+::
+
+    AomBotError
+    ├── ConfigError              a setting is missing, malformed or contradicts another
+    ├── InvalidIdError           an ID failed validation before any request was sent
+    ├── StoreError               the follow/subscription store failed
+    └── AomError                 talking to AOM failed
+        ├── AomTransportError    no usable HTTP exchange: connect/read timeout, dropped connection
+        ├── AomResponseError     AOM answered 2xx but the body is not what AOM sends
+        └── AomApiError          AOM answered with an error status
+            ├── AomBadRequestError   400 and other 4xx not listed below
+            ├── AomAuthError         401 / 403: credentials, token, signature or permission
+            ├── AomNotFoundError     404: unknown workflow or execution
+            ├── AomThrottledError    429: throttled (``retry_after`` seconds when given)
+            └── AomServerError       5xx
+
+Every message is written for a person: it says what went wrong and what to do, and never
+contains a secret (the client never puts credentials into an exception).
+"""
+
+from __future__ import annotations
+
+
+class AomBotError(Exception):
+    """Base class of every error aom-bot raises deliberately."""
+
+    #: one line a user can act on; subclasses may refine it
+    hint: str = ""
+
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        if hint:
+            self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+    def user_message(self) -> str:
+        """The message plus what to do about it, for a Slack reply or the terminal."""
+        return f"{self.message} {self.hint}".strip()
+
+
+class ConfigError(AomBotError):
+    """A setting is missing, malformed, or contradicts another one."""
+
+
+class InvalidIdError(AomBotError, ValueError):
+    """An ID (project, workflow, execution, node) does not have the shape AOM uses."""
+
+    def __init__(self, kind: str, value: str) -> None:
+        shown = value if len(value) <= 80 else value[:77] + "..."
+        super().__init__(
+            f"{kind} {shown!r} is not a valid ID.",
+            hint="IDs are 1-128 letters, digits, '-', '_' or '.'; copy them from the AOM console.",
+        )
+        self.kind = kind
+        self.value = value
+
+
+class StoreError(AomBotError):
+    """The store (SQLite or PostgreSQL) failed or holds data this version cannot read."""
+
+
+class AomError(AomBotError):
+    """Talking to AOM failed. Carries what AOM said, when it said anything."""
+
+    retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str = "",
+        status_code: int | None = None,
+        error_code: str | None = None,
+        aom_message: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.status_code = status_code
+        self.error_code = error_code
+        self.aom_message = aom_message
+        self.request_id = request_id
+
+    def user_message(self) -> str:
+        parts = [self.message]
+        if self.error_code or self.aom_message:
+            said = " ".join(p for p in (self.error_code, self.aom_message) if p)
+            parts.append(f"(AOM said: {said})")
+        if self.hint:
+            parts.append(self.hint)
+        if self.request_id:
+            parts.append(f"[request id {self.request_id}]")
+        return " ".join(parts)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.message!r}, status_code={self.status_code!r}, "
+            f"error_code={self.error_code!r}, request_id={self.request_id!r})"
+        )
+
+
+class AomTransportError(AomError):
+    """No usable HTTP exchange with AOM (timeout, refused or dropped connection)."""
+
+    retryable = True
+    hint = "AOM may be unreachable from here; check AOM_ENDPOINT / AOM_REGION and the network."
+
+
+class AomResponseError(AomError):
+    """AOM answered, but with a body that cannot be understood (malformed or wrong shape)."""
+
+    retryable = False
+    hint = "This is usually transient; if it persists, report the request id to the bot's operators."
+
+
+class AomApiError(AomError):
+    """AOM answered with an HTTP error status."""
+
+
+class AomBadRequestError(AomApiError):
+    """AOM rejected the request as malformed (400 and unlisted 4xx)."""
+
+    hint = "Check the workflow and execution IDs."
+
+
+class AomAuthError(AomApiError):
+    """Credentials were refused (401) or lack permission (403)."""
+
+    hint = (
+        "Check CLOUD_SDK_AK/CLOUD_SDK_SK (or AOM_TOKEN / the IAM user), AOM_PROJECT_ID, "
+        "and that this machine's clock is correct."
+    )
+
+
+class AomNotFoundError(AomApiError):
+    """AOM does not know the workflow or execution (404)."""
+
+    hint = "Check the IDs: `/aom-exec list WORKFLOW_ID` shows recent executions."
+
+
+class AomThrottledError(AomApiError):
+    """AOM throttled the request (429)."""
+
+    retryable = True
+    hint = "AOM is throttling requests; try again in a moment."
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class AomServerError(AomApiError):
+    """AOM failed on its side (5xx)."""
+
+    retryable = True
+    hint = "AOM is having trouble; try again in a moment."
