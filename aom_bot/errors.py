@@ -6,6 +6,12 @@
     ├── ConfigError              a setting is missing, malformed or contradicts another
     ├── InvalidIdError           an ID failed validation before any request was sent
     ├── StoreError               the follow/subscription store failed
+    ├── SlackDeliveryError       a Slack Web API call failed (``error`` holds Slack's code)
+    │   ├── SlackNotInChannel        not_in_channel: a public channel the bot could join
+    │   ├── SlackChannelUnreachable  channel_not_found: private channel / DM the bot cannot see
+    │   ├── SlackChannelGone         is_archived, or the bot was removed from the channel
+    │   ├── SlackMessageGone         message_not_found / cant_update_message: deleted card
+    │   └── SlackRejected            invalid_blocks, msg_too_long…: the payload was refused
     └── AomError                 talking to AOM failed
         ├── AomTransportError    no usable HTTP exchange: connect/read timeout, dropped connection
         ├── AomResponseError     AOM answered 2xx but the body is not what AOM sends
@@ -114,7 +120,9 @@ class AomResponseError(AomError):
     """AOM answered, but with a body that cannot be understood (malformed or wrong shape)."""
 
     retryable = False
-    hint = "This is usually transient; if it persists, report the request id to the bot's operators."
+    hint = (
+        "This is usually transient; if it persists, report the request id to the bot's operators."
+    )
 
 
 class AomApiError(AomError):
@@ -158,3 +166,36 @@ class AomServerError(AomApiError):
 
     retryable = True
     hint = "AOM is having trouble; try again in a moment."
+
+
+class SlackDeliveryError(AomBotError):
+    """A Slack Web API call failed; ``error`` is Slack's error code (e.g. ``ratelimited``)."""
+
+    def __init__(self, message: str, *, error: str = "", method: str = "", hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.error = error
+        self.method = method
+
+
+class SlackNotInChannel(SlackDeliveryError):
+    """The bot is not a member of this public channel (it may join)."""
+
+    hint = "Invite the bot with `/invite @aom-exec`."
+
+
+class SlackChannelUnreachable(SlackDeliveryError):
+    """The bot cannot see the conversation (private channel or DM it is not in)."""
+
+    hint = "Invite the bot with `/invite @aom-exec` to get live updates here."
+
+
+class SlackChannelGone(SlackDeliveryError):
+    """The channel was archived or the bot was removed from it."""
+
+
+class SlackMessageGone(SlackDeliveryError):
+    """The message to update was deleted (or can no longer be edited by the bot)."""
+
+
+class SlackRejected(SlackDeliveryError):
+    """Slack refused the payload itself (invalid blocks, too long): a bug on our side."""

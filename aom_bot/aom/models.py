@@ -112,7 +112,9 @@ _STATUS_ALIASES: dict[str, ExecutionStatus] = {
     "terminating": ExecutionStatus.CANCELING,
     "pause": ExecutionStatus.PAUSED,
 }
-_STATUS_BY_FOLDED = {s.value.lower(): s for s in ExecutionStatus if s is not ExecutionStatus.UNKNOWN}
+_STATUS_BY_FOLDED = {
+    s.value.lower(): s for s in ExecutionStatus if s is not ExecutionStatus.UNKNOWN
+}
 
 
 def parse_status(raw: object) -> ExecutionStatus:
@@ -311,7 +313,11 @@ class NodeResult(_Tolerant):
         output = data.pop("output", None)
         data.pop("buckets", None)
         data.pop("raw_output", None)
-        if isinstance(output, dict) and output and all(isinstance(v, list) for v in output.values()):
+        if (
+            isinstance(output, dict)
+            and output
+            and all(isinstance(v, list) for v in output.values())
+        ):
             data["buckets"] = {
                 str(name): tuple(_list_of_objects(hosts)) for name, hosts in output.items()
             }

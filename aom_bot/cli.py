@@ -1,0 +1,339 @@
+"""The ``aom-bot`` command line: thin commands that parse arguments and hand off to ``runtime``.
+
+Exit codes (documented in ``--help`` and the README):
+
+* 0 — the execution succeeded, or is running / waiting without failed hosts
+* 1 — the execution failed, was cancelled, or has failed hosts
+* 2 — usage or configuration error
+* 3 — AOM or network error
+* 4 — internal error (a bug: details go to the log on stderr)
+
+Machine-readable output (``--json``, ``--blocks``) is the only thing written to stdout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from enum import IntEnum, StrEnum
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+
+from aom_bot.errors import AomBotError, AomError, ConfigError, InvalidIdError, StoreError
+
+if TYPE_CHECKING:
+    from aom_bot.aom.models import ExecutionDetail
+    from aom_bot.config import Settings
+
+__all__ = ["ExitCode", "app", "main"]
+
+T = TypeVar("T")
+_log = logging.getLogger("aom_bot.cli")
+
+
+class ExitCode(IntEnum):
+    """Process exit codes; part of the product, documented in the README."""
+
+    OK = 0
+    FAILED = 1
+    USAGE = 2
+    AOM = 3
+    INTERNAL = 4
+
+
+class RunMode(StrEnum):
+    socket = "socket"
+    http = "http"
+
+
+_EXIT_HELP = (
+    "Exit codes: 0 succeeded (or running without failures), 1 failed / cancelled / has failed "
+    "hosts, 2 usage or configuration error, 3 AOM or network error, 4 internal error."
+)
+
+app = typer.Typer(
+    name="aom-bot",
+    help="Huawei Cloud AOM automation executions in Slack and in the terminal.\n\n" + _EXIT_HELP,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+_stderr = Console(stderr=True, highlight=False)
+
+SimulatorOption = Annotated[
+    bool,
+    typer.Option(
+        "--simulator",
+        help="Use the built-in AOM simulator (in this process) instead of real AOM: no "
+        "cloud account needed.",
+    ),
+]
+
+
+def _fail(code: ExitCode, message: str) -> NoReturn:
+    _stderr.print(f"[bold red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+    raise typer.Exit(int(code))
+
+
+def _settings() -> Settings:
+    from aom_bot.config import load_settings
+    from aom_bot.logs import configure_logging
+
+    settings = load_settings()
+    secrets = [
+        s.get_secret_value()
+        for s in (
+            settings.cloud_sdk_ak,
+            settings.cloud_sdk_sk,
+            settings.cloud_sdk_security_token,
+            settings.aom_token,
+            settings.aom_iam_password,
+            settings.slack_bot_token,
+            settings.slack_signing_secret,
+            settings.slack_app_token,
+        )
+        if s is not None
+    ]
+    configure_logging(
+        level=settings.aom_bot_log_level, fmt=settings.aom_bot_log_format, secrets=secrets
+    )
+    return settings
+
+
+def _run(work: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine, turning every failure into a one-line message and an exit code."""
+    try:
+        return asyncio.run(work())  # type: ignore[arg-type]
+    except typer.Exit:
+        raise
+    except KeyboardInterrupt:
+        _stderr.print("interrupted")
+        raise typer.Exit(130) from None
+    except (ConfigError, InvalidIdError) as exc:
+        _fail(ExitCode.USAGE, exc.user_message())
+    except AomError as exc:
+        _fail(ExitCode.AOM, exc.user_message())
+    except StoreError as exc:
+        _fail(ExitCode.INTERNAL, exc.user_message())
+    except AomBotError as exc:
+        _fail(ExitCode.INTERNAL, exc.user_message())
+    except Exception:
+        _log.exception("internal error")
+        _fail(ExitCode.INTERNAL, "internal error; the log above (stderr) has the details.")
+
+
+def execution_exit_code(execution: ExecutionDetail) -> ExitCode:
+    """0 when nothing went wrong (yet), 1 when the run failed, was cancelled or has failed hosts."""
+    from aom_bot.aom.models import Phase
+    from aom_bot.render.analysis import bucket_counts
+
+    if bucket_counts(execution).failed:
+        return ExitCode.FAILED
+    phase = execution.status.phase
+    if phase in (Phase.FAILED, Phase.CANCELLED):
+        return ExitCode.FAILED
+    return ExitCode.OK
+
+
+def _print_json(data: object) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    sys.stdout.flush()
+
+
+@app.command()
+def show(
+    workflow_id: Annotated[
+        str | None, typer.Argument(help="Workflow ID (or a pasted console link to an execution).")
+    ] = None,
+    execution_id: Annotated[str | None, typer.Argument(help="Execution ID.")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the parsed execution as JSON.")
+    ] = False,
+    as_blocks: Annotated[
+        bool,
+        typer.Option("--blocks", help="Print the Slack message JSON (for Block Kit Builder)."),
+    ] = False,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Refresh in place until the execution ends.")
+    ] = False,
+    simulator: SimulatorOption = False,
+) -> None:
+    """Show an execution: status, times, counts per bucket and the failed hosts.
+
+    With --simulator and no IDs, shows an execution of the simulator's few-failures scenario.
+    """
+    if as_json and as_blocks:
+        _fail(ExitCode.USAGE, "--json and --blocks cannot be used together.")
+    if follow and (as_json or as_blocks):
+        _fail(
+            ExitCode.USAGE,
+            "--follow shows a live view; it cannot be combined with --json/--blocks.",
+        )
+
+    async def work() -> ExitCode:
+        from aom_bot import runtime
+
+        settings = _settings()
+        async with runtime.aom_session(settings, simulator=simulator) as session:
+            wf, ex = await session.resolve_ids(workflow_id, execution_id)
+            if follow:
+                execution = await runtime.follow_in_terminal(session, wf, ex, settings=settings)
+            else:
+                execution = await session.client.get_execution(wf, ex)
+                if as_json:
+                    _print_json(execution.model_dump(mode="json"))
+                elif as_blocks:
+                    message = await session.slack_message(execution)
+                    _print_json(message.to_dict())
+                else:
+                    await session.print_execution(execution)
+            return execution_exit_code(execution)
+
+    raise typer.Exit(int(_run(work)))
+
+
+@app.command()
+def executions(
+    workflow_id: Annotated[str | None, typer.Argument(help="Workflow ID.")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000)] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    simulator: SimulatorOption = False,
+) -> None:
+    """List recent executions of a workflow, newest first."""
+
+    async def work() -> None:
+        from aom_bot import runtime
+
+        settings = _settings()
+        async with runtime.aom_session(settings, simulator=simulator) as session:
+            wf = await session.resolve_workflow(workflow_id)
+            items = (await session.client.list_executions(wf))[:limit]
+            if as_json:
+                _print_json([item.model_dump(mode="json") for item in items])
+            else:
+                session.print_executions(items)
+
+    _run(work)
+
+
+@app.command()
+def workflows(
+    filter_text: Annotated[
+        str | None, typer.Argument(help="Only workflows whose name or description contains this.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10000)] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    simulator: SimulatorOption = False,
+) -> None:
+    """List the project's workflows."""
+
+    async def work() -> None:
+        from aom_bot import runtime
+
+        settings = _settings()
+        async with runtime.aom_session(settings, simulator=simulator) as session:
+            items = await session.client.list_workflows(filter_text, limit=limit)
+            if as_json:
+                _print_json([item.model_dump(mode="json") for item in items])
+            else:
+                session.print_workflows(items)
+
+    _run(work)
+
+
+@app.command()
+def simulate(
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="0 picks a free port.")
+    ] = 8642,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    scenario: Annotated[
+        str | None, typer.Option("--scenario", help="Only this scenario (default: all of them).")
+    ] = None,
+    speed: Annotated[
+        float, typer.Option("--speed", min=0.01, max=10000.0, help="Simulated seconds per second.")
+    ] = 1.0,
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, same executions.")] = 1,
+) -> None:
+    """Run the AOM simulator and print the environment lines that point the bot at it."""
+
+    async def work() -> None:
+        from aom_bot import runtime
+
+        _settings()
+        await runtime.serve_simulator(
+            host=host, port=port, scenario=scenario, speed=speed, seed=seed
+        )
+
+    _run(work)
+
+
+@app.command()
+def run(
+    mode: Annotated[
+        RunMode | None,
+        typer.Option(
+            "--mode",
+            help="socket (needs SLACK_APP_TOKEN) or http (Slack calls POST /slack/events). "
+            "Default: socket when SLACK_APP_TOKEN is set, else http.",
+        ),
+    ] = None,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="HTTP mode port.")] = 3000,
+    host: Annotated[str, typer.Option("--host", help="HTTP mode address.")] = "0.0.0.0",  # noqa: S104
+    simulator: SimulatorOption = False,
+) -> None:
+    """Run the Slack bot (Socket Mode or HTTP mode)."""
+
+    async def work() -> None:
+        from aom_bot import runtime
+
+        settings = _settings()
+        chosen = mode.value if mode else ("socket" if settings.slack_app_token else "http")
+        await runtime.run_bot(settings, mode=chosen, host=host, port=port, simulator=simulator)
+
+    _run(work)
+
+
+@app.command()
+def check(simulator: SimulatorOption = False) -> None:
+    """Validate the configuration, call Slack's auth.test and one AOM request; report each."""
+
+    async def work() -> bool:
+        from aom_bot import runtime
+
+        settings = _settings()
+        return await runtime.run_checks(settings, simulator=simulator, console=_stderr)
+
+    ok = _run(work)
+    raise typer.Exit(0 if ok else int(ExitCode.USAGE))
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the store's schema (the bot also does this when it starts)."""
+
+    async def work() -> None:
+        from aom_bot import runtime
+
+        settings = _settings()
+        version = await runtime.migrate_store(settings)
+        _stderr.print(f"store is at schema version {version}")
+
+    _run(work)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except Exception:  # pragma: no cover - last line of defence: never a stack trace
+        _log.exception("internal error")
+        _stderr.print("error: internal error; see the log for details.")
+        sys.exit(int(ExitCode.INTERNAL))

@@ -1,0 +1,330 @@
+"""The store's contract: records and the ``Store`` protocol every backend implements.
+
+The store remembers what must survive a restart or be shared between replicas: followed
+executions and their Slack cards, channel subscriptions, which executions were already seen,
+and per-key leases. Every state change is one transaction, so a SIGKILL never leaves a
+half-written follow behind. There is no clock in here: callers pass times in, as aware
+datetimes (converted to UTC), so tests can run on simulated time.
+
+Exactly-once steps are *claims*: ``claim_completion``, ``claim_announcement`` and
+``claim_post`` return ``True`` for exactly one caller, however many replicas or retries race.
+
+::
+
+    store = await open_store("sqlite:///aom-bot.db")
+    await store.migrate()
+    follow, created = await store.start_follow(NewFollow(...))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Protocol
+
+__all__ = [
+    "DEFAULT_MAX_FOLLOW",
+    "CompletionState",
+    "EndReason",
+    "Follow",
+    "FollowState",
+    "NewFollow",
+    "NewSubscription",
+    "Store",
+    "Subscription",
+]
+
+#: how long a follow lasts unless the caller chooses otherwise (issue 5: "max follow time")
+DEFAULT_MAX_FOLLOW = timedelta(hours=24)
+
+
+class FollowState(StrEnum):
+    """Whether the bot still keeps a follow's card current."""
+
+    ACTIVE = "active"
+    ENDED = "ended"
+
+
+class EndReason(StrEnum):
+    """Why a follow stopped; decides what, if anything, the channel is told."""
+
+    COMPLETED = "completed"  # the execution reached a terminal status
+    STOPPED_BY_USER = "stopped_by_user"
+    MAX_TIME = "max_time"  # the deadline passed before the execution ended
+    MESSAGE_DELETED = "message_deleted"  # someone deleted the card
+    CHANNEL_GONE = "channel_gone"  # archived, deleted, or the bot was removed
+    EXECUTION_NOT_FOUND = "execution_not_found"
+    AUTH_LOST = "auth_lost"  # Slack token revoked or AOM credentials refused for good
+
+
+class CompletionState(StrEnum):
+    """Progress of the one "it finished" thread reply: none → claimed → posted."""
+
+    NONE = "none"
+    CLAIMED = "claimed"
+    POSTED = "posted"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewFollow:
+    """What is needed to start following an execution in a channel."""
+
+    workflow_id: str
+    execution_id: str
+    channel_id: str
+    #: Slack user id of whoever asked; ``None`` when a subscription started the follow
+    started_by: str | None
+    started_at: datetime
+    #: when to give up (``started_at + DEFAULT_MAX_FOLLOW`` unless configured otherwise)
+    deadline: datetime
+    #: the card's ``ts`` if it is already posted; else set later with ``set_message``
+    message_ts: str | None = None
+    #: the subscription that started this follow, if any
+    subscription_id: int | None = None
+    #: Slack user/group reference to mention on completion (``<@U1>``, ``<!subteam^S1>``)
+    mention: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Follow:
+    """A followed execution: where its card is, what it last showed, and how it ended."""
+
+    id: int
+    workflow_id: str
+    execution_id: str
+    channel_id: str
+    message_ts: str | None
+    started_by: str | None
+    started_at: datetime
+    deadline: datetime
+    subscription_id: int | None
+    mention: str | None
+    state: FollowState
+    end_reason: EndReason | None
+    ended_at: datetime | None
+    #: fingerprint of what the card visibly shows; skip ``chat.update`` when unchanged
+    fingerprint: str | None
+    #: when the card was last rendered/updated
+    rendered_at: datetime | None
+    #: since when AOM has been unreachable for this follow (``None``: it answers)
+    unreachable_since: datetime | None
+    #: error-group signatures already announced in the thread
+    announced: frozenset[str]
+    completion_state: CompletionState
+    completion_owner: str | None
+    completion_claimed_at: datetime | None
+    #: ``ts`` of the completion thread reply once posted
+    completion_ts: str | None
+
+    @property
+    def is_active(self) -> bool:
+        """True while the bot should keep the card current."""
+        return self.state is FollowState.ACTIVE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewSubscription:
+    """A channel's wish to get a card for each new execution of a workflow."""
+
+    channel_id: str
+    workflow_id: str
+    workflow_name: str
+    failures_only: bool
+    #: Slack user/group reference to mention, or ``None``
+    mention: str | None
+    created_by: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Subscription:
+    """A stored subscription; unique per (channel, workflow)."""
+
+    id: int
+    channel_id: str
+    workflow_id: str
+    workflow_name: str
+    failures_only: bool
+    mention: str | None
+    created_by: str
+    created_at: datetime
+
+
+class Store(Protocol):
+    """Persistence for follows, subscriptions, discovery memory and leases.
+
+    All times are aware datetimes supplied by the caller; the store never reads a clock.
+    Errors from the database arrive as ``aom_bot.errors.StoreError``.
+    """
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def migrate(self) -> None:
+        """Apply pending schema migrations; refuse a schema newer than this version knows."""
+        ...
+
+    async def schema_version(self) -> int:
+        """The highest migration applied to the database (0 when none)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close connections; the store is unusable afterwards."""
+        ...
+
+    # -- follows -----------------------------------------------------------------------------
+
+    async def start_follow(self, new: NewFollow) -> tuple[Follow, bool]:
+        """Create a follow, or return the active one for the same channel and execution.
+
+        The flag is ``True`` when a follow was created, ``False`` for a duplicate request.
+        """
+        ...
+
+    async def get_follow(self, follow_id: int) -> Follow | None:
+        """The follow with this id, active or ended, or ``None``."""
+        ...
+
+    async def find_active_follow(
+        self, channel_id: str, workflow_id: str, execution_id: str
+    ) -> Follow | None:
+        """The active follow of this execution in this channel, if any."""
+        ...
+
+    async def active_follows(self) -> list[Follow]:
+        """Every active follow, oldest first: what a (re)started poller resumes."""
+        ...
+
+    async def follows_for_home(self, user_id: str, channel_ids: Iterable[str] = ()) -> list[Follow]:
+        """Active follows a user started or that live in one of the channels (App Home)."""
+        ...
+
+    async def set_message(self, follow_id: int, message_ts: str) -> None:
+        """Record the ``ts`` of the card posted for this follow."""
+        ...
+
+    async def record_render(self, follow_id: int, fingerprint: str, rendered_at: datetime) -> None:
+        """Remember what the card now shows and when it was updated."""
+        ...
+
+    async def set_unreachable(self, follow_id: int, since: datetime | None) -> None:
+        """Set (or clear with ``None``) when AOM became unreachable for this follow."""
+        ...
+
+    async def claim_announcement(self, follow_id: int, signature: str) -> bool:
+        """True exactly once per (follow, error-group signature): announce the new group."""
+        ...
+
+    async def claim_completion(
+        self,
+        follow_id: int,
+        owner: str,
+        now: datetime,
+        *,
+        stale_after: timedelta | None = None,
+    ) -> bool:
+        """True for exactly one caller: it may post the completion reply.
+
+        With ``stale_after``, a claim older than that (its owner presumably crashed before
+        posting) can be taken over; without it a claim is never taken over.
+        """
+        ...
+
+    async def release_completion(self, follow_id: int, owner: str) -> None:
+        """Give back an unposted claim (posting failed), so a later attempt can claim it."""
+        ...
+
+    async def finish_completion(
+        self, follow_id: int, reply_ts: str | None, reason: EndReason, now: datetime
+    ) -> None:
+        """Mark the completion reply posted and end the follow, in one transaction."""
+        ...
+
+    async def end_follow(self, follow_id: int, reason: EndReason, now: datetime) -> bool:
+        """End an active follow; ``True`` if this call ended it, ``False`` if already ended."""
+        ...
+
+    # -- leases (several replicas) -----------------------------------------------------------
+
+    async def acquire_leases(
+        self, owner: str, keys: Iterable[str], ttl: timedelta, now: datetime
+    ) -> set[str]:
+        """Take free or expired leases and renew our own; returns the keys now held by owner."""
+        ...
+
+    async def renew_leases(
+        self, owner: str, keys: Iterable[str], ttl: timedelta, now: datetime
+    ) -> set[str]:
+        """Extend leases the owner still holds; keys missing from the result were lost."""
+        ...
+
+    async def release_leases(self, owner: str, keys: Iterable[str]) -> None:
+        """Drop the owner's leases on these keys so another replica can take them at once."""
+        ...
+
+    # -- subscriptions -----------------------------------------------------------------------
+
+    async def subscribe(self, new: NewSubscription) -> tuple[Subscription, bool]:
+        """Create or update the (channel, workflow) subscription; flag is ``True`` if created.
+
+        Subscribing again updates name, ``failures_only`` and mention; creator and creation
+        time stay those of the first subscription.
+        """
+        ...
+
+    async def unsubscribe(self, channel_id: str, workflow_id: str) -> bool:
+        """Remove a subscription; ``False`` if there was none."""
+        ...
+
+    async def get_subscription(self, channel_id: str, workflow_id: str) -> Subscription | None:
+        """The channel's subscription to this workflow, or ``None``."""
+        ...
+
+    async def subscriptions_for_channel(self, channel_id: str) -> list[Subscription]:
+        """A channel's subscriptions, ordered by workflow name."""
+        ...
+
+    async def subscriptions_for_workflow(self, workflow_id: str) -> list[Subscription]:
+        """Every channel subscribed to this workflow, oldest first."""
+        ...
+
+    async def subscriptions_for_home(
+        self, user_id: str, channel_ids: Iterable[str] = ()
+    ) -> list[Subscription]:
+        """Subscriptions a user created or that live in one of the channels (App Home)."""
+        ...
+
+    async def subscribed_workflow_ids(self) -> list[str]:
+        """Distinct workflow ids with at least one subscription, sorted: what to poll."""
+        ...
+
+    # -- discovery memory --------------------------------------------------------------------
+
+    async def mark_seen(
+        self, workflow_id: str, execution_ids: Sequence[str], now: datetime
+    ) -> None:
+        """Remember these executions of the workflow as seen (idempotent)."""
+        ...
+
+    async def seen_executions(self, workflow_id: str) -> set[str]:
+        """Execution ids of this workflow already seen."""
+        ...
+
+    async def get_watermark(self, workflow_id: str) -> datetime | None:
+        """Begin time of the newest execution seen for this workflow, or ``None``."""
+        ...
+
+    async def set_watermark(self, workflow_id: str, at: datetime) -> None:
+        """Move the watermark forward to ``at``; an older value never moves it back."""
+        ...
+
+    async def claim_post(
+        self, channel_id: str, workflow_id: str, execution_id: str, now: datetime
+    ) -> bool:
+        """True exactly once per (channel, workflow, execution): post that execution's card."""
+        ...
+
+    async def prune(self, before: datetime) -> None:
+        """Forget ended follows, seen executions and post claims older than ``before``."""
+        ...

@@ -1,0 +1,20 @@
+"""Suite-wide fixtures: every test starts from an environment with no bot or Slack settings."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+_PREFIXES = ("SLACK_", "AOM_", "CLOUD_SDK_", "HUAWEICLOUD_SDK_")
+_KEEP = {"AOM_BOT_TEST_POSTGRES_DSN", "AOM_BOT_REQUIRE_POSTGRES", "AOM_BOT_UPDATE_GOLDEN"}
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Bolt and pydantic-settings read the environment; tests must see only what they set."""
+    for name in list(os.environ):
+        if name.startswith(_PREFIXES) and name not in _KEEP:
+            monkeypatch.delenv(name, raising=False)
+    yield
