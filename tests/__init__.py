@@ -1,0 +1,1 @@
+"""aom-bot test suite (a package, so helpers import as ``tests.fakes...``)."""
