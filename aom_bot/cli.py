@@ -182,7 +182,7 @@ def show(
 
         settings = _settings()
         async with runtime.aom_session(settings, simulator=simulator) as session:
-            wf, ex = await session.resolve_ids(workflow_id, execution_id)
+            wf, ex = await session.resolve_ids(workflow_id, execution_id, live=follow)
             if follow:
                 execution = await runtime.follow_in_terminal(session, wf, ex, settings=settings)
             else:

@@ -260,6 +260,19 @@ class Settings(BaseSettings):
             return f"https://aom.{self.aom_region}.myhuaweicloud.com"
         raise ConfigError("Neither AOM_REGION nor AOM_ENDPOINT is set.", hint="Set AOM_REGION.")
 
+    def check_aom(self) -> None:
+        """Raise one ConfigError listing every AOM setting that is missing or contradictory."""
+        problems: list[str] = []
+        for check in (self.aom_auth, self.project_id, self.aom_endpoint_url):
+            try:
+                check()
+            except ConfigError as exc:
+                problems.append(exc.user_message())
+        if len(problems) == 1:
+            raise ConfigError(problems[0])
+        if problems:
+            raise ConfigError("AOM is not configured: " + " ".join(problems))
+
     def database_url(self) -> str:
         """``AOM_BOT_DATABASE_URL``, else a SQLite file in the state directory."""
         if self.aom_bot_database_url:

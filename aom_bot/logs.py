@@ -93,6 +93,11 @@ def configure_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    # stamina logs each scheduled retry; without this it would pick structlog when installed,
+    # whose default printer writes to stdout (reserved for --json output) and skips redaction.
+    import stamina.instrumentation
+
+    stamina.instrumentation.set_on_retry_hooks([stamina.instrumentation.LoggingOnRetryHook])
     # Chatty libraries stay at WARNING unless the bot itself is debugging.
     for name in (
         "httpx",

@@ -63,6 +63,7 @@ def build_aom_client(
     settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
 ) -> AomClient:
     """An :class:`AomClient` authenticated the one way the settings describe."""
+    settings.check_aom()
     project_id = settings.project_id()
     base_url = settings.aom_endpoint_url()
     timeout = httpx.Timeout(
@@ -166,17 +167,23 @@ class AomSession:
     names: WorkflowNames
     scrubber: Scrubber
     console: Console = field(default_factory=lambda: Console(highlight=False))
-    default_ids: tuple[str, str] | None = None
+    #: with --simulator and no IDs: (the run in progress, the last finished run)
+    default_ids: tuple[tuple[str, str], tuple[str, str]] | None = None
 
     async def resolve_workflow(self, workflow_id: str | None) -> str:
         if workflow_id:
             return validate_id("workflow ID", workflow_id)
         if self.default_ids:
-            return self.default_ids[0]
+            return self.default_ids[0][0]
         raise InvalidIdError("workflow ID", "")
 
-    async def resolve_ids(self, first: str | None, second: str | None) -> tuple[str, str]:
-        """IDs from two arguments, or from one pasted console link; validated."""
+    async def resolve_ids(
+        self, first: str | None, second: str | None, *, live: bool = False
+    ) -> tuple[str, str]:
+        """IDs from two arguments, or from one pasted console link; validated.
+
+        Without IDs in simulator mode: the run in progress when ``live``, else the last finished.
+        """
         from aom_bot.slack.grammar import parse_execution_link
 
         if first and not second:
@@ -190,7 +197,7 @@ class AomSession:
         if first and second:
             return validate_id("workflow ID", first), validate_id("execution ID", second)
         if self.default_ids:
-            return self.default_ids
+            return self.default_ids[0] if live else self.default_ids[1]
         raise ConfigError(
             "Missing WORKFLOW_ID and EXECUTION_ID.",
             hint="Usage: aom-bot show WORKFLOW_ID EXECUTION_ID (or try --simulator).",
@@ -243,7 +250,7 @@ async def aom_session(settings: Settings, *, simulator: bool = False) -> AsyncIt
     """An AOM client for the CLI: real AOM, or the simulator in this process."""
     validate_console_template(settings.aom_console_url or "")
     transport: httpx.AsyncBaseTransport | None = None
-    default_ids: tuple[str, str] | None = None
+    default_ids: tuple[tuple[str, str], tuple[str, str]] | None = None
     if simulator:
         from aom_bot.simulator import build_demo, create_simulator_app
 
@@ -258,7 +265,8 @@ async def aom_session(settings: Settings, *, simulator: bool = False) -> AsyncIt
             sk=demo.credentials.sk or "",
         )
         workflow = demo.world.workflow_id_by_name(_scenario_workflow_name(DEFAULT_DEMO_SCENARIO))
-        default_ids = (workflow, demo.world.execution_ids(workflow)[0])
+        runs = demo.world.execution_ids(workflow)  # newest first: current run, then history
+        default_ids = ((workflow, runs[0]), (workflow, runs[min(1, len(runs) - 1)]))
     client = build_aom_client(settings, transport=transport)
     try:
         yield AomSession(

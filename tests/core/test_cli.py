@@ -1,0 +1,115 @@
+"""The command line, driven as a user would: exit codes, clean stdout, no stack traces."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from aom_bot.cli import app
+
+runner = CliRunner()
+
+PROJECT = "0123456789abcdef0123456789abcdef"
+
+
+def invoke(*args: str, env: dict[str, str] | None = None):
+    return runner.invoke(app, list(args), env=env, catch_exceptions=False)
+
+
+def test_show_against_the_simulator_lists_failed_hosts_and_exits_1():
+    """The demo's last run failed: the view names the failed hosts and the exit code says so."""
+    result = invoke("show", "--simulator")
+    assert result.exit_code == 1, result.output
+    assert "fail" in result.stdout
+    assert "exit code 1" in result.stdout
+    assert "Not a directory" in result.stdout
+
+
+def test_json_output_is_the_only_thing_on_stdout():
+    """--json prints parseable JSON of the parsed model and nothing else on stdout."""
+    result = invoke("show", "--simulator", "--json")
+    data = json.loads(result.stdout)
+    assert data["status"] == "fail"
+    assert data["nodes"][0]["buckets"]["fail"]
+
+
+def test_blocks_output_is_a_slack_message():
+    """--blocks prints {"text", "blocks"} ready for Block Kit Builder."""
+    result = invoke("show", "--simulator", "--blocks")
+    message = json.loads(result.stdout)
+    assert set(message) == {"text", "blocks"}
+    assert message["blocks"][0]["type"] == "header"
+    assert "fail" in message["text"]
+
+
+def test_executions_and_workflows_list_the_simulator():
+    """The listing commands work and their JSON forms are machine-readable."""
+    workflows = json.loads(invoke("workflows", "--simulator", "--json").stdout)
+    names = {w["name"] for w in workflows}
+    assert "rotate-logs" in names
+    wf = next(w["id"] for w in workflows if w["name"] == "rotate-logs")
+    runs = json.loads(invoke("executions", wf, "--simulator", "--json", "-n", "2").stdout)
+    assert len(runs) == 2
+    assert runs[0]["begin_time"] >= runs[1]["begin_time"]
+    table = invoke("executions", wf, "--simulator")
+    assert table.exit_code == 0
+    assert runs[0]["execution_id"][:8] in table.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("show", "../../v3/auth/tokens", "e1"),
+        ("show", "wf1", "e1?x=1"),
+        ("show", "not-a-link-and-no-second-id"),
+        ("show", "--json", "--blocks", "a", "b"),
+        ("executions", "bad id with spaces"),
+    ],
+)
+def test_bad_input_exits_2_with_a_message_and_no_traceback(args):
+    """Invalid IDs and option clashes are usage errors (exit 2), explained on stderr."""
+    result = runner.invoke(
+        app,
+        list(args),
+        env={
+            "CLOUD_SDK_AK": "AK",
+            "CLOUD_SDK_SK": "SK",
+            "AOM_PROJECT_ID": PROJECT,
+            "AOM_REGION": "cn-north-4",
+        },
+    )
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert result.stdout == ""
+
+
+def test_missing_configuration_exits_2_naming_the_variable():
+    """With no credentials at all the user is told which variables to set."""
+    result = runner.invoke(app, ["show", "wf1", "ex1"], env={"AOM_PROJECT_ID": PROJECT})
+    assert result.exit_code == 2
+    assert "CLOUD_SDK_AK" in result.stderr
+
+
+def test_unreachable_aom_exits_3_without_leaking_the_secret_key():
+    """A network failure is exit 3 with an actionable message; the SK never shows."""
+    env = {
+        "CLOUD_SDK_AK": "AKEXAMPLE",
+        "CLOUD_SDK_SK": "Zq9-very-secret",
+        "AOM_PROJECT_ID": PROJECT,
+        "AOM_ENDPOINT": "http://127.0.0.1:9",
+        "AOM_TIMEOUT_SECONDS": "2",
+    }
+    result = runner.invoke(app, ["show", "wf1", "ex1"], env=env)
+    assert result.exit_code == 3, result.output
+    assert "Traceback" not in result.output
+    assert "Zq9-very-secret" not in result.output
+    assert result.stdout == ""
+
+
+def test_help_documents_exit_codes():
+    """--help explains what each exit code means."""
+    result = invoke("--help")
+    assert "Exit codes" in result.stdout
+    assert "3 AOM or network error" in " ".join(result.stdout.split())
