@@ -1,0 +1,251 @@
+"""Benchmark: client-side CPU per request, aom-bot's AomClient vs Huawei's official SDK.
+
+The simulator is served by uvicorn in a *subprocess* on 127.0.0.1, so its CPU is not counted.
+This process then fetches the same execution detail N times with each client, and reports its own
+CPU seconds per 1,000 requests (``time.process_time``: all threads, signing and parsing
+included) and requests per second:
+
+- ``aom-bot (aiohttp)``: AomClient over httpx with the httpx-aiohttp transport (the default),
+  ``--concurrency`` coroutines on one event loop;
+- ``aom-bot (httpx default)``: the same client over httpx's own transport, for comparison;
+- ``official SDK``: ``huaweicloudsdkaom.v1.AomClient`` with ``BasicCredentials``, driven by a
+  ``ThreadPoolExecutor`` of ``--concurrency`` threads, as its users do.
+
+Run: ``.venv/bin/python bench/client.py [--requests 1000] [--concurrency 50] [--rounds 3]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import httpx
+
+from aom_bot.aom.auth import AkSkAuth
+from aom_bot.aom.client import DEFAULT_LIMITS, AomClient, build_http_client
+from aom_bot.aom.models import ExecutionDetail
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    base_url: str
+    project_id: str
+    workflow_id: str
+    execution_id: str
+    ak: str
+    sk: str
+    body_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Measure:
+    cpu_s: float
+    wall_s: float
+    requests: int
+
+    @property
+    def cpu_per_1000(self) -> float:
+        return self.cpu_s / self.requests * 1000
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.wall_s
+
+
+# --- the server subprocess -------------------------------------------------------------------
+
+
+def serve(seed: int, scenario: str) -> None:
+    """Child process: build the demo world, print where it is, serve until killed."""
+    import uvicorn
+
+    from aom_bot.simulator import build_demo, create_simulator_app
+
+    demo = build_demo(scenario, seed=seed, clock=time.time)
+    world = demo.world
+    workflow_id = world.workflow_ids()[0]
+    execution_id = world.execution_ids(workflow_id)[-1]  # the past run: finished and stable
+    body = world.execution_body(workflow_id, execution_id)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    info = {
+        "base_url": f"http://127.0.0.1:{port}",
+        "project_id": world.project_id,
+        "workflow_id": workflow_id,
+        "execution_id": execution_id,
+        "ak": demo.credentials.ak,
+        "sk": demo.credentials.sk,
+        "body_bytes": len(body),
+    }
+    print(json.dumps(info), flush=True)
+    app = create_simulator_app(world, credentials=demo.credentials)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def start_server(seed: int, scenario: str) -> tuple[subprocess.Popen[str], Target]:
+    cmd = [sys.executable, __file__, "--serve", "--seed", str(seed), "--scenario", scenario]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line:
+        proc.kill()
+        raise SystemExit("the simulator subprocess did not start")
+    target = Target(**json.loads(line))
+    deadline = time.monotonic() + 15
+    while True:  # wait until uvicorn accepts connections
+        try:
+            with socket.create_connection(("127.0.0.1", int(target.base_url.rsplit(":", 1)[1])), 1):
+                break
+        except OSError:
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise SystemExit("the simulator did not accept connections") from None
+            time.sleep(0.05)
+    return proc, target
+
+
+# --- our client ------------------------------------------------------------------------------
+
+
+async def ours(
+    target: Target, n: int, concurrency: int, transport: httpx.AsyncBaseTransport | None
+) -> Measure:
+    auth = AkSkAuth(ak=target.ak, sk=target.sk, project_id=target.project_id)
+    http = build_http_client(base_url=target.base_url, auth=auth, transport=transport)
+    async with AomClient(http, project_id=target.project_id) as aom:  # production defaults
+
+        async def fetch() -> None:
+            detail = await aom.get_execution(target.workflow_id, target.execution_id)
+            assert detail.execution_id == target.execution_id
+
+        await asyncio.gather(*(fetch() for _ in range(concurrency)))  # open the pool
+        remaining = n
+
+        async def worker() -> None:
+            nonlocal remaining
+            while remaining > 0:
+                remaining -= 1
+                await fetch()
+
+        cpu, wall = time.process_time(), time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return Measure(time.process_time() - cpu, time.perf_counter() - wall, n)
+
+
+# --- the official SDK ------------------------------------------------------------------------
+
+
+def official(target: Target, n: int, concurrency: int) -> Measure:
+    from huaweicloudsdkaom.v1 import AomClient as SdkClient
+    from huaweicloudsdkaom.v1 import SearchWorkflowExecutionDetailRequest
+    from huaweicloudsdkcore.auth.credentials import BasicCredentials
+    from huaweicloudsdkcore.http.http_config import HttpConfig
+
+    config = HttpConfig.get_default_config()
+    config.timeout = (5, 60)
+    config.pool_connections = concurrency
+    config.pool_maxsize = concurrency
+    client = (
+        SdkClient.new_builder()
+        .with_credentials(BasicCredentials(target.ak, target.sk, target.project_id))
+        .with_endpoints([target.base_url])
+        .with_http_config(config)
+        .build()
+    )
+
+    def fetch(_: int) -> None:
+        request = SearchWorkflowExecutionDetailRequest(
+            workflow_id=target.workflow_id, execution_id=target.execution_id
+        )
+        response = client.search_workflow_execution_detail(request)
+        assert response.execution_id == target.execution_id
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(fetch, range(concurrency)))  # open the pool
+        cpu, wall = time.process_time(), time.perf_counter()
+        list(pool.map(fetch, range(n)))
+        return Measure(time.process_time() - cpu, time.perf_counter() - wall, n)
+
+
+def parsing_only(target: Target, n: int) -> Measure:
+    """CPU of turning the body into models alone (the share of ``aom-bot`` spent in pydantic)."""
+    body = httpx.get(
+        f"{target.base_url}/v1/{target.project_id}/cms/workflow/{target.workflow_id}"
+        f"/executions/{target.execution_id}/status",
+        auth=AkSkAuth(ak=target.ak, sk=target.sk, project_id=target.project_id),
+        headers={"Content-Type": "application/json"},
+    ).content
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range(n):
+        ExecutionDetail.model_validate_json(body)
+    return Measure(time.process_time() - cpu, time.perf_counter() - wall, n)
+
+
+# --- driver ----------------------------------------------------------------------------------
+
+
+def median(runs: list[Measure]) -> Measure:
+    cpu = statistics.median(m.cpu_s for m in runs)
+    wall = statistics.median(m.wall_s for m in runs)
+    return Measure(cpu, wall, runs[0].requests)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=3, help="median of this many runs each")
+    parser.add_argument("--scenario", default="few-failures", help="simulator scenario to fetch")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.seed, args.scenario)
+        return
+
+    proc, target = start_server(args.seed, args.scenario)
+    try:
+        n, c = args.requests, args.concurrency
+        variants: dict[str, Callable[[], Measure]] = {
+            "aom-bot (aiohttp)": lambda: asyncio.run(ours(target, n, c, None)),
+            "aom-bot (httpx default)": lambda: asyncio.run(
+                ours(target, n, c, httpx.AsyncHTTPTransport(limits=DEFAULT_LIMITS))
+            ),
+            "official SDK (threads)": lambda: official(target, n, c),
+            "  (aom-bot parsing only)": lambda: parsing_only(target, n),
+        }
+        results: dict[str, list[Measure]] = {name: [] for name in variants}
+        for _ in range(args.rounds):  # interleaved, so drift affects every variant alike
+            for name, run in variants.items():
+                results[name].append(run())
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+    print(
+        f"{n} x GET execution status ({args.scenario}, {target.body_bytes:,} B body), "
+        f"concurrency {c}, median of {args.rounds} rounds; client process CPU only"
+    )
+    sdk = median(results["official SDK (threads)"])
+    print(f"{'client':26} {'req/s':>8} {'CPU s/1000':>11} {'vs SDK CPU':>11}")
+    for name, runs in results.items():
+        m = median(runs)
+        rate = f"{m.per_second:8.0f}" if not name.startswith(" ") else f"{'-':>8}"
+        ratio = m.cpu_per_1000 / sdk.cpu_per_1000
+        print(f"{name:26} {rate} {m.cpu_per_1000:11.3f} {ratio:10.2f}x")
+
+
+if __name__ == "__main__":
+    main()
