@@ -1,0 +1,127 @@
+"""The one "it finished" thread reply of a follow, posted exactly once.
+
+Exactly once across retries, restarts and replicas: the store's completion claim decides who
+may post; the reply carries Slack message metadata naming the follow, so whoever takes over a
+claim that was left behind (its owner died somewhere around the post) first reads the thread
+and only posts when no such reply is there. A claim is given back only when Slack certainly
+did not post (an error answer), never after a timeout or a broken response.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import Enum
+
+from aom_bot.aom.models import ExecutionDetail, Phase
+from aom_bot.clock import Clock
+from aom_bot.errors import SlackDeliveryError
+from aom_bot.follow import policy
+from aom_bot.follow.protocols import CardNotifier, MessageLike
+from aom_bot.follow.state import Live, final_key
+from aom_bot.render.analysis import analyse, visible_fingerprint
+from aom_bot.render.kit import SlackMessage, section
+from aom_bot.store.base import CompletionState, EndReason, Store
+
+__all__ = ["CompletionPoster", "Outcome"]
+
+#: Slack error codes after which a post may or may not have gone through
+_UNSURE_CODES = frozenset({"transport_error", "client_error", "bad_response", "no_ts"})
+
+
+def _maybe_posted(error: SlackDeliveryError) -> bool:
+    return error.error in _UNSURE_CODES or error.error.startswith("http_")
+
+
+class Outcome(Enum):
+    """How one attempt at completing a follow ended."""
+
+    POSTED = "posted"
+    #: an earlier, unrecorded post was found in the thread and recorded
+    RECONCILED = "reconciled"
+    #: the follow had already ended (unfollowed, completed elsewhere)
+    ENDED = "ended"
+    #: someone else holds the claim, or it is not stale yet: try again later
+    WAIT = "wait"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompletionPoster:
+    """Final card, then the completion reply, for one follow at a time."""
+
+    store: Store
+    notifier: CardNotifier
+    clock: Clock
+    owner: str
+    broadcast_failures: bool
+    claim_stale_after: timedelta
+
+    async def attempt(
+        self,
+        live: Live,
+        execution: ExecutionDetail,
+        *,
+        workflow_name: str | None,
+        final_card: Callable[[], MessageLike],
+    ) -> Outcome:
+        """One try; raises ``SlackDeliveryError``/``StoreError`` when it should be retried."""
+        store = self.store
+        record = await store.get_follow(live.id)
+        if record is None or not record.is_active:
+            return Outcome.ENDED
+        live.follow = record
+        channel = record.channel_id
+        final = final_key(visible_fingerprint(execution))
+        ts = record.message_ts
+        if ts is None:
+            ts = await self.notifier.post(channel, final_card())
+            await store.set_message(live.id, ts)
+            await store.record_render(live.id, final, self.clock.now())
+        elif record.fingerprint != final:
+            await self.notifier.update(channel, ts, final_card())
+            await store.record_render(live.id, final, self.clock.now())
+
+        if not live.unsure_claim:
+            taking_over = record.completion_state is CompletionState.CLAIMED
+            claimed = await store.claim_completion(
+                live.id, self.owner, self.clock.now(), stale_after=self.claim_stale_after
+            )
+            if not claimed:
+                return Outcome.WAIT
+            live.unsure_claim = taking_over
+        if live.unsure_claim:
+            thread = await self.notifier.thread_replies(channel, ts)
+            earlier = policy.completion_in_thread(thread, live.id)
+            if earlier is not None:
+                await store.finish_completion(
+                    live.id, earlier, EndReason.COMPLETED, self.clock.now()
+                )
+                return Outcome.RECONCILED
+
+        failed = execution.status.phase is Phase.FAILED
+        analysis = analyse(execution)
+        text = policy.completion_text(
+            mention=record.mention,
+            status=execution.raw_status or execution.status.value,
+            failed=failed,
+            counts=analysis.counts,
+            groups=len(analysis.groups),
+            workflow_name=workflow_name,
+        )
+        try:
+            reply_ts = await self.notifier.post(
+                channel,
+                SlackMessage(text=text, blocks=[section(text)]),
+                thread_ts=ts,
+                reply_broadcast=failed and self.broadcast_failures,
+                metadata=policy.completion_metadata(live.id, record.execution_id),
+            )
+        except SlackDeliveryError as error:
+            if _maybe_posted(error):
+                live.unsure_claim = True  # look in the thread before posting again
+            else:
+                await store.release_completion(live.id, self.owner)
+            raise
+        await store.finish_completion(live.id, reply_ts, EndReason.COMPLETED, self.clock.now())
+        return Outcome.POSTED

@@ -1,0 +1,59 @@
+"""What the follow engine needs from the world, as protocols it owns.
+
+``AomClient`` satisfies :class:`ExecutionSource` and ``slack.notifier.SlackNotifier`` satisfies
+:class:`CardNotifier`; tests pass small fakes instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from aom_bot.aom.models import ExecutionDetail
+
+__all__ = ["CardNotifier", "ExecutionSource", "MessageLike", "MessageSource"]
+
+
+class ExecutionSource(Protocol):
+    """Reads an execution's current state (raises ``aom_bot.errors.AomError`` subclasses)."""
+
+    async def get_execution(self, workflow_id: str, execution_id: str) -> ExecutionDetail:
+        """The execution as AOM reports it now."""
+        ...
+
+
+class MessageLike(Protocol):
+    """A renderable Slack message (``render.SlackMessage``)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """``text``/``blocks`` keyword arguments for the Web API."""
+        ...
+
+
+#: a message, or a function rendering the latest one once the notifier may send
+MessageSource = MessageLike | Callable[[], MessageLike]
+
+
+class CardNotifier(Protocol):
+    """Posts and edits the execution card and its thread (raises ``SlackDeliveryError``)."""
+
+    async def post(
+        self,
+        channel: str,
+        message: MessageSource,
+        *,
+        thread_ts: str | None = None,
+        reply_broadcast: bool = False,
+        metadata: Mapping[str, Any] | None = None,
+        join: bool = True,
+    ) -> str:
+        """Post a message (or a thread reply); returns its ``ts``."""
+        ...
+
+    async def update(self, channel: str, ts: str, message: MessageSource) -> None:
+        """Edit a posted message in place."""
+        ...
+
+    async def thread_replies(self, channel: str, ts: str) -> list[dict[str, Any]]:
+        """The thread under ``ts`` with message metadata (to find an earlier completion)."""
+        ...

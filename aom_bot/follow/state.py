@@ -1,0 +1,120 @@
+"""What the follow engine keeps in memory, and what it reports.
+
+A *watch* is one polled execution; a *live* follow is one channel's card of it. Several lives
+share a watch, which is how two channels following one run cost one AOM request per poll.
+"""
+
+from __future__ import annotations
+
+import pickle
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from aom_bot.aom.models import ExecutionDetail
+from aom_bot.store.base import Follow
+
+__all__ = ["FollowResult", "FollowStats", "Live", "Watch", "execution_key", "final_key"]
+
+
+@dataclass(frozen=True, slots=True)
+class FollowResult:
+    """What ``follow()`` did: ``created`` is False for a duplicate request."""
+
+    follow_id: int
+    created: bool
+    message_ts: str | None
+    #: the execution had already ended: final card and completion, no live following
+    finished: bool
+
+
+@dataclass(slots=True)
+class FollowStats:
+    """Counters for metrics and benchmarks."""
+
+    active_follows: int = 0
+    watched_executions: int = 0
+    aom_requests: int = 0
+    aom_errors: int = 0
+    visible_changes: int = 0
+    updates_sent: int = 0
+    heartbeats_sent: int = 0
+    new_group_replies: int = 0
+    completions_posted: int = 0
+    completions_reconciled: int = 0
+    slack_errors: int = 0
+    ended: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass(slots=True, eq=False)
+class Live:
+    """One follow in memory: the store record plus what its card shows and wants to show."""
+
+    follow: Follow
+    watch: Watch
+    shown: str | None
+    rendered_at: datetime | None
+    wanted: str | None = None
+    notice: str | None = None
+    unreachable_since: datetime | None = None
+    announced: set[str] = field(default_factory=set)
+    in_flight: bool = False
+    finishing: bool = False
+    ended: bool = False
+    #: we hold a completion claim whose post may or may not have reached Slack
+    unsure_claim: bool = False
+
+    @property
+    def id(self) -> int:
+        return self.follow.id
+
+
+@dataclass(slots=True, eq=False)
+class Watch:
+    """One polled execution and the follows that share its polls."""
+
+    workflow_id: str
+    execution_id: str
+    follows: dict[int, Live] = field(default_factory=dict)
+    #: the last execution seen, pickled and compressed (a parsed one is ~10x the size, and
+    #: cards are rendered far less often than executions are polled)
+    packed: bytes | None = None
+    #: ``visible_fingerprint`` of that execution
+    fingerprint: str | None = None
+    begin_time: datetime | None = None
+    due: float = 0.0
+    queued: bool = False
+    failures: int = 0
+    done: bool = False
+
+    @property
+    def key(self) -> str:
+        return execution_key(self.workflow_id, self.execution_id)
+
+    def remember(self, execution: ExecutionDetail, fingerprint: str) -> None:
+        """Keep ``execution`` for rendering; repacked only when what it shows changed."""
+        if fingerprint != self.fingerprint or self.packed is None:
+            self.packed = zlib.compress(pickle.dumps(execution, pickle.HIGHEST_PROTOCOL), 1)
+            self.fingerprint = fingerprint
+        self.begin_time = execution.begin_time
+
+    def last_execution(self) -> ExecutionDetail | None:
+        """The execution last remembered, or ``None`` before the first successful poll."""
+        if self.packed is None:
+            return None
+        # our own bytes, made in this process by remember(): never data from outside
+        execution = pickle.loads(zlib.decompress(self.packed))  # noqa: S301
+        if not isinstance(execution, ExecutionDetail):  # pragma: no cover - cannot happen
+            return None
+        return execution
+
+
+def execution_key(workflow_id: str, execution_id: str) -> str:
+    """Lease and watch key of an execution."""
+    return f"exec:{workflow_id}/{execution_id}"
+
+
+def final_key(fingerprint: str) -> str:
+    """What the store remembers once the final (not following) card is shown."""
+    return f"final:{fingerprint}"

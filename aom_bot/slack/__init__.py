@@ -1,0 +1,1 @@
+"""Slack side of aom-bot: the Bolt app, its listeners, and the paced notifier."""

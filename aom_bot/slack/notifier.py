@@ -1,0 +1,467 @@
+"""Everything the bot says in Slack goes through :class:`SlackNotifier`.
+
+It paces calls below Slack's limits (token buckets per method and per channel, on the injected
+clock), honours ``429 Retry-After`` by pausing the bucket that was hit, joins public channels
+when it is not a member, and turns every Slack failure into one of the
+:class:`~aom_bot.errors.SlackDeliveryError` subclasses with Slack's code in ``.error``.
+Callers therefore never see a 429 unless the retries are exhausted. Message bodies are never
+logged.
+
+::
+
+    notifier = SlackNotifier(AsyncWebClient(token=...), clock=SystemClock())
+    ts = await notifier.post("C123", message)
+    await notifier.update("C123", ts, lambda: render_latest())  # rendered when the slot comes
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from aom_bot.clock import Clock
+from aom_bot.errors import (
+    SlackChannelGone,
+    SlackChannelUnreachable,
+    SlackDeliveryError,
+    SlackMessageGone,
+    SlackNotInChannel,
+    SlackRejected,
+)
+
+__all__ = ["MessageLike", "NotifierStats", "Rate", "SlackLimits", "SlackNotifier"]
+
+log = logging.getLogger(__name__)
+
+
+class MessageLike(Protocol):
+    """What the notifier sends: ``render.SlackMessage`` or anything with the same ``to_dict``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Keyword arguments for chat.postMessage / chat.update (``text``, ``blocks``…)."""
+        ...
+
+
+#: a message, or a function rendering the latest one when the send slot arrives (coalescing)
+MessageSource = MessageLike | Callable[[], MessageLike]
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """A pace: ``per_minute`` sustained, at most ``burst`` calls at once."""
+
+    per_minute: float
+    burst: int = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SlackLimits:
+    """Paces kept below Slack's documented tiers (reference/slack-platform.md §4)."""
+
+    #: Tier 3 (50+/min per workspace)
+    update: Rate = Rate(45, 3)
+    #: "several hundred per minute" per workspace
+    post: Rate = Rate(240, 5)
+    #: ~1 message per second per channel (posts and thread replies)
+    post_per_channel: Rate = Rate(50, 1)
+    #: Tier 4
+    ephemeral: Rate = Rate(90, 3)
+    #: Tier 3
+    join: Rate = Rate(40, 2)
+    #: Tier 3
+    replies: Rate = Rate(40, 2)
+    #: Tier 4 (files.getUploadURLExternal / files.completeUploadExternal)
+    files: Rate = Rate(60, 2)
+    #: how often a call answered with 429 (or a 5xx / transport error) is tried again
+    retries: int = 5
+    #: Retry-After to assume when Slack's 429 has none
+    default_retry_after: float = 5.0
+
+
+@dataclass(slots=True)
+class NotifierStats:
+    """Counters for metrics; never contains message content."""
+
+    calls: Counter[str] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    ratelimited: int = 0
+    retries: int = 0
+    joins: int = 0
+    #: simulated/real seconds spent waiting for a pacing slot, all calls together
+    waited: float = 0.0
+
+
+class _Pace:
+    """A token bucket that callers book slots in, so waiters never stampede.
+
+    ``reserve`` hands out send times at the bucket's pace (GCRA), so thousands of waiters each
+    sleep once. ``admit`` then checks the real send time against a plain token bucket: a caller
+    that woke late (a busy loop) must not send right before the next one's booked slot, or two
+    calls would reach Slack closer together than its limit allows.
+    """
+
+    __slots__ = ("_at", "_burst", "_interval", "_tat", "_tokens", "_tolerance", "paused_until")
+
+    def __init__(self, rate: Rate) -> None:
+        self._interval = 60.0 / rate.per_minute
+        self._burst = float(max(rate.burst, 1))
+        self._tolerance = self._interval * (self._burst - 1)
+        self._tat = float("-inf")
+        self._tokens = self._burst
+        self._at = float("-inf")
+        self.paused_until = float("-inf")
+
+    def reserve(self, now: float) -> float:
+        """Book the next free slot; returns the time at which the call may go."""
+        start = max(now, self._tat - self._tolerance, self.paused_until)
+        self._tat = max(self._tat, start) + self._interval
+        return start
+
+    def _refill(self, now: float) -> None:
+        if now > self._at:
+            gained = (now - self._at) / self._interval if self._at > float("-inf") else self._burst
+            self._tokens = min(self._burst, self._tokens + gained)
+            self._at = now
+
+    def admits(self, now: float) -> bool:
+        """True when a call sent now stays within the pace (and no 429 pause is on)."""
+        self._refill(now)
+        return self.paused_until <= now and self._tokens >= 1.0 - 1e-9
+
+    def take(self, now: float) -> None:
+        """Spend the token of a call that goes out now."""
+        self._refill(now)
+        self._tokens = max(self._tokens - 1.0, 0.0)
+
+    def pause(self, until: float) -> None:
+        """Slack said 429: nothing goes out on this bucket before ``until``."""
+        self.paused_until = max(self.paused_until, until)
+        self._tokens = 0.0
+        self._at = max(self._at, until - self._interval)  # one token when the pause ends
+
+    def idle(self, now: float) -> bool:
+        """True when the bucket is full again, so forgetting it changes nothing."""
+        return self._tat <= now and self.paused_until <= now
+
+
+_GONE_MESSAGE = {"message_not_found", "cant_update_message", "edit_window_closed"}
+_GONE_CHANNEL = {"is_archived", "channel_is_archived", "not_in_channel_archived"}
+_REJECTED = {
+    "invalid_blocks",
+    "invalid_blocks_format",
+    "msg_too_long",
+    "msg_blocks_too_long",
+    "too_many_attachments",
+    "invalid_attachments",
+    "no_text",
+    "invalid_arguments",
+    "invalid_metadata_format",
+    "invalid_metadata_schema",
+    "metadata_too_large",
+    "metadata_must_be_sent_from_app",
+}
+
+
+def delivery_error(method: str, code: str) -> SlackDeliveryError:
+    """The project's exception for Slack's error ``code`` on ``method``."""
+    message = f"Slack refused {method}: {code}."
+    kind: type[SlackDeliveryError] = SlackDeliveryError
+    if code == "not_in_channel":
+        kind = SlackNotInChannel
+    elif code == "channel_not_found":
+        kind = SlackChannelUnreachable
+    elif code in _GONE_CHANNEL:
+        kind = SlackChannelGone
+    elif code in _GONE_MESSAGE:
+        kind = SlackMessageGone
+    elif code in _REJECTED:
+        kind = SlackRejected
+    return kind(message, error=code, method=method)
+
+
+def _retry_after(error: SlackApiError, default: float) -> float:
+    headers = getattr(error.response, "headers", None) or {}
+    raw = None
+    for key, value in dict(headers).items():
+        if str(key).lower() == "retry-after":
+            raw = value
+    try:
+        seconds = float(raw[0] if isinstance(raw, list) else raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError, IndexError):
+        return default
+    return min(max(seconds, 0.0), 3600.0)
+
+
+_NO_ERROR_CODE = "unknown_error"
+
+
+def _error_code(error: SlackApiError) -> str:
+    try:
+        code = error.response.get("error")
+    except (AttributeError, TypeError, ValueError):
+        code = None
+    return str(code) if code else _NO_ERROR_CODE
+
+
+class SlackNotifier:
+    """Paced, error-mapping access to the few Slack Web API methods the bot uses."""
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        *,
+        clock: Clock,
+        limits: SlackLimits | None = None,
+    ) -> None:
+        self._client = client
+        self._clock = clock
+        self._limits = limits or SlackLimits()
+        self._paces: dict[tuple[str, str], _Pace] = {}
+        self.stats = NotifierStats()
+
+    # -- public API ------------------------------------------------------------------------
+
+    async def post(
+        self,
+        channel: str,
+        message: MessageSource,
+        *,
+        thread_ts: str | None = None,
+        reply_broadcast: bool = False,
+        metadata: Mapping[str, Any] | None = None,
+        join: bool = True,
+    ) -> str:
+        """Post (or reply in a thread) and return the new message's ``ts``.
+
+        On ``not_in_channel`` the bot joins the (public) channel and tries once more.
+        """
+        extra: dict[str, Any] = {"unfurl_links": False, "unfurl_media": False}
+        if thread_ts:
+            extra["thread_ts"] = thread_ts
+            if reply_broadcast:
+                extra["reply_broadcast"] = True
+        if metadata is not None:
+            extra["metadata"] = dict(metadata)
+
+        async def send() -> Any:
+            payload = _resolve(message).to_dict()
+            return await self._client.chat_postMessage(channel=channel, **payload, **extra)
+
+        try:
+            response = await self._call("chat.postMessage", channel, send)
+        except SlackNotInChannel:
+            if not join:
+                raise
+            await self.join(channel)
+            response = await self._call("chat.postMessage", channel, send)
+        ts = response.get("ts")
+        if not isinstance(ts, str) or not ts:
+            raise SlackDeliveryError(
+                "Slack accepted chat.postMessage but returned no ts.",
+                error="no_ts",
+                method="chat.postMessage",
+            )
+        return ts
+
+    async def update(self, channel: str, ts: str, message: MessageSource) -> None:
+        """Edit a posted message in place.
+
+        ``message`` may be a function: it is called when the pacing slot arrives, so a card
+        that changed several times while waiting is sent once, in its latest state.
+        """
+
+        async def send() -> Any:
+            payload = _resolve(message).to_dict()
+            return await self._client.chat_update(channel=channel, ts=ts, **payload)
+
+        await self._call("chat.update", None, send)
+
+    async def post_ephemeral(self, channel: str, user: str, message: MessageSource) -> None:
+        """Show a message to one user only (it cannot be edited later)."""
+
+        async def send() -> Any:
+            payload = _resolve(message).to_dict()
+            return await self._client.chat_postEphemeral(channel=channel, user=user, **payload)
+
+        await self._call("chat.postEphemeral", None, send)
+
+    async def join(self, channel: str) -> None:
+        """Join a public channel; private ones answer ``channel_not_found`` or similar."""
+
+        async def send() -> Any:
+            return await self._client.conversations_join(channel=channel)
+
+        try:
+            await self._call("conversations.join", None, send)
+        except SlackDeliveryError as error:
+            if isinstance(error, SlackChannelUnreachable | SlackChannelGone):
+                raise
+            raise SlackNotInChannel(
+                f"The bot is not in channel and could not join it ({error.error}).",
+                error="not_in_channel",
+                method="conversations.join",
+            ) from error
+        self.stats.joins += 1
+
+    async def upload_report(
+        self,
+        channel: str,
+        *,
+        thread_ts: str | None,
+        filename: str,
+        content: str | bytes,
+        title: str,
+        initial_comment: str | None = None,
+    ) -> None:
+        """Share a file (a CSV or text report) in the channel, optionally in a thread."""
+
+        async def send() -> Any:
+            kwargs: dict[str, Any] = {
+                "channel": channel,
+                "filename": filename,
+                "content": content,
+                "title": title,
+            }
+            if thread_ts:
+                kwargs["thread_ts"] = thread_ts
+            if initial_comment:
+                kwargs["initial_comment"] = initial_comment
+            return await self._client.files_upload_v2(**kwargs)
+
+        await self._call("files.upload_v2", None, send)
+
+    async def thread_replies(
+        self, channel: str, ts: str, *, max_pages: int = 10
+    ) -> list[dict[str, Any]]:
+        """The thread under ``ts`` (parent first) with message metadata, for reconciliation."""
+        messages: list[dict[str, Any]] = []
+        cursor: str | None = None
+        for _ in range(max_pages):
+            current = cursor
+
+            async def send(current: str | None = current) -> Any:
+                kwargs: dict[str, Any] = {
+                    "channel": channel,
+                    "ts": ts,
+                    "include_all_metadata": True,
+                    "limit": 200,
+                }
+                if current:
+                    kwargs["cursor"] = current
+                return await self._client.conversations_replies(**kwargs)
+
+            response = await self._call("conversations.replies", None, send)
+            page = response.get("messages") or []
+            messages.extend(m for m in page if isinstance(m, dict))
+            meta = response.get("response_metadata") or {}
+            cursor = meta.get("next_cursor") if isinstance(meta, dict) else None
+            if not cursor or not response.get("has_more", True):
+                break
+        return messages
+
+    # -- pacing and error mapping ----------------------------------------------------------
+
+    def _buckets(self, method: str, channel: str | None) -> list[_Pace]:
+        limits = self._limits
+        rates: list[tuple[tuple[str, str], Rate]] = []
+        if method == "chat.postMessage":
+            rates.append(((method, ""), limits.post))
+            if channel:
+                rates.append(((method, channel), limits.post_per_channel))
+        elif method == "chat.update":
+            rates.append(((method, ""), limits.update))
+        elif method == "chat.postEphemeral":
+            rates.append(((method, ""), limits.ephemeral))
+        elif method == "conversations.join":
+            rates.append(((method, ""), limits.join))
+        elif method == "conversations.replies":
+            rates.append(((method, ""), limits.replies))
+        else:
+            rates.append((("files", ""), limits.files))
+        buckets = []
+        for key, rate in rates:
+            pace = self._paces.get(key)
+            if pace is None:
+                if len(self._paces) > 4096:
+                    self._forget_idle()
+                pace = self._paces[key] = _Pace(rate)
+            buckets.append(pace)
+        return buckets
+
+    def _forget_idle(self) -> None:
+        now = self._clock.monotonic()
+        for key in [k for k, p in self._paces.items() if k[1] and p.idle(now)]:
+            del self._paces[key]
+
+    async def _wait_for_slot(self, buckets: list[_Pace]) -> None:
+        while True:
+            now = self._clock.monotonic()
+            start = max(b.reserve(now) for b in buckets)
+            if start > now:
+                self.stats.waited += start - now
+                await self._clock.sleep(start - now)
+            # woke late, or a 429 paused a bucket meanwhile: book again rather than crowd Slack
+            now = self._clock.monotonic()
+            if all(b.admits(now) for b in buckets):
+                for bucket in buckets:
+                    bucket.take(now)
+                return
+
+    async def _call(
+        self, method: str, channel: str | None, send: Callable[[], Awaitable[Any]]
+    ) -> Any:
+        buckets = self._buckets(method, channel)
+        attempt = 0
+        while True:
+            await self._wait_for_slot(buckets)
+            self.stats.calls[method] += 1
+            try:
+                return await send()
+            except SlackApiError as error:
+                status = getattr(error.response, "status_code", 200)
+                if status == 429:
+                    self.stats.ratelimited += 1
+                    pause = _retry_after(error, self._limits.default_retry_after)
+                    until = self._clock.monotonic() + pause
+                    for bucket in buckets:
+                        bucket.pause(until)
+                    log.warning("slack.ratelimited method=%s retry_after=%.1f", method, pause)
+                    code = "ratelimited"
+                elif isinstance(status, int) and status >= 500:
+                    code = f"http_{status}"
+                else:
+                    code = _error_code(error)
+                    if code == _NO_ERROR_CODE:  # not Slack's JSON: a proxy page, a cut body
+                        code = "bad_response"
+                    else:
+                        self.stats.errors[code] += 1
+                        raise delivery_error(method, code) from None
+            except SlackClientError as error:
+                code = "client_error"
+                log.warning("slack.client_error method=%s kind=%s", method, type(error).__name__)
+            except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as error:
+                # ValueError: a body that is not JSON
+                code = "transport_error"
+                log.warning("slack.transport_error method=%s kind=%s", method, type(error).__name__)
+            self.stats.errors[code] += 1
+            attempt += 1
+            if attempt > self._limits.retries:
+                raise SlackDeliveryError(
+                    f"Slack did not accept {method} after {attempt} attempts ({code}).",
+                    error=code,
+                    method=method,
+                )
+            self.stats.retries += 1
+            if code != "ratelimited":
+                await self._clock.sleep(min(2.0**attempt, 30.0))
+
+
+def _resolve(message: MessageSource) -> MessageLike:
+    return message() if callable(message) else message
