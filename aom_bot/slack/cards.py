@@ -1,0 +1,71 @@
+"""Building the execution card and the report from a fresh AOM read, for commands and buttons."""
+
+from __future__ import annotations
+
+import logging
+
+from aom_bot.aom.models import ExecutionDetail
+from aom_bot.errors import ConfigError
+from aom_bot.render.kit import SlackMessage
+from aom_bot.render.links import console_link
+from aom_bot.render.message import execution_message
+from aom_bot.render.report import report_text
+from aom_bot.slack.deps import SlackDeps
+
+__all__ = ["Report", "card", "console_url", "report"]
+
+log = logging.getLogger(__name__)
+
+
+def console_url(deps: SlackDeps, workflow_id: str, execution_id: str) -> str | None:
+    """The execution's console link, or None (no template, or a broken one: logged, not fatal)."""
+    try:
+        return console_link(
+            deps.console_url_template,
+            region=deps.region,
+            project_id=deps.project_id,
+            workflow_id=workflow_id,
+            execution_id=execution_id,
+        )
+    except ConfigError as exc:
+        log.warning("slack.console_link.unusable reason=%s", exc.message)
+        return None
+
+
+def card(
+    deps: SlackDeps,
+    execution: ExecutionDetail,
+    *,
+    following: bool,
+    notice: str | None = None,
+) -> SlackMessage:
+    """The execution card as it should look now."""
+    return execution_message(
+        execution,
+        now=deps.clock.now(),
+        following=following,
+        console_url=console_url(deps, execution.workflow_id, execution.execution_id),
+        notice=notice,
+        scrubber=deps.scrubber,
+    )
+
+
+class Report:
+    """The full failed-hosts report of one execution, as an uploadable text file."""
+
+    __slots__ = ("content", "filename", "title")
+
+    def __init__(self, filename: str, title: str, content: str) -> None:
+        self.filename = filename
+        self.title = title
+        self.content = content
+
+
+def report(deps: SlackDeps, execution: ExecutionDetail) -> Report:
+    """Every host with its log, for the "All failed hosts" button."""
+    content = report_text(execution, now=deps.clock.now(), scrubber=deps.scrubber)
+    return Report(
+        filename=f"aom-execution-{execution.execution_id}.txt",
+        title=f"AOM execution {execution.execution_id}: all hosts",
+        content=content,
+    )

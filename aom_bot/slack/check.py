@@ -1,0 +1,217 @@
+"""``aom-bot check``: is the configuration complete, and do Slack and AOM accept it?
+
+Each check reports ok, or the problem plus what to do. Nothing here raises: a broken setting,
+a refused token or an unreachable service is a failed check, never a stack trace. Secrets are
+never part of a result.
+
+::
+
+    for result in await run_checks(settings, make_aom=lambda: build_aom(settings)):
+        print(result.line())
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from aom_bot.config import Settings
+from aom_bot.errors import AomBotError, AomError
+from aom_bot.render.links import validate_console_template
+from aom_bot.slack.deps import AomReader
+from aom_bot.slack.webclient import build_web_client
+
+__all__ = ["CheckResult", "Mode", "run_checks"]
+
+Mode = Literal["socket", "http"]
+
+_SLACK_HINTS = {
+    "invalid_auth": "Check SLACK_BOT_TOKEN: use the Bot User OAuth Token (xoxb-…) of this app.",
+    "not_authed": "Set SLACK_BOT_TOKEN to the Bot User OAuth Token (xoxb-…).",
+    "account_inactive": "The app was uninstalled or its bot deactivated: reinstall the app.",
+    "token_revoked": "The token was revoked: reinstall the app and copy the new token.",
+    "token_expired": "The token expired (token rotation is on?): turn rotation off, reinstall.",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One check: what was checked, whether it passed, what was found, and what to do."""
+
+    name: str
+    ok: bool
+    detail: str
+    hint: str = ""
+
+    def line(self) -> str:
+        """One human-readable line (``✓``/``✗``) for the terminal."""
+        mark = "✓" if self.ok else "✗"
+        text = f"{mark} {self.name}: {self.detail}"
+        return f"{text} — {self.hint}" if self.hint else text
+
+
+def _secret(value: object) -> str:
+    getter = getattr(value, "get_secret_value", None)
+    return str(getter()) if callable(getter) else ""
+
+
+def _configuration(settings: Settings, mode: Mode) -> list[CheckResult]:
+    results: list[CheckResult] = []
+    token = _secret(settings.slack_bot_token)
+    if not token:
+        results.append(
+            CheckResult(
+                "Slack bot token",
+                False,
+                "SLACK_BOT_TOKEN is not set.",
+                "Copy the Bot User OAuth Token (xoxb-…) from OAuth & Permissions.",
+            )
+        )
+    elif not token.startswith("xoxb-"):
+        results.append(
+            CheckResult(
+                "Slack bot token",
+                False,
+                "SLACK_BOT_TOKEN is not a bot token (it should start with xoxb-).",
+                "Use the Bot User OAuth Token, not a user or app-level token.",
+            )
+        )
+    else:
+        results.append(CheckResult("Slack bot token", True, "set (xoxb-…)."))
+    if mode == "socket":
+        app_token = _secret(settings.slack_app_token)
+        if not app_token.startswith("xapp-"):
+            results.append(
+                CheckResult(
+                    "Slack app token",
+                    False,
+                    "SLACK_APP_TOKEN is missing or not an app-level token (xapp-…).",
+                    "Create one under Basic Information > App-Level Tokens with the "
+                    "connections:write scope.",
+                )
+            )
+        else:
+            results.append(CheckResult("Slack app token", True, "set (xapp-…): Socket Mode."))
+    else:
+        if not _secret(settings.slack_signing_secret):
+            results.append(
+                CheckResult(
+                    "Slack signing secret",
+                    False,
+                    "SLACK_SIGNING_SECRET is not set; HTTP mode cannot verify requests.",
+                    "Copy the Signing Secret from Basic Information > App Credentials.",
+                )
+            )
+        else:
+            results.append(CheckResult("Slack signing secret", True, "set: HTTP mode."))
+    for name, check in (
+        ("AOM credentials", settings.aom_auth),
+        ("AOM project", settings.project_id),
+        ("AOM endpoint", settings.aom_endpoint_url),
+    ):
+        try:
+            check()
+        except AomBotError as exc:
+            results.append(CheckResult(name, False, exc.message, exc.hint))
+        else:
+            results.append(CheckResult(name, True, "configured."))
+    try:
+        validate_console_template(settings.aom_console_url or "")
+    except AomBotError as exc:
+        results.append(CheckResult("AOM console links", False, exc.message, exc.hint))
+    else:
+        detail = "configured." if settings.aom_console_url else "not set (no Console button)."
+        results.append(CheckResult("AOM console links", True, detail))
+    return results
+
+
+async def _slack(client: AsyncWebClient, base_url: str) -> CheckResult:
+    try:
+        response = await client.auth_test()
+    except SlackApiError as exc:
+        code = str(exc.response.get("error") or exc.response.status_code)
+        hint = _SLACK_HINTS.get(code, "Check SLACK_BOT_TOKEN and SLACK_API_URL.")
+        return CheckResult("Slack auth.test", False, f"Slack refused the token ({code}).", hint)
+    except (SlackClientError, aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+        return CheckResult(
+            "Slack auth.test",
+            False,
+            f"Slack's Web API at {base_url} could not be reached ({type(exc).__name__}).",
+            "Check the network (proxy, firewall) and SLACK_API_URL.",
+        )
+    team = response.get("team") or response.get("team_id") or "?"
+    user = response.get("user") or response.get("user_id") or "?"
+    return CheckResult("Slack auth.test", True, f"connected to workspace {team} as @{user}.")
+
+
+async def _socket_mode(client: AsyncWebClient, app_token: str) -> CheckResult:
+    try:
+        await client.apps_connections_open(app_token=app_token)
+    except SlackApiError as exc:
+        code = str(exc.response.get("error") or exc.response.status_code)
+        return CheckResult(
+            "Slack Socket Mode",
+            False,
+            f"Slack refused to open a Socket Mode connection ({code}).",
+            "Enable Socket Mode in the app settings and check SLACK_APP_TOKEN "
+            "(scope connections:write).",
+        )
+    except (SlackClientError, aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+        return CheckResult(
+            "Slack Socket Mode", False, f"Slack could not be reached ({type(exc).__name__})."
+        )
+    return CheckResult("Slack Socket Mode", True, "Slack accepts the app token.")
+
+
+async def _aom(make_aom: Callable[[], AomReader]) -> CheckResult:
+    try:
+        aom = make_aom()
+        workflows = await aom.list_workflows(limit=1)
+    except AomError as exc:
+        return CheckResult("AOM request", False, exc.user_message())
+    except AomBotError as exc:
+        return CheckResult("AOM request", False, exc.message, exc.hint)
+    shown = "at least one workflow" if workflows else "no workflows yet"
+    return CheckResult("AOM request", True, f"AOM answered the workflow list ({shown}).")
+
+
+async def run_checks(
+    settings: Settings,
+    *,
+    mode: Mode | None = None,
+    make_aom: Callable[[], AomReader] | None = None,
+    slack_client: AsyncWebClient | None = None,
+) -> list[CheckResult]:
+    """Validate the configuration, then call Slack's ``auth.test`` and one AOM request.
+
+    ``mode`` defaults to Socket Mode when ``SLACK_APP_TOKEN`` is set. ``make_aom`` builds the
+    AOM client (its own configuration errors become a failed check); without it the AOM
+    request is skipped. Online checks run only when their configuration is complete.
+    """
+    app_token = _secret(settings.slack_app_token)
+    chosen: Mode = mode or ("socket" if app_token else "http")
+    results = _configuration(settings, chosen)
+    failed = {r.name for r in results if not r.ok}
+    base_url = settings.slack_api_url or "https://slack.com/api"
+    token = _secret(settings.slack_bot_token)
+    if "Slack bot token" not in failed:
+        own = build_web_client(token, base_url=settings.slack_api_url) if not slack_client else None
+        client = slack_client or own
+        assert client is not None
+        try:
+            results.append(await _slack(client, base_url))
+            if chosen == "socket" and "Slack app token" not in failed:
+                results.append(await _socket_mode(client, app_token))
+        finally:
+            if own is not None:
+                await own.aclose()
+    if make_aom is not None and not failed & {"AOM credentials", "AOM project", "AOM endpoint"}:
+        results.append(await _aom(make_aom))
+    elif make_aom is None:
+        results.append(CheckResult("AOM request", True, "skipped (no AOM client given)."))
+    return results

@@ -1,0 +1,184 @@
+"""Everything the Slack listeners need, passed in rather than imported.
+
+The collaborators are typed by the Protocols below, declared here by the code that uses them:
+tests pass fakes, ``runtime`` passes the real AOM client, notifier and follow engine.
+
+::
+
+    deps = SlackDeps(aom=aom, notifier=notifier, follow=engine, clock=SystemClock(),
+                     metrics=Metrics(), region="cn-north-4")
+    app = create_app(deps, signing_secret=secret, client=web_client)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from aom_bot.aom.models import ExecutionDetail, Workflow
+from aom_bot.clock import Clock
+from aom_bot.render.kit import SlackMessage
+from aom_bot.render.scrub import Scrubber
+from aom_bot.slack.gate import AckGate
+from aom_bot.slack.grammar import SubscriptionCommand
+from aom_bot.slack.metrics import Metrics
+
+__all__ = [
+    "AomReader",
+    "FollowControl",
+    "FollowOutcome",
+    "MeteredAom",
+    "Notifier",
+    "SlackDeps",
+    "SubscriptionHandler",
+]
+
+
+class AomReader(Protocol):
+    """The read side of :class:`aom_bot.aom.client.AomClient` that the commands use."""
+
+    async def get_execution(self, workflow_id: str, execution_id: str) -> ExecutionDetail: ...
+
+    async def list_executions(self, workflow_id: str) -> list[ExecutionDetail]: ...
+
+    async def list_workflows(
+        self, search: str | None = None, *, limit: int | None = None
+    ) -> list[Workflow]: ...
+
+
+class Notifier(Protocol):
+    """Delivery to Slack (``aom_bot.slack.notifier.SlackNotifier``); raises SlackDeliveryError."""
+
+    async def post(
+        self,
+        channel: str,
+        message: SlackMessage,
+        *,
+        thread_ts: str | None = None,
+        reply_broadcast: bool = False,
+        metadata: dict[str, Any] | None = None,
+        join: bool = True,
+    ) -> str: ...
+
+    async def update(self, channel: str, ts: str, message: SlackMessage) -> None: ...
+
+    async def post_ephemeral(self, channel: str, user: str, message: SlackMessage) -> Any: ...
+
+    async def upload_report(
+        self,
+        channel: str,
+        *,
+        thread_ts: str | None,
+        filename: str,
+        content: str,
+        title: str,
+        initial_comment: str | None = None,
+    ) -> Any: ...
+
+
+class FollowOutcome(Protocol):
+    """What ``FollowControl.follow`` returns (``aom_bot.follow.engine.FollowResult``)."""
+
+    @property
+    def created(self) -> bool:
+        """False when the execution was already followed in the channel."""
+        ...
+
+    @property
+    def message_ts(self) -> str | None:
+        """The followed card (the existing one for a duplicate request)."""
+        ...
+
+    @property
+    def finished(self) -> bool:
+        """The execution had already ended: final card and completion, no live following."""
+        ...
+
+
+class FollowControl(Protocol):
+    """The follow engine (``aom_bot.follow.engine.FollowEngine``) as commands and buttons use it.
+
+    ``follow`` posts the card itself (or adopts ``message_ts`` and updates it) and raises
+    ``SlackDeliveryError`` when it cannot, leaving no follow behind; ``unfollow`` updates the
+    card to drop its "following" state.
+    """
+
+    async def follow(
+        self,
+        *,
+        workflow_id: str,
+        execution_id: str,
+        channel_id: str,
+        user_id: str,
+        message_ts: str | None = None,
+        thread_ts: str | None = None,
+        mention: str | None = None,
+        subscription_id: int | None = None,
+    ) -> FollowOutcome: ...
+
+    async def unfollow(
+        self, *, workflow_id: str, execution_id: str, channel_id: str, user_id: str
+    ) -> bool: ...
+
+    async def is_following(self, channel_id: str, workflow_id: str, execution_id: str) -> bool: ...
+
+
+class SubscriptionHandler(Protocol):
+    """``subscribe`` / ``unsubscribe`` / ``subscriptions`` (the subscriptions issue plugs it in).
+
+    Returns the answer; raising an ``AomBotError`` turns into an ephemeral error reply.
+    """
+
+    async def handle_command(
+        self, command: SubscriptionCommand, *, channel_id: str, user_id: str
+    ) -> SlackMessage: ...
+
+    async def handle_unsubscribe_button(
+        self, value: str, *, channel_id: str, user_id: str
+    ) -> SlackMessage: ...
+
+
+class MeteredAom:
+    """An :class:`AomReader` that times and counts each AOM operation in :class:`Metrics`."""
+
+    def __init__(self, aom: AomReader, metrics: Metrics) -> None:
+        self._aom = aom
+        self._metrics = metrics
+
+    async def get_execution(self, workflow_id: str, execution_id: str) -> ExecutionDetail:
+        async with self._metrics.aom_call("get_execution"):
+            return await self._aom.get_execution(workflow_id, execution_id)
+
+    async def list_executions(self, workflow_id: str) -> list[ExecutionDetail]:
+        async with self._metrics.aom_call("list_executions"):
+            return await self._aom.list_executions(workflow_id)
+
+    async def list_workflows(
+        self, search: str | None = None, *, limit: int | None = None
+    ) -> list[Workflow]:
+        async with self._metrics.aom_call("list_workflows"):
+            return await self._aom.list_workflows(search, limit=limit)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SlackDeps:
+    """The listeners' world. Frozen: listeners never swap a collaborator mid-flight."""
+
+    aom: AomReader
+    notifier: Notifier
+    follow: FollowControl
+    clock: Clock
+    metrics: Metrics
+    #: AOM project and region (console links); the project ID also names the workflows' owner
+    project_id: str = ""
+    region: str = ""
+    #: ``AOM_CONSOLE_URL`` template, or None for no Console button
+    console_url_template: str | None = None
+    scrubber: Scrubber | None = None
+    subscriptions: SubscriptionHandler | None = None
+    #: join public channels when not a member (needs the ``channels:join`` scope)
+    join_channels: bool = True
+    #: how users invite the bot (`/invite @<handle>`)
+    bot_handle: str = "aom-exec"
+    #: work after ``ack()`` waits for pending acks (one gate per app instance)
+    ack_gate: AckGate = field(default_factory=AckGate)

@@ -1,0 +1,303 @@
+"""The ``/aom-exec`` command language: text in, a typed command (or a usage error) out.
+
+Pure and fast, so the slash command can be parsed before Slack's 3-second deadline and a
+mistake is answered in the acknowledgement itself. IDs are validated here, before any request
+is built; a pasted console link counts as the two IDs.
+
+>>> parse_command("follow https://console.example.com/aom/workflow/wf-1/execution/ex-2 --private")
+FollowCommand(ref=ExecutionRef(workflow_id='wf-1', execution_id='ex-2'), private=True)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import Literal
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from aom_bot.aom.ids import validate_id
+from aom_bot.errors import AomBotError, InvalidIdError
+
+__all__ = [
+    "DEFAULT_LIST_LIMIT",
+    "MAX_LIST_LIMIT",
+    "Command",
+    "CommandSyntaxError",
+    "ExecutionRef",
+    "FollowCommand",
+    "HelpCommand",
+    "ListCommand",
+    "ShowCommand",
+    "SubscriptionCommand",
+    "UnfollowCommand",
+    "WorkflowsCommand",
+    "parse_command",
+    "parse_execution_link",
+]
+
+DEFAULT_LIST_LIMIT = 10
+MAX_LIST_LIMIT = 20
+PRIVATE_FLAG = "--private"
+
+SubscriptionVerb = Literal["subscribe", "unsubscribe", "subscriptions"]
+
+
+class CommandSyntaxError(AomBotError):
+    """The command text does not follow the grammar; the message says what was wrong."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionRef:
+    """A validated (workflow ID, execution ID) pair."""
+
+    workflow_id: str
+    execution_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ShowCommand:
+    """Show an execution's card."""
+
+    ref: ExecutionRef
+    private: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FollowCommand:
+    """Show the card and keep it current until the execution ends."""
+
+    ref: ExecutionRef
+    private: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class UnfollowCommand:
+    """Stop keeping the card current."""
+
+    ref: ExecutionRef
+    private: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ListCommand:
+    """Recent executions of one workflow, newest first."""
+
+    workflow_id: str
+    limit: int = DEFAULT_LIST_LIMIT
+    private: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowsCommand:
+    """Workflows of the project, optionally filtered by a substring of their name."""
+
+    filter_text: str | None = None
+    private: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionCommand:
+    """``subscribe`` / ``unsubscribe`` / ``subscriptions``: the arguments are left to the handler."""
+
+    verb: SubscriptionVerb
+    args: tuple[str, ...] = ()
+    private: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class HelpCommand:
+    """Show the usage."""
+
+    private: bool = True
+
+
+Command = (
+    ShowCommand
+    | FollowCommand
+    | UnfollowCommand
+    | ListCommand
+    | WorkflowsCommand
+    | SubscriptionCommand
+    | HelpCommand
+)
+
+_REF_VERBS: dict[str, type[ShowCommand | FollowCommand | UnfollowCommand]] = {
+    "show": ShowCommand,
+    "follow": FollowCommand,
+    "unfollow": UnfollowCommand,
+}
+_SUBSCRIPTION_VERBS: tuple[SubscriptionVerb, ...] = ("subscribe", "unsubscribe", "subscriptions")
+# Slack wraps links as <url> or <url|label> when the command escapes its text.
+_SLACK_LINK = re.compile(r"^<(?P<url>[^|>]+)(?:\|[^>]*)?>$")
+_WRAPPED_LINK = re.compile(r"<(?P<url>https?://[^|>\s]+)(?:\|[^>]*)?>", re.IGNORECASE)
+_QUOTES = "`'\"\u2018\u2019\u201c\u201d"
+_WORKFLOW_KEYS = frozenset({"workflow", "workflows", "workflowid"})
+_EXECUTION_KEYS = frozenset({"execution", "executions", "executionid"})
+
+
+def parse_command(text: str) -> Command:
+    """Parse the text after ``/aom-exec``; raise :class:`CommandSyntaxError` when it is wrong."""
+    # Slack wraps links as <url|label>; the label may contain spaces, so unwrap first.
+    text = _WRAPPED_LINK.sub(lambda m: m.group("url"), text)
+    tokens = [_unquote_token(t) for t in text.split()]
+    tokens = [t for t in tokens if t]
+    private = any(t.lower() == PRIVATE_FLAG for t in tokens)
+    words = [t for t in tokens if t.lower() != PRIVATE_FLAG]
+    if not words:
+        return HelpCommand(private=True)
+    verb = words[0].lower()
+    rest = words[1:]
+    if verb in _SUBSCRIPTION_VERBS:
+        # The subscriptions handler owns its own options (e.g. a failures-only switch).
+        return SubscriptionCommand(_subscription_verb(verb), tuple(rest), private)
+    for word in words:
+        if word.startswith("--"):
+            raise CommandSyntaxError(
+                f"Unknown option `{_shown(word)}`; the only option is `--private`."
+            )
+    if verb in _REF_VERBS:
+        return _REF_VERBS[verb](_parse_ref(rest, verb), private)
+    if verb == "list":
+        return _parse_list(rest, private)
+    if verb == "workflows":
+        return WorkflowsCommand(" ".join(rest) or None, private)
+    if verb == "help":
+        return HelpCommand(private=True)
+    # No verb: `/aom-exec WORKFLOW_ID EXECUTION_ID` or a pasted link mean `show`.
+    if len(words) == 1 and not _looks_like_link(words[0]):
+        raise CommandSyntaxError(
+            f"`{_shown(words[0])}` is not a subcommand. To show an execution, give the workflow ID "
+            "and the execution ID, or paste the console link."
+        )
+    return ShowCommand(_parse_ref(words, None), private)
+
+
+def parse_execution_link(text: str) -> ExecutionRef | None:
+    """The workflow and execution IDs a console link carries, or ``None`` if it has not both.
+
+    Accepts ``…/workflow/<wf>/execution/<ex>``, ``…?workflow_id=<wf>&execution_id=<ex>`` and the
+    same inside the fragment (single-page consoles), wrapped by Slack as ``<url>``/``<url|label>``
+    or not. Raises :class:`InvalidIdError` when an ID is present but malformed.
+    """
+    match = _SLACK_LINK.match(text.strip())
+    url = match.group("url") if match else text.strip()
+    # Slack escapes &, < and > in the text it sends.
+    url = url.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
+    if not _looks_like_link(url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    found: dict[str, str] = {}
+    for path, query in (
+        (parts.path, parts.query),
+        _split_fragment(parts.fragment),
+    ):
+        _collect_from_path(path, found)
+        _collect_from_query(query, found)
+    if "workflow" not in found or "execution" not in found:
+        return None
+    return ExecutionRef(
+        validate_id("workflow ID", found["workflow"]),
+        validate_id("execution ID", found["execution"]),
+    )
+
+
+def _parse_ref(words: list[str], verb: str | None) -> ExecutionRef:
+    how = f"`{verb} WORKFLOW_ID EXECUTION_ID`" if verb else "`WORKFLOW_ID EXECUTION_ID`"
+    if len(words) == 1 and _looks_like_link(words[0]):
+        ref = _ref_from_link(words[0])
+        if ref is None:
+            raise CommandSyntaxError(
+                "That link does not name both a workflow and an execution. Open the execution in "
+                "the console and copy the link from there, or give the two IDs."
+            )
+        return ref
+    if len(words) != 2:
+        given = {0: "nothing", 1: "one value"}.get(len(words), f"{len(words)} values")
+        raise CommandSyntaxError(
+            f"Expected a workflow ID and an execution ID ({how}, or a console link) but got "
+            f"{given}."
+        )
+    return ExecutionRef(_valid("workflow ID", words[0]), _valid("execution ID", words[1]))
+
+
+def _parse_list(words: list[str], private: bool) -> ListCommand:
+    if not words or len(words) > 2:
+        raise CommandSyntaxError("Expected `list WORKFLOW_ID [N]`.")
+    workflow_id = _valid("workflow ID", words[0])
+    limit = DEFAULT_LIST_LIMIT
+    if len(words) == 2:
+        raw = words[1]
+        if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_LIST_LIMIT:
+            raise CommandSyntaxError(
+                f"`{_shown(raw)}` is not a count: N is a number from 1 to {MAX_LIST_LIMIT}."
+            )
+        limit = int(raw)
+    return ListCommand(workflow_id, limit, private)
+
+
+def _ref_from_link(word: str) -> ExecutionRef | None:
+    try:
+        return parse_execution_link(word)
+    except InvalidIdError as exc:
+        raise CommandSyntaxError(exc.message, hint=exc.hint) from None
+
+
+def _valid(kind: str, value: str) -> str:
+    try:
+        return validate_id(kind, value)
+    except InvalidIdError as exc:
+        raise CommandSyntaxError(exc.message, hint=exc.hint) from None
+
+
+def _subscription_verb(verb: str) -> SubscriptionVerb:
+    for known in _SUBSCRIPTION_VERBS:
+        if known == verb:
+            return known
+    raise CommandSyntaxError(f"Unknown subcommand `{_shown(verb)}`.")  # pragma: no cover
+
+
+def _looks_like_link(word: str) -> bool:
+    word = word.strip("<>").lower()
+    return word.startswith(("https://", "http://"))
+
+
+def _unquote_token(token: str) -> str:
+    return token.strip(_QUOTES)
+
+
+def _split_fragment(fragment: str) -> tuple[str, str]:
+    path, _, query = fragment.partition("?")
+    return path, query
+
+
+def _normalise_key(key: str) -> str:
+    return key.lower().replace("_", "").replace("-", "")
+
+
+def _collect_from_path(path: str, found: dict[str, str]) -> None:
+    segments = [unquote(s) for s in path.split("/") if s]
+    for key, value in pairwise(segments):
+        name = _normalise_key(key)
+        if name in _WORKFLOW_KEYS:
+            found.setdefault("workflow", value)
+        elif name in _EXECUTION_KEYS:
+            found.setdefault("execution", value)
+
+
+def _collect_from_query(query: str, found: dict[str, str]) -> None:
+    for key, value in parse_qsl(query, keep_blank_values=False):
+        name = _normalise_key(key)
+        if name in _WORKFLOW_KEYS:
+            found.setdefault("workflow", value)
+        elif name in _EXECUTION_KEYS:
+            found.setdefault("execution", value)
+
+
+def _shown(text: str) -> str:
+    """User text echoed back inside backticks: short, and unable to close the code span."""
+    text = text.replace("`", "'")
+    return text if len(text) <= 40 else text[:37] + "..."
