@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import socket
 import sys
@@ -20,7 +21,7 @@ from rich.console import Console
 from rich.live import Live
 
 from aom_bot.aom.auth import AkSkAuth, TokenAuth
-from aom_bot.aom.client import AomClient, build_http_client
+from aom_bot.aom.client import AomClient, RetryPolicy, build_http_client
 from aom_bot.aom.endpoints import iam_endpoint
 from aom_bot.aom.ids import validate_id
 from aom_bot.aom.models import ExecutionDetail, Workflow
@@ -44,6 +45,8 @@ __all__ = [
     "build_aom_client",
     "follow_in_terminal",
     "migrate_store",
+    "run_bot",
+    "run_checks",
     "serve_simulator",
     "simulator_settings",
 ]
@@ -60,7 +63,10 @@ def build_scrubber(settings: Settings) -> Scrubber:
 
 
 def build_aom_client(
-    settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+    settings: Settings,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    retry: RetryPolicy | None = None,
 ) -> AomClient:
     """An :class:`AomClient` authenticated the one way the settings describe."""
     settings.check_aom()
@@ -84,7 +90,7 @@ def build_aom_client(
     else:
         auth = TokenAuth(_iam_provider(settings, credentials, project_id, transport, timeout))
     http = build_http_client(base_url=base_url, auth=auth, transport=transport, timeout=timeout)
-    return AomClient(http, project_id=project_id)
+    return AomClient(http, project_id=project_id, retry=retry)
 
 
 def _iam_provider(
@@ -379,3 +385,222 @@ async def migrate_store(settings: Settings) -> int:
         return await store.schema_version()
     finally:
         await store.aclose()
+
+
+# --- the bot ------------------------------------------------------------------------------
+
+#: a follow poll must not sit in retries for long: the card should say "unreachable" quickly
+FOLLOW_RETRY = RetryPolicy(attempts=2, timeout=10.0, wait_initial=0.5, wait_max=2.0)
+
+
+def _check_slack(settings: Settings, mode: str) -> tuple[str, str, str]:
+    problems = []
+    if settings.slack_bot_token is None:
+        problems.append("SLACK_BOT_TOKEN is not set (the bot token, xoxb-…).")
+    if mode == "socket" and settings.slack_app_token is None:
+        problems.append(
+            "SLACK_APP_TOKEN is not set (Socket Mode needs the app-level token, xapp-…)."
+        )
+    if mode == "http" and settings.slack_signing_secret is None:
+        problems.append("SLACK_SIGNING_SECRET is not set (HTTP mode verifies requests with it).")
+    if problems:
+        raise ConfigError(" ".join(problems), hint="See docs/slack-app.md.")
+    return (
+        _reveal(settings.slack_bot_token),
+        _reveal(settings.slack_app_token),
+        _reveal(settings.slack_signing_secret),
+    )
+
+
+def _reveal(secret: object) -> str:
+    from pydantic import SecretStr
+
+    return secret.get_secret_value() if isinstance(secret, SecretStr) else ""
+
+
+def replica_owner() -> str:
+    """A stable name for this replica: a restarted process takes its own leases back at once."""
+    import os
+
+    return os.environ.get("HOSTNAME") or socket.gethostname() or "aom-bot"
+
+
+@contextlib.asynccontextmanager
+async def _aom_for_bot(
+    settings: Settings, simulator: bool
+) -> AsyncIterator[tuple[Settings, AomClient, AomClient]]:
+    """(settings, client for commands, client for polling) — the simulator in-process if asked."""
+    transport: httpx.AsyncBaseTransport | None = None
+    if simulator:
+        from aom_bot.simulator import build_demo, create_simulator_app
+
+        demo = build_demo(seed=1)
+        transport = httpx.ASGITransport(
+            app=create_simulator_app(demo.world, credentials=demo.credentials)
+        )
+        settings = simulator_settings(
+            settings,
+            project_id=demo.project_id,
+            ak=demo.credentials.ak or "",
+            sk=demo.credentials.sk or "",
+        )
+    commands = build_aom_client(settings, transport=transport)
+    polling = build_aom_client(settings, transport=transport, retry=FOLLOW_RETRY)
+    try:
+        yield settings, commands, polling
+    finally:
+        await commands.aclose()
+        await polling.aclose()
+
+
+async def run_bot(
+    settings: Settings, *, mode: str, host: str, port: int, simulator: bool = False
+) -> None:
+    """Run the Slack bot until SIGINT/SIGTERM: listeners, the follow engine, discovery."""
+    import signal
+    from datetime import timedelta
+
+    from aom_bot.clock import SystemClock
+    from aom_bot.follow.engine import FollowEngine
+    from aom_bot.slack.app import create_app
+    from aom_bot.slack.deps import MeteredAom, SlackDeps
+    from aom_bot.slack.metrics import Metrics
+    from aom_bot.slack.notifier import SlackNotifier
+    from aom_bot.slack.webclient import build_web_client
+    from aom_bot.store import open_store
+
+    bot_token, app_token, signing_secret = _check_slack(settings, mode)
+    if not simulator:
+        settings.check_aom()
+    validate_console_template(settings.aom_console_url or "")
+    clock = SystemClock()
+    metrics = Metrics()
+    scrubber = build_scrubber(settings)
+    log = _logger()
+
+    async with contextlib.AsyncExitStack() as stack:
+        settings, aom, polling = await stack.enter_async_context(_aom_for_bot(settings, simulator))
+        store = await open_store(settings.database_url())
+        stack.push_async_callback(store.aclose)
+        await store.migrate()
+        # Bolt's own client retries 429s (slack_sdk's handler); the notifier paces and handles
+        # 429s itself on the bot's clock, so its client must not also sleep on them.
+        bolt_client = build_web_client(bot_token, base_url=settings.slack_api_url, metrics=metrics)
+        stack.push_async_callback(bolt_client.aclose)
+        notifier_client = build_web_client(
+            bot_token, base_url=settings.slack_api_url, metrics=metrics, rate_limit_retries=0
+        )
+        stack.push_async_callback(notifier_client.aclose)
+        notifier = SlackNotifier(notifier_client, clock=clock)
+        names = WorkflowNames(aom)
+        project_id = settings.project_id()
+
+        def console_url(workflow_id: str, execution_id: str) -> str | None:
+            return console_link(
+                settings.aom_console_url,
+                region=settings.aom_region or "",
+                project_id=project_id,
+                workflow_id=workflow_id,
+                execution_id=execution_id,
+            )
+
+        engine = FollowEngine(
+            source=MeteredAom(polling, metrics),
+            store=store,
+            notifier=notifier,
+            clock=clock,
+            owner=replica_owner(),
+            poll_min=settings.aom_bot_poll_min_seconds,
+            poll_max=settings.aom_bot_poll_max_seconds,
+            max_follow=timedelta(hours=settings.aom_bot_max_follow_hours),
+            broadcast_failures=settings.aom_bot_broadcast_failures,
+            console_url=console_url,
+            scrubber=scrubber,
+            workflow_names=names.name,
+        )
+        deps = SlackDeps(
+            aom=MeteredAom(aom, metrics),
+            notifier=notifier,
+            follow=engine,
+            clock=clock,
+            metrics=metrics,
+            project_id=project_id,
+            region=settings.aom_region or "",
+            console_url_template=settings.aom_console_url,
+            scrubber=scrubber,
+        )
+        bolt = create_app(deps, signing_secret=signing_secret, client=bolt_client)
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+
+        async def report_gauges() -> None:
+            while True:
+                metrics.set_active_follows(engine.stats.active_follows)
+                await asyncio.sleep(5)
+
+        tasks = [
+            asyncio.create_task(engine.run(), name="follow-engine"),
+            asyncio.create_task(report_gauges(), name="gauges"),
+        ]
+        if mode == "http":
+            from aom_bot.slack.http import build_http_app, start_http
+
+            async def healthy() -> bool:
+                return not tasks[0].done()
+
+            http_app = build_http_app(bolt, metrics=metrics, health=healthy)
+            server = await stack.enter_async_context(start_http(http_app, host, port))
+            log.info("bot.started mode=http url=%s/slack/events", server.url)
+        else:
+            from aom_bot.slack.socket import run_socket_mode
+
+            tasks.append(
+                asyncio.create_task(run_socket_mode(bolt, app_token=app_token), name="socket")
+            )
+            log.info("bot.started mode=socket")
+        waiter = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        log.info("bot.stopping")
+        await engine.stop()
+        for task in [waiter, *tasks]:
+            task.cancel()
+        await asyncio.gather(waiter, *tasks, return_exceptions=True)
+        for task in done:
+            if task is not waiter and not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+    log.info("bot.stopped")
+
+
+def _logger() -> logging.Logger:
+    return logging.getLogger("aom_bot.runtime")
+
+
+async def run_checks(settings: Settings, *, simulator: bool, console: Console) -> bool:
+    """``aom-bot check``: print one line per check; True when all passed."""
+    from aom_bot.slack.check import run_checks as slack_checks
+
+    async with contextlib.AsyncExitStack() as stack:
+        if simulator:
+            settings, aom, _ = await stack.enter_async_context(_aom_for_bot(settings, True))
+
+            def make_aom() -> AomClient:
+                return aom
+        else:
+            made: list[AomClient] = []
+
+            def make_aom() -> AomClient:
+                made.append(build_aom_client(settings))
+                return made[-1]
+
+            async def close_made() -> None:
+                for client in made:
+                    await client.aclose()
+
+            stack.push_async_callback(close_made)
+        results = await slack_checks(settings, make_aom=make_aom)
+    for result in results:
+        console.print(result.line(), highlight=False, markup=False)
+    return all(result.ok for result in results)

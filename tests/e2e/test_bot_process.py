@@ -1,0 +1,170 @@
+"""The real bot process (``aom-bot run --mode http``), killed with SIGKILL mid-follow.
+
+Everything runs on 127.0.0.1: FakeSlack in this test's event loop, the AOM simulator in a
+thread with a clock this test moves by hand (so the execution ends exactly when the test says,
+never racing it), and the bot as a subprocess over a SQLite file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from aom_bot.simulator import SimulatorServer, build_demo, create_simulator_app, environment_lines
+from aom_bot.store import open_store
+from tests.fakes.slack_api import FakeSlack, RecordedCall
+from tests.fakes.slack_signing import CHANNEL_ID, USER_ID, sign_request, slash_command_body
+
+SECRET = "e2e-signing-secret"
+
+
+class HandClock:
+    """Simulator time: real time at the start, then only what the test adds."""
+
+    def __init__(self) -> None:
+        self.start = time.time()
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return self.start + self.offset
+
+
+@contextmanager
+def simulator(clock: HandClock) -> Iterator[tuple[dict[str, str], str, str]]:
+    demo = build_demo("mass-failure", 1.0, seed=5, clock=clock)
+    server = SimulatorServer(create_simulator_app(demo.world, credentials=demo.credentials))
+    server.start()
+    try:
+        env = dict(line.split("=", 1) for line in environment_lines(demo, server.base_url))
+        workflow = demo.world.workflow_ids()[0]
+        execution = demo.world.execution_ids(workflow)[0]  # the run starting now
+        yield env, workflow, execution
+    finally:
+        server.stop()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@asynccontextmanager
+async def bot_process(env: dict[str, str], port: int) -> AsyncIterator[asyncio.subprocess.Process]:
+    """Start ``aom-bot run --mode http`` and wait until /healthz answers."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "aom_bot", "run", "--mode", "http", "--host", "127.0.0.1",
+        "--port", str(port),
+        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        async with httpx.AsyncClient() as client, asyncio.timeout(30):
+            while True:
+                if process.returncode is not None:
+                    err = await process.stderr.read() if process.stderr else b""
+                    raise AssertionError(f"bot exited early: {err.decode()[-2000:]}")
+                try:
+                    if (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.05)  # waiting for a subprocess to listen, not for time
+        yield process
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+def is_completion(call: RecordedCall) -> bool:
+    metadata = call.args.get("metadata") or {}
+    return call.method == "chat.postMessage" and metadata.get("event_type") == "aom_bot_completion"
+
+
+async def send_command(port: int, text: str, response_url: str) -> httpx.Response:
+    body = slash_command_body(
+        text, response_url=response_url, channel_id=CHANNEL_ID, user_id=USER_ID
+    )
+    headers = sign_request(body, SECRET, int(time.time()))
+    async with httpx.AsyncClient() as client:
+        return await client.post(
+            f"http://127.0.0.1:{port}/slack/events", content=body, headers=headers
+        )
+
+
+async def wait_until_follow_ended(database: Path) -> None:
+    """Poll another process's database (nothing to await on across processes), bounded."""
+    store = await open_store(f"sqlite:///{database}")
+    try:
+        async with asyncio.timeout(20):
+            while await store.active_follows():  # noqa: ASYNC110 - state lives in another process
+                await asyncio.sleep(0.05)
+    finally:
+        await store.aclose()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+async def test_sigkill_mid_follow_then_restart_posts_exactly_one_completion(tmp_path):
+    """The follow resumes from the store after SIGKILL and the channel hears the end once."""
+    clock = HandClock()
+    database = tmp_path / "bot.sqlite3"
+    async with FakeSlack() as slack:
+        with simulator(clock) as (aom_env, workflow, execution):
+            clock.offset = 10  # the run is under way, with some failed hosts already
+            env = {
+                **{
+                    k: v
+                    for k, v in os.environ.items()
+                    if not k.startswith(("SLACK_", "AOM_", "CLOUD_SDK_"))
+                },
+                **aom_env,
+                "SLACK_BOT_TOKEN": slack.bot_token,
+                "SLACK_SIGNING_SECRET": SECRET,
+                "SLACK_API_URL": slack.base_url,
+                "AOM_BOT_DATABASE_URL": f"sqlite:///{database}",
+                "AOM_BOT_POLL_MIN_SECONDS": "0.1",
+                "AOM_BOT_POLL_MAX_SECONDS": "0.3",
+                "AOM_BOT_LOG_FORMAT": "json",
+                "HOSTNAME": "e2e-replica",
+            }
+            port = free_port()
+            async with bot_process(env, port) as first:
+                reply = await send_command(
+                    port, f"follow {workflow} {execution}", slack.response_url(CHANNEL_ID, USER_ID)
+                )
+                assert reply.status_code == 200
+                [card] = await slack.wait_for("chat.postMessage", timeout=15)
+                card_ts = card.response["ts"]
+                clock.offset = 20  # more hosts finish: the card is edited in place
+                await slack.wait_for("chat.update", timeout=15)
+                first.kill()  # SIGKILL: no chance to clean up
+                await first.wait()
+            assert first.returncode == -signal.SIGKILL
+            assert not [c for c in slack.calls if is_completion(c)]
+
+            clock.offset = 120  # the run ends while the bot is down
+            async with bot_process(env, port) as second:
+                [done] = await slack.wait_for(is_completion, timeout=20)
+                await wait_until_follow_ended(database)
+                second.send_signal(signal.SIGTERM)
+                async with asyncio.timeout(15):
+                    await second.wait()
+                assert second.returncode == 0
+
+    assert done.args["thread_ts"] == card_ts
+    assert f"<@{USER_ID}>" in done.args["text"]
+    replies = [c for c in slack.calls if is_completion(c)]
+    assert len(replies) == 1, [c.args.get("text") for c in replies]
+    final = slack.message(CHANNEL_ID, card_ts)
+    assert "fail" in final["text"]
