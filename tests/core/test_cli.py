@@ -113,3 +113,58 @@ def test_help_documents_exit_codes():
     result = invoke("--help")
     assert "Exit codes" in result.stdout
     assert "3 AOM or network error" in " ".join(result.stdout.split())
+
+
+def test_check_without_slack_configuration_names_what_to_set():
+    """`aom-bot check` reports each problem on its own line and exits 2."""
+    result = runner.invoke(app, ["check", "--simulator"])
+    assert result.exit_code == 2, result.output
+    assert "SLACK_BOT_TOKEN" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_run_without_slack_tokens_is_a_configuration_error():
+    """The bot refuses to start without its Slack tokens, naming them."""
+    result = runner.invoke(app, ["run", "--simulator", "--mode", "socket"])
+    assert result.exit_code == 2
+    assert "SLACK_BOT_TOKEN" in result.stderr
+    assert "SLACK_APP_TOKEN" in result.stderr
+
+
+def test_simulate_prints_the_environment_lines_and_serves(tmp_path):
+    """`aom-bot simulate --port 0` prints working AOM_* lines; the CLI then reaches it."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AOM_", "CLOUD_SDK_"))}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "aom_bot", "simulate", "--port", "0", "--scenario", "all-success"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    try:
+        assert process.stdout is not None
+        lines: dict[str, str] = {}
+        while len(lines) < 5:
+            line = process.stdout.readline()
+            assert line, "simulate exited before printing its environment"
+            if "=" in line and not line.startswith("#"):
+                key, value = line.strip().split("=", 1)
+                lines[key] = value
+        assert set(lines) == {
+            "AOM_ENDPOINT", "AOM_IAM_ENDPOINT", "AOM_PROJECT_ID", "CLOUD_SDK_AK", "CLOUD_SDK_SK",
+        }  # fmt: skip
+        for _ in range(100):  # the server binds right after printing; give it a moment
+            listed = runner.invoke(app, ["workflows", "--json"], env=lines)
+            if listed.exit_code == 0:
+                break
+        assert listed.exit_code == 0, listed.output
+        assert [w["name"] for w in json.loads(listed.stdout)] == ["deploy-nginx"]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
