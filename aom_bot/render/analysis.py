@@ -1,0 +1,396 @@
+"""Pure analysis of an execution: who failed, how, and where. No Slack, no text layout.
+
+A host can appear in several nodes; it counts once, by its worst state (fail > in_execution >
+unknown bucket > not_performed > success), so a host that succeeded in node 1 and waits in node 2
+is not yet "succeeded". Failed hosts that fail the same way (same exit code, same error once
+numbers, ids, IPs, temp paths and timestamps are masked) form one :class:`ErrorGroup`.
+
+>>> from aom_bot.aom.models import ExecutionDetail
+>>> bucket_counts(ExecutionDetail.model_validate({"execution_result_list": []})).total
+0
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from aom_bot.aom.models import ExecutionDetail, Host, HostBucket, NodeResult
+
+__all__ = [
+    "Analysis",
+    "BucketCounts",
+    "ErrorGroup",
+    "HostResult",
+    "analyse",
+    "bucket_counts",
+    "error_groups",
+    "host_error",
+    "log_tail",
+    "natural_key",
+    "node_counts",
+    "normalise_error",
+    "visible_fingerprint",
+]
+
+# Lower rank = worse. Buckets this version does not know rank between running and pending.
+_RANK: dict[str, int] = {
+    HostBucket.FAIL.value: 0,
+    HostBucket.IN_EXECUTION.value: 1,
+    HostBucket.NOT_PERFORMED.value: 3,
+    HostBucket.SUCCESS.value: 4,
+}
+_OTHER_RANK = 2
+_FAIL = HostBucket.FAIL.value
+
+#: a group is "zonal" when it has this many hosts at least ...
+ZONAL_MIN_HOSTS = 3
+#: ... and one AZ holds at least this share of them (and more than its share of the fleet)
+ZONAL_MIN_SHARE = 0.7
+
+
+@dataclass(frozen=True, slots=True)
+class BucketCounts:
+    """Hosts per bucket, each host counted once. ``other`` = buckets this version doesn't know."""
+
+    succeeded: int = 0
+    failed: int = 0
+    running: int = 0
+    not_performed: int = 0
+    other: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.succeeded + self.failed + self.running + self.not_performed + self.other
+
+    @property
+    def finished(self) -> int:
+        """Hosts with a final outcome (succeeded or failed)."""
+        return self.succeeded + self.failed
+
+
+@dataclass(frozen=True, slots=True)
+class HostResult:
+    """One distinct host with its worst bucket and the node record that decided it."""
+
+    host: Host
+    bucket: str
+    node_id: str
+    node_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorGroup:
+    """Failed hosts that failed the same way. ``hosts`` is sorted by name, naturally."""
+
+    signature: str
+    exit_code: int | None
+    #: the representative host's error (raw AOM text: scrub and escape before showing)
+    error: str
+    #: the masked form the signature is computed from
+    normalised: str
+    representative: Host
+    hosts: tuple[Host, ...]
+    #: the AZ holding most of the group when that looks like a zonal problem, else None
+    dominant_zone: str | None
+    #: how many of ``hosts`` are in ``dominant_zone`` (0 when there is none)
+    dominant_zone_hosts: int
+    node_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """Everything the renderers need, computed in one pass."""
+
+    counts: BucketCounts
+    results: tuple[HostResult, ...]
+    groups: tuple[ErrorGroup, ...]
+    #: unknown bucket names seen, for display
+    other_buckets: tuple[str, ...]
+
+
+# --- host identity and sorting -------------------------------------------------------------
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(text: str) -> tuple[tuple[int, str], ...]:
+    """Sort key putting web-2 before web-10 (numbers compare as numbers)."""
+    # split() puts the digit runs at odd indexes; str.isdigit() would also accept "²", which
+    # int() refuses, so the position decides, not the characters.
+    return tuple(
+        (int(part), "") if i % 2 else (-1, part.lower())
+        for i, part in enumerate(_DIGITS.split(text))
+    )
+
+
+def _host_sort_key(host: Host) -> tuple[tuple[tuple[int, str], ...], str, str]:
+    return natural_key(host.label), host.ip, host.id
+
+
+def _rank(bucket: str) -> int:
+    return _RANK.get(bucket, _OTHER_RANK)
+
+
+def _worst(execution_nodes: Iterable[NodeResult]) -> dict[str, HostResult]:
+    """Distinct hosts (by server id, else name and IP) with the worst state seen for each."""
+    best: dict[str, HostResult] = {}
+    for node_index, node in enumerate(execution_nodes):
+        node_id = node.node_id
+        for bucket, hosts in node.buckets.items():
+            rank = _RANK.get(bucket, _OTHER_RANK)
+            for i, host in enumerate(hosts):
+                # "\x00" cannot occur in an AOM id, so the three key spaces never collide
+                key = host.id
+                if not key:
+                    key = (
+                        f"\x00{host.name}|{host.ip}"
+                        if host.name or host.ip
+                        else f"\x00\x00{node_index}:{bucket}:{i}"  # never merge anonymous hosts
+                    )
+                seen = best.get(key)
+                if seen is None:
+                    best[key] = HostResult(host, bucket, node_id, (node_id,))
+                    continue
+                node_ids = seen.node_ids
+                if node_id not in node_ids:
+                    node_ids = (*node_ids, node_id)
+                # Strictly worse replaces: a host failed in two nodes keeps its first failure.
+                if rank < _rank(seen.bucket):
+                    best[key] = HostResult(host, bucket, node_id, node_ids)
+                elif node_ids is not seen.node_ids:
+                    best[key] = HostResult(seen.host, seen.bucket, seen.node_id, node_ids)
+    return best
+
+
+def _count(results: Iterable[HostResult]) -> tuple[BucketCounts, tuple[str, ...]]:
+    tally: Counter[str] = Counter(r.bucket for r in results)
+    known = {b.value for b in HostBucket}
+    other_names = tuple(sorted(b for b in tally if b not in known))
+    counts = BucketCounts(
+        succeeded=tally[HostBucket.SUCCESS.value],
+        failed=tally[HostBucket.FAIL.value],
+        running=tally[HostBucket.IN_EXECUTION.value],
+        not_performed=tally[HostBucket.NOT_PERFORMED.value],
+        other=sum(tally[b] for b in other_names),
+    )
+    return counts, other_names
+
+
+def node_counts(node: NodeResult) -> BucketCounts:
+    """Bucket counts of one node (hosts counted once within the node)."""
+    return _count(_worst((node,)).values())[0]
+
+
+# --- what went wrong on a host --------------------------------------------------------------
+
+_ERROR_WORDS = re.compile(
+    r"error|fail|fatal|exception|denied|not found|no such|cannot|can't|could not|unable|refused"
+    r"|timed? ?out|not a directory|no space|killed|panic|traceback|错误|失败|出错|异常|拒绝|超时",
+    re.IGNORECASE,
+)
+_TRACE_LINE = re.compile(r"^(?:\+|At .+:\d+ char:\d+$|/usr/local/uniagentd/tmp/\S*: >-$)")
+_TAIL_CHARS = 4096
+_ERROR_MAX = 500
+
+
+def log_tail(log: str, chars: int) -> tuple[str, bool]:
+    """The last ``chars`` of ``log`` starting on a whole line, and whether anything was cut.
+
+    Never starting mid-line matters for scrubbing: half a ``password=…`` line would lose the
+    key that tells the scrubber the rest is a secret.
+    """
+    if len(log) <= chars:
+        return log, False
+    tail = log[-chars:]
+    newline = tail.find("\n")
+    return (tail[newline + 1 :] if newline >= 0 else tail), True
+
+
+def _log_error_line(log: str) -> str:
+    """The line of a log most likely to say what went wrong (scanning from the end)."""
+    tail = log_tail(log, _TAIL_CHARS)[0].replace("\r\n", "\n").replace("\r", "\n")
+    last_plain = ""
+    scanned = 0
+    for raw_line in reversed(tail.split("\n")):
+        line = raw_line.strip()
+        if not line or _TRACE_LINE.match(line):
+            continue
+        if _ERROR_WORDS.search(line):
+            return line[:_ERROR_MAX]
+        last_plain = last_plain or line
+        scanned += 1
+        if scanned >= 40:
+            break
+    return last_plain[:_ERROR_MAX]
+
+
+def host_error(host: Host) -> str:
+    """What went wrong on ``host``: AOM's error message, else the telling log line."""
+    message = host.error_msg.strip()
+    if message:
+        return message[:_ERROR_MAX]
+    line = _log_error_line(host.log) if host.log else ""
+    if line:
+        return line
+    if host.exit_code not in (None, 0):
+        return f"exit code {host.exit_code}"
+    return "no error message"
+
+
+_MASK_NAMES = {
+    "ts": "<time>",
+    "uuid": "<id>",
+    "ip": "<ip>",
+    "tmp": "<tmp>",
+    "hex": "<hex>",
+    "num": "<n>",
+}
+_MASKS = re.compile(
+    r"(?P<ts>\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+    r"|\b\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\b)"
+    r"|(?P<uuid>\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b)"
+    r"|(?P<ip>\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b|\b(?:[0-9a-fA-F]{1,4}:){3,7}[0-9a-fA-F]{1,4}\b)"
+    r"|(?P<tmp>(?:/tmp|/var/tmp|/dev/shm|/usr/local/uniagentd/tmp|[A-Za-z]:\\\S*?\\te?mp)"
+    r"[/\\][^\s:'\"]*)"
+    r"|(?P<hex>\b0x[0-9a-fA-F]+\b|\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,}\b)"
+    r"|(?P<num>\d+)"
+)
+_SPACES = re.compile(r"\s+")
+
+
+def _mask(match: re.Match[str]) -> str:
+    return _MASK_NAMES[match.lastgroup or "num"]
+
+
+def normalise_error(error: str) -> str:
+    """``error`` with the parts that differ between hosts masked: the basis of a signature."""
+    return _SPACES.sub(" ", _MASKS.sub(_mask, error)).strip()
+
+
+def _own_names_masked(error: str, host: Host) -> str:
+    for token in (host.name, host.ip, host.id):
+        if len(token) >= 3 and token in error:
+            error = error.replace(token, "<host>")
+    return error
+
+
+def _signature(exit_code: int | None, normalised: str) -> str:
+    material = f"{exit_code}\x00{normalised}".encode()
+    return hashlib.sha256(material).hexdigest()[:16]
+
+
+# --- grouping -------------------------------------------------------------------------------
+
+
+def _dominant_zone(hosts: tuple[Host, ...], fleet: Counter[str], fleet_size: int) -> str | None:
+    if len(hosts) < ZONAL_MIN_HOSTS or len(fleet) < 2 or not fleet_size:
+        return None
+    zone, count = Counter(h.availability_zone for h in hosts).most_common(1)[0]
+    if not zone:
+        return None
+    share = count / len(hosts)
+    if share >= ZONAL_MIN_SHARE and share > fleet[zone] / fleet_size:
+        return zone
+    return None
+
+
+def _groups(results: tuple[HostResult, ...]) -> tuple[ErrorGroup, ...]:
+    normalised_memo: dict[str, str] = {}
+    members: dict[tuple[int | None, str], list[HostResult]] = {}
+    errors: dict[int, str] = {}
+    for result in results:
+        if result.bucket != _FAIL:
+            continue
+        error = host_error(result.host)
+        errors[id(result.host)] = error
+        masked = _own_names_masked(error, result.host)
+        normalised = normalised_memo.get(masked)
+        if normalised is None:
+            normalised = normalised_memo[masked] = normalise_error(masked)
+        members.setdefault((result.host.exit_code, normalised), []).append(result)
+
+    fleet: Counter[str] = Counter()
+    if any(len(m) >= ZONAL_MIN_HOSTS for m in members.values()):
+        fleet.update(r.host.availability_zone for r in results)
+        fleet.pop("", None)
+    fleet_size = sum(fleet.values())
+    groups: list[ErrorGroup] = []
+    for (exit_code, normalised), group_results in members.items():
+        group_results.sort(key=lambda r: _host_sort_key(r.host))
+        hosts = tuple(r.host for r in group_results)
+        representative = next((h for h in hosts if h.log.strip()), hosts[0])
+        zone = _dominant_zone(hosts, fleet, fleet_size)
+        node_ids = tuple(dict.fromkeys(r.node_id for r in group_results))
+        groups.append(
+            ErrorGroup(
+                signature=_signature(exit_code, normalised),
+                exit_code=exit_code,
+                error=errors[id(representative)],
+                normalised=normalised,
+                representative=representative,
+                hosts=hosts,
+                dominant_zone=zone,
+                dominant_zone_hosts=(
+                    sum(1 for h in hosts if h.availability_zone == zone) if zone else 0
+                ),
+                node_ids=node_ids,
+            )
+        )
+    groups.sort(key=lambda g: (-len(g.hosts), _host_sort_key(g.hosts[0]), g.signature))
+    return tuple(groups)
+
+
+def analyse(execution: ExecutionDetail) -> Analysis:
+    """Counts, distinct hosts and error groups of ``execution`` in one pass."""
+    results = tuple(_worst(execution.nodes).values())
+    counts, other_names = _count(results)
+    return Analysis(
+        counts=counts, results=results, groups=_groups(results), other_buckets=other_names
+    )
+
+
+def bucket_counts(execution: ExecutionDetail) -> BucketCounts:
+    """Distinct hosts per bucket, each host by its worst state across nodes."""
+    return _count(_worst(execution.nodes).values())[0]
+
+
+def error_groups(execution: ExecutionDetail) -> list[ErrorGroup]:
+    """Failed hosts grouped by error signature, largest group first."""
+    return list(analyse(execution).groups)
+
+
+def visible_fingerprint(execution: ExecutionDetail, analysis: Analysis | None = None) -> str:
+    """A stable hash of what the card shows; changes with status, counts, groups, nodes.
+
+    Time is deliberately left out, so a poller can skip ``chat.update`` when nothing a person
+    would notice has changed (the "updated HH:MM:SS" line alone does not justify an update).
+    """
+    analysis = analysis or analyse(execution)
+    counts = analysis.counts
+    material = {
+        "status": [execution.status.value, execution.raw_status],
+        "counts": [
+            counts.succeeded,
+            counts.failed,
+            counts.running,
+            counts.not_performed,
+            counts.other,
+        ],
+        "groups": [[g.signature, len(g.hosts)] for g in analysis.groups],
+        "nodes": [
+            [n.node_id, n.raw_status, list(_node_tuple(node_counts(n)))] for n in execution.nodes
+        ],
+        "approvers": list(execution.approvers),
+        "ended": execution.end_time is not None,
+    }
+    encoded = json.dumps(material, sort_keys=True, ensure_ascii=True).encode()
+    return hashlib.sha256(encoded).hexdigest()[:32]
+
+
+def _node_tuple(counts: BucketCounts) -> tuple[int, int, int, int, int]:
+    return (counts.succeeded, counts.failed, counts.running, counts.not_performed, counts.other)

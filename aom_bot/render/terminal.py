@@ -1,0 +1,201 @@
+"""The same content for a terminal (``aom-bot show``): rich renderables, readable at 80 columns.
+
+Untrusted text goes into :class:`rich.text.Text` objects (never into markup strings), after
+scrubbing and with control characters removed, so a log can neither inject rich markup nor
+send escape sequences to the operator's terminal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from aom_bot.aom.models import ExecutionDetail, ExecutionStatus, Phase, Workflow
+from aom_bot.render.analysis import ErrorGroup, analyse, log_tail
+from aom_bot.render.escape import strip_controls
+from aom_bot.render.failures import MAX_HOSTS_PER_GROUP, MAX_LOG_LINES
+from aom_bot.render.limits import clip
+from aom_bot.render.scrub import Scrubber
+from aom_bot.render.wording import (
+    as_utc,
+    bucket_phrases,
+    format_duration,
+    format_time,
+    status_emoji,
+    status_label,
+)
+
+__all__ = ["render_execution", "render_executions_table", "render_workflows_table"]
+
+_PHASE_STYLE = {
+    Phase.SUCCEEDED: "bold green",
+    Phase.FAILED: "bold red",
+    Phase.CANCELLED: "bold yellow",
+    Phase.NEEDS_HUMAN: "bold magenta",
+    Phase.ACTIVE: "bold cyan",
+    Phase.UNKNOWN: "bold",
+}
+_LOG_LINE_MAX = 200
+
+
+def _status_text(status: ExecutionStatus, raw: str, scrubber: Scrubber) -> Text:
+    label = strip_controls(scrubber.scrub(status_label(status, raw)))
+    return Text(f"{status_emoji(status)} {label}", style=_PHASE_STYLE[status.phase])
+
+
+def _safe(scrubber: Scrubber, text: str, limit: int = 200) -> str:
+    return clip(strip_controls(scrubber.scrub(text)).replace("\n", " "), limit)
+
+
+def _log_tail(log: str, scrubber: Scrubber) -> Text:
+    window, cut = log_tail(log, 16_384)
+    text = strip_controls(scrubber.scrub(window))
+    lines = [ln.rstrip() for ln in text.split("\n")]
+    lines = [
+        ln for ln in lines if not (ln.startswith("/usr/local/uniagentd/tmp/") and ln.endswith(">-"))
+    ]
+    while lines and not lines[-1].strip():
+        lines.pop()
+    cut = cut or len(lines) > MAX_LOG_LINES
+    shown = [clip(ln, _LOG_LINE_MAX) for ln in lines[-MAX_LOG_LINES:]]
+    return Text(("…\n" if cut else "") + "\n".join(shown), style="dim")
+
+
+def _group_panel(group: ErrorGroup, scrubber: Scrubber) -> Panel:
+    n = len(group.hosts)
+    exit_text = "no exit code" if group.exit_code is None else f"exit code {group.exit_code}"
+    body = Text()
+    body.append(_safe(scrubber, group.error, 300), style="bold")
+    if group.dominant_zone:
+        body.append(
+            f"\nZonal: {group.dominant_zone_hosts} of {n} hosts in "
+            f"{_safe(scrubber, group.dominant_zone, 40)}",
+            style="yellow",
+        )
+    for host in group.hosts[:MAX_HOSTS_PER_GROUP]:
+        body.append(f"\n• {_safe(scrubber, host.label, 60)}")
+        details = [_safe(scrubber, v, 45) for v in (host.ip, host.availability_zone) if v]
+        if details:
+            body.append("  " + "  ".join(details), style="dim")
+    if n > MAX_HOSTS_PER_GROUP:
+        more = n - MAX_HOSTS_PER_GROUP
+        body.append(f"\n+{more} more host{'s' if more != 1 else ''} (the full report has all)")
+    parts: list[RenderableType] = [body]
+    if group.representative.log.strip():
+        parts.append(Text(f"Log of {_safe(scrubber, group.representative.label, 60)}:"))
+        parts.append(_log_tail(group.representative.log, scrubber))
+    title = f"❌ {n} host{'s' if n != 1 else ''} · {exit_text}"
+    return Panel(Group(*parts), title=Text(title), title_align="left", box=box.ROUNDED)
+
+
+def render_execution(
+    execution: ExecutionDetail,
+    *,
+    now: datetime,
+    workflow_name: str | None = None,
+    scrubber: Scrubber | None = None,
+) -> RenderableType:
+    """Status, times, counts, and each error group with hosts and the last log lines."""
+    now = as_utc(now)
+    scrubber = scrubber or Scrubber()
+    analysis = analyse(execution)
+    counts = analysis.counts
+    title = Text.assemble(
+        _status_text(execution.status, execution.raw_status, scrubber),
+        " · ",
+        (_safe(scrubber, workflow_name or execution.workflow_id or "execution", 100), "bold"),
+    )
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="dim")
+    facts.add_column()
+    facts.add_row("Execution", Text(_safe(scrubber, execution.execution_id or "-", 100)))
+    if execution.workflow_id:
+        facts.add_row("Workflow", Text(_safe(scrubber, execution.workflow_id, 100)))
+    if execution.begin_time:
+        facts.add_row("Started", format_time(execution.begin_time, now))
+    if execution.end_time:
+        facts.add_row("Ended", format_time(execution.end_time, now))
+    if execution.begin_time and execution.end_time:
+        facts.add_row("Duration", format_duration(execution.end_time - execution.begin_time))
+    elif execution.begin_time and not execution.is_terminal:
+        facts.add_row("Running for", format_duration(now - execution.begin_time))
+    if execution.approvers:
+        names = ", ".join(_safe(scrubber, a, 60) for a in execution.approvers[:10])
+        facts.add_row("Approvers", Text(names))
+    hosts = " · ".join(f"{emoji} {n} {label}" for emoji, label, n in bucket_phrases(counts))
+    facts.add_row("Hosts", Text(f"{counts.total}: {hosts}" if counts.total else "no host results"))
+    parts: list[RenderableType] = [title, facts]
+    if len(execution.nodes) > 1:
+        nodes = Table(box=box.SIMPLE, show_edge=False, title="Nodes", title_justify="left")
+        nodes.add_column("Node")
+        nodes.add_column("Status")
+        for node in execution.nodes:
+            nodes.add_row(
+                Text(_safe(scrubber, node.node_id or "-", 60)),
+                _status_text(node.status, node.raw_status, scrubber),
+            )
+        parts.append(nodes)
+    parts.extend(_group_panel(group, scrubber) for group in analysis.groups)
+    return Group(*parts)
+
+
+def _short_time(moment: datetime | None, now: datetime | None) -> str:
+    if moment is None:
+        return "-"
+    return format_time(moment, now or moment)
+
+
+def render_executions_table(
+    executions: Sequence[ExecutionDetail],
+    *,
+    now: datetime | None = None,
+    scrubber: Scrubber | None = None,
+) -> RenderableType:
+    """Executions newest first: id, status, start, duration, failed/total hosts, who started it."""
+    scrubber = scrubber or Scrubber()
+    table = Table(box=box.SIMPLE_HEAD)
+    for column in ("Execution", "Status", "Started", "Took", "Failed", "By"):
+        table.add_column(column, overflow="fold")
+    ordered = sorted(executions, key=lambda e: e.begin_time.timestamp() if e.begin_time else 0.0)
+    for execution in reversed(ordered):
+        counts = analyse(execution).counts
+        took = "-"
+        if execution.begin_time and execution.end_time:
+            took = format_duration(execution.end_time - execution.begin_time)
+        table.add_row(
+            Text(_safe(scrubber, execution.execution_id or "-", 40)),
+            _status_text(execution.status, execution.raw_status, scrubber),
+            _short_time(execution.begin_time, now),
+            took,
+            f"{counts.failed}/{counts.total}" if counts.total else "-",
+            Text(_safe(scrubber, execution.created_by or "-", 30)),
+        )
+    return table
+
+
+def render_workflows_table(
+    workflows: Sequence[Workflow],
+    *,
+    now: datetime | None = None,
+    scrubber: Scrubber | None = None,
+) -> RenderableType:
+    """Workflows: name, id, type, status and when they last ran."""
+    scrubber = scrubber or Scrubber()
+    table = Table(box=box.SIMPLE_HEAD)
+    for column in ("Name", "Workflow id", "Type", "Status", "Last run"):
+        table.add_column(column, overflow="fold")
+    for workflow in workflows:
+        table.add_row(
+            Text(_safe(scrubber, workflow.name or "-", 60)),
+            Text(_safe(scrubber, workflow.id or "-", 40)),
+            Text(_safe(scrubber, workflow.type or "-", 12)),
+            _status_text(workflow.status, workflow.raw_status, scrubber),
+            _short_time(workflow.last_execution_start_time, now),
+        )
+    return table

@@ -1,0 +1,92 @@
+"""Terminal rendering for `aom-bot show`: readable at 80 columns, no markup or escape injection."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+
+from rich.console import Console, RenderableType
+
+from aom_bot.aom.models import Workflow
+from aom_bot.render.terminal import (
+    render_execution,
+    render_executions_table,
+    render_workflows_table,
+)
+from tests.render.factories import execution, host, load_fixture, node
+from tests.render.strategies import SECRETS
+
+NOW = datetime(2024, 3, 15, 8, 12, tzinfo=UTC)
+
+
+def _plain(renderable: RenderableType, width: int = 80) -> str:
+    console = Console(
+        width=width,
+        record=True,
+        color_system=None,
+        force_terminal=False,
+        file=io.StringIO(),
+    )
+    console.print(renderable)
+    return console.export_text()
+
+
+def test_execution_at_80_columns_shows_the_essentials() -> None:
+    """Status, times, duration, counts, failed hosts with IP/AZ/exit code/error, log lines."""
+    out = _plain(
+        render_execution(load_fixture("f3_failed.json"), now=NOW, workflow_name="deploy-nginx")
+    )
+    assert all(len(line) <= 80 for line in out.splitlines())
+    for expected in (
+        "❌ fail · deploy-nginx",
+        "Started",
+        "08:10:00 UTC",
+        "Duration",
+        "1m 35s",
+        "6: ✅ 1 succeeded · ❌ 5 failed",
+        "web-02",
+        "192.168.0.12",
+        "cn-north-4b",
+        "exit code 28",
+        "agent is offline",
+        "[patch] yum failed",
+        "Not a directory",
+    ):
+        assert expected in out, expected
+
+
+def test_terminal_output_cannot_be_hijacked() -> None:
+    """Rich markup and ANSI escapes in AOM text are shown inert; secrets are scrubbed."""
+    evil = "[bold red]fake[/] \x1b[2J\x1b]0;title\x07 " + SECRETS[0][0]
+    detail = execution(node(fail=[host(1, name=evil, log=evil, exit_code="1")]))
+    console = Console(
+        width=80,
+        record=True,
+        force_terminal=True,
+        color_system="truecolor",
+        file=io.StringIO(),
+    )
+    console.print(render_execution(detail, now=NOW))
+    styled = console.export_text(styles=True, clear=False)
+    plain = console.export_text()
+    assert "\x1b[2J" not in styled
+    assert "\x1b]0;" not in styled
+    assert "[bold red]fake[/]" in plain  # shown literally, not interpreted as markup
+    assert SECRETS[0][1] not in styled
+
+
+def test_tables_list_executions_newest_first_and_workflows() -> None:
+    """The list views used by `aom-bot list` fit 80 columns."""
+    old = execution(node(), execution_id="e-old", begin_time=1710000000000)
+    new = execution(node(), execution_id="e-new", begin_time=1710490200000)
+    out = _plain(render_executions_table([old, new], now=NOW))
+    assert out.index("e-new") < out.index("e-old")
+    workflows = [
+        Workflow.model_validate(
+            {"id": "wf-1", "name": "deploy-nginx", "type": "manual", "status": "success"}
+        )
+    ]
+    out = _plain(render_workflows_table(workflows))
+    assert "deploy-nginx" in out
+    assert "wf-1" in out
+    assert all(len(line) <= 80 for line in out.splitlines())
