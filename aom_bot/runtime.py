@@ -375,11 +375,24 @@ async def serve_simulator(
     await uvicorn.Server(config).serve()
 
 
+def database_url(settings: Settings) -> str:
+    """The store URL; the default SQLite file's directory is created on first use."""
+    if not settings.aom_bot_database_url:
+        try:
+            settings.aom_bot_state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"Cannot create the state directory {settings.aom_bot_state_dir}: {exc.strerror}.",
+                hint="Set AOM_BOT_STATE_DIR to a writable directory, or AOM_BOT_DATABASE_URL.",
+            ) from None
+    return settings.database_url()
+
+
 async def migrate_store(settings: Settings) -> int:
     """Apply pending schema migrations; return the schema version."""
     from aom_bot.store import open_store
 
-    store = await open_store(settings.database_url())
+    store = await open_store(database_url(settings))
     try:
         await store.migrate()
         return await store.schema_version()
@@ -410,6 +423,20 @@ def _check_slack(settings: Settings, mode: str) -> tuple[str, str, str]:
         _reveal(settings.slack_app_token),
         _reveal(settings.slack_signing_secret),
     )
+
+
+def _forget_slack_environment() -> None:
+    """Settings own the Slack secrets now; Bolt would otherwise read them from the environment
+    (and warn, or switch to OAuth when SLACK_CLIENT_ID/SECRET are set)."""
+    import os
+
+    for name in (
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "SLACK_CLIENT_ID",
+        "SLACK_CLIENT_SECRET",
+    ):
+        os.environ.pop(name, None)
 
 
 def _reveal(secret: object) -> str:
@@ -470,6 +497,7 @@ async def run_bot(
     from aom_bot.store import open_store
 
     bot_token, app_token, signing_secret = _check_slack(settings, mode)
+    _forget_slack_environment()
     if not simulator:
         settings.check_aom()
     validate_console_template(settings.aom_console_url or "")
@@ -480,7 +508,7 @@ async def run_bot(
 
     async with contextlib.AsyncExitStack() as stack:
         settings, aom, polling = await stack.enter_async_context(_aom_for_bot(settings, simulator))
-        store = await open_store(settings.database_url())
+        store = await open_store(database_url(settings))
         stack.push_async_callback(store.aclose)
         await store.migrate()
         # Bolt's own client retries 429s (slack_sdk's handler); the notifier paces and handles
