@@ -168,3 +168,12 @@ def test_simulate_prints_the_environment_lines_and_serves(tmp_path):
         process.wait(timeout=10)
         if process.stdout is not None:
             process.stdout.close()
+
+
+def test_migrate_creates_the_default_state_directory(tmp_path):
+    """On a fresh machine the default SQLite store's directory is created, not an error."""
+    state = tmp_path / "does" / "not" / "exist"
+    result = runner.invoke(app, ["migrate"], env={"AOM_BOT_STATE_DIR": str(state)})
+    assert result.exit_code == 0, result.output
+    assert (state / "aom-bot.sqlite3").exists()
+    assert "schema version" in result.stderr
