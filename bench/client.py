@@ -11,7 +11,14 @@ included) and requests per second:
 - ``official SDK``: ``huaweicloudsdkaom.v1.AomClient`` with ``BasicCredentials``, driven by a
   ``ThreadPoolExecutor`` of ``--concurrency`` threads, as its users do.
 
+What each side parses (so the comparison is fair, if anything in the SDK's favour): the SDK runs
+``json.loads`` (``parse_float=Decimal``) on the body and builds its own models for the execution and
+each node (``ExecutionResultList``), but a node's ``output`` is typed ``object`` and stays raw
+dicts, so it never models hosts; aom-bot builds the full tolerant model down to every ``Host``
+(the ``parsing only`` line), which is what its callers use.
+
 Run: ``.venv/bin/python bench/client.py [--requests 1000] [--concurrency 50] [--rounds 3]``
+(``--scenario mass-failure --requests 300`` for a 208 KB body with 400 hosts)
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ False
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncGenerator, Callable, Generator, Iterable
 from datetime import UTC, datetime
 from typing import Protocol
@@ -29,6 +30,7 @@ Clock = Callable[[], datetime]
 # The headers AOM needs signed. httpx's own defaults (accept, user-agent, connection ...) are left
 # out on purpose: they may change between httpx versions or be rewritten by a transport.
 _BASE_SIGNED = ("content-type", "host", "x-project-id", "x-sdk-date", "x-security-token")
+_URI_CACHE_SIZE = 512
 
 
 def utc_now() -> datetime:
@@ -80,6 +82,9 @@ class AkSkAuth(httpx.Auth):
         self._clock = clock
         extra = {name.lower() for name in extra_signed_headers if "_" not in name}
         self._signed = tuple(sorted(set(_BASE_SIGNED) | extra))
+        self._uris: dict[str, str] = {}
+        self._date_second: int | None = None
+        self._date_text = ""
 
     def __repr__(self) -> str:
         return (
@@ -97,23 +102,43 @@ class AkSkAuth(httpx.Auth):
         headers["X-Project-Id"] = self._project_id
         if self._security_token is not None:
             headers["X-Security-Token"] = self._security_token.get_secret_value()
-        headers["X-Sdk-Date"] = signing.format_sdk_date(self._clock())
+        sdk_date = self._sdk_date(self._clock())
+        headers["X-Sdk-Date"] = sdk_date
         path, _, raw_query = request.url.raw_path.decode("ascii").partition("?")
-        pairs = split_query(raw_query)
-        canonical = signing.canonical_query(pairs)
-        if canonical != raw_query:
-            request.url = request.url.copy_with(query=canonical.encode("ascii") or None)
-        present = dict(headers.items())  # lower-cased names; one pass over httpx's header list
-        to_sign = {name: present[name] for name in self._signed if name in present}
-        headers["Authorization"] = signing.authorization_header(
+        canonical = ""
+        if raw_query:
+            canonical = signing.canonical_query(split_query(raw_query))
+            if canonical != raw_query:
+                request.url = request.url.copy_with(query=canonical.encode("ascii") or None)
+        # Headers.get joins repeated headers with ", ", as Headers.items() does.
+        present = [(name, headers.get(name)) for name in self._signed]
+        to_sign = {name: value for name, value in present if value is not None}
+        headers["Authorization"] = signing.signed_request_authorization(
             ak=self._ak,
             sk=self._sk.get_secret_value(),
             method=request.method,
-            path=path,
-            query=pairs,
-            headers=to_sign,
-            body=request.content,
+            uri=self._canonical_uri(path),
+            query=canonical,
+            signed=[(name, value.strip()) for name, value in to_sign.items()],
+            body_hash=signing.payload_hash(request.content, to_sign),
+            sdk_date=sdk_date,
         )
+
+    def _canonical_uri(self, path: str) -> str:
+        # The bot requests the same few paths over and over; re-encoding each costs microseconds.
+        uri = self._uris.get(path)
+        if uri is None:
+            if len(self._uris) >= _URI_CACHE_SIZE:
+                self._uris.clear()
+            uri = self._uris[path] = signing.canonical_uri(path)
+        return uri
+
+    def _sdk_date(self, moment: datetime) -> str:
+        # One strftime per second rather than per request.
+        second = math.floor(moment.timestamp())
+        if second != self._date_second:
+            self._date_second, self._date_text = second, signing.format_sdk_date(moment)
+        return self._date_text
 
 
 class TokenSource(Protocol):
