@@ -17,6 +17,16 @@ Printed side by side with the goals:
 - Slack 429s received; peak RSS; CPU seconds per hour of simulated following.
 
 Run: ``.venv/bin/python bench/follow.py [--executions 10000] [--minutes 10]``
+
+Subscriptions mode, ``--workflows 1000``: that many subscribed workflows (every tenth one
+failures-only, every fifth one subscribed by a second channel), new runs starting at random
+(about one per workflow per ``--run-every`` minutes), the discovery loop (one round every
+``--interval`` seconds) posting cards that the follow engine then keeps current. Printed: AOM
+list requests per workflow per interval (goal: exactly 1, however many channels subscribe),
+cards posted against runs that should have been posted (goal: equal, no duplicate), wall time
+of one discovery round, CPU and RSS.
+
+Run: ``.venv/bin/python bench/follow.py --workflows 1000 [--minutes 10] [--interval 60]``
 """
 
 from __future__ import annotations
@@ -42,6 +52,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from aom_bot.aom.client import AomClient, RetryPolicy, build_http_client  # noqa: E402
+from aom_bot.aom.models import ExecutionDetail  # noqa: E402
+from aom_bot.follow.discovery import SubscriptionDiscovery, is_failing  # noqa: E402
 from aom_bot.follow.engine import FollowEngine  # noqa: E402
 from aom_bot.follow.policy import poll_interval  # noqa: E402
 from aom_bot.render.analysis import visible_fingerprint  # noqa: E402
@@ -50,7 +62,7 @@ from aom_bot.simulator.auth import SimulatorCredentials  # noqa: E402
 from aom_bot.simulator.faults import Faults, RequestCounter  # noqa: E402
 from aom_bot.simulator.world import World  # noqa: E402
 from aom_bot.slack.notifier import SlackNotifier  # noqa: E402
-from aom_bot.store import NewFollow, open_store  # noqa: E402
+from aom_bot.store import NewFollow, NewSubscription, open_store  # noqa: E402
 from tests.fakes.slack_api import FakeSlack  # noqa: E402
 from tests.follow.harness import TrackingClock, settle  # noqa: E402
 
@@ -101,11 +113,26 @@ async def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--step", type=float, default=1.0, help="simulated seconds per tick")
     parser.add_argument(
-        "--speed", type=float, default=0.01, help="simulator speed (runs ~25-60 min)"
+        "--speed",
+        type=float,
+        default=None,
+        help="simulator speed (default 0.01: runs ~25-60 min; 0.1 with --workflows)",
     )
     parser.add_argument("--channels", type=int, default=200)
     parser.add_argument("--verbose", action="store_true", help="also print RSS over time")
+    parser.add_argument(
+        "--workflows", type=int, default=0, help="subscriptions mode: subscribed workflows"
+    )
+    parser.add_argument("--interval", type=float, default=60.0, help="discovery interval (s)")
+    parser.add_argument(
+        "--run-every", type=float, default=30.0, help="minutes between runs of one workflow"
+    )
     args = parser.parse_args()
+    if args.workflows:
+        args.speed = args.speed or 0.1
+        await discovery_main(args)
+        return
+    args.speed = args.speed or 0.01
 
     rng = random.Random(5)
     clock = TrackingClock()
@@ -252,6 +279,160 @@ async def main() -> None:
     ]
     if args.verbose:
         print("RSS every 30 simulated seconds (MB):", " ".join(f"{x:.0f}" for x in rss_trace))
+    width = max(len(r[0]) for r in rows)
+    print(f"{'metric':<{width}}  {'measured':>14}  goal")
+    for name, value, goal in rows:
+        print(f"{name:<{width}}  {value:>14}  {goal}")
+
+
+async def discovery_main(args: argparse.Namespace) -> None:
+    """Subscriptions mode: see the module docstring."""
+    rng = random.Random(5)
+    clock = TrackingClock()
+    world = World(seed=11, clock=lambda: clock.now().timestamp(), speed=args.speed)
+    workflows = [
+        world.add_workflow(
+            f"wf-{i}",
+            scenario="few-failures" if i % 7 == 0 else "all-success",
+            host_count=rng.randint(5, 20),
+        )
+        for i in range(args.workflows)
+    ]
+    for workflow_id in workflows:  # a little history, which must not be posted
+        for _ in range(3):
+            world.add_execution(
+                workflow_id, begin_ms=world.now_ms() - rng.randint(1, 72) * 3_600_000,
+                history="success",
+            )  # fmt: skip
+    requests = RequestCounter(keep=5_000_000)
+
+    async def no_latency(_: float) -> None:
+        return None
+
+    app = create_simulator_app(world, credentials=SimulatorCredentials(), faults=Faults(),
+                               requests=requests, sleep=no_latency)  # fmt: skip
+    http = build_http_client(base_url="http://aom.test", auth=None,
+                             transport=httpx.ASGITransport(app=app))  # fmt: skip
+    aom = AomClient(http, project_id=world.project_id, retry=RetryPolicy(attempts=1))
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = await open_store(f"sqlite:///{tmp}/bench.db")
+        await store.migrate()
+        async with FakeSlack(clock=clock.monotonic) as slack, aiohttp.ClientSession() as session:
+            slack.set_rate_limit("chat.update", per_minute=50, burst=3)
+            slack.set_rate_limit("chat.postMessage", per_minute=300, burst=10)
+            slack.set_channel_rate_limit("chat.postMessage", per_minute=60, burst=1)
+            channels = [
+                slack.add_channel(f"ops-{i}", id=f"C{i:08d}").id for i in range(args.channels)
+            ]
+            subscribers: dict[str, list[tuple[str, bool]]] = {}
+            for i, workflow_id in enumerate(workflows):
+                chosen = [channels[i % len(channels)]]
+                if i % 5 == 0:
+                    chosen.append(channels[(i + 1) % len(channels)])
+                failures_only = i % 10 == 0
+                history = [e.execution_id for e in await aom.list_executions(workflow_id)]
+                await store.mark_seen(workflow_id, history, clock.now())
+                for channel in chosen:
+                    for execution_id in history:
+                        await store.claim_post(channel, workflow_id, execution_id, clock.now())
+                    await store.subscribe(NewSubscription(
+                        channel_id=channel, workflow_id=workflow_id, workflow_name=f"wf-{i}",
+                        failures_only=failures_only, mention=None, created_by=slack.alice,
+                        created_at=clock.now()))  # fmt: skip
+                subscribers[workflow_id] = [(c, failures_only) for c in chosen]
+            requests.reset()
+
+            client = AsyncWebClient(token=slack.bot_token, base_url=slack.base_url, session=session)
+            notifier = SlackNotifier(client, clock=clock)
+            engine = FollowEngine(
+                source=aom, store=store, notifier=notifier, clock=clock, owner="bench",
+                poll_min=POLL_MIN, poll_max=POLL_MAX, max_follow=timedelta(hours=24),
+                broadcast_failures=True, console_url=None, rng=random.Random(1),
+            )  # fmt: skip
+            discovery = SubscriptionDiscovery(
+                source=aom, store=store, notifier=notifier, follow=engine, clock=clock,
+                owner="bench", interval=args.interval,
+            )  # fmt: skip
+            baseline_mb = current_rss_mb()
+            cpu_before = time.process_time()
+            wall_before = time.perf_counter()
+            start = clock.monotonic()
+            tasks = [asyncio.create_task(engine.run()), asyncio.create_task(discovery.run())]
+            await settle(clock, engine, discovery, patience=600)  # type: ignore[arg-type]
+            started: list[tuple[str, str]] = []
+            round_walls: list[float] = []
+            rounds_seen = discovery.stats.rounds
+            chance = args.step / (args.run_every * 60)
+            while clock.monotonic() - start < args.minutes * 60:
+                for workflow_id in workflows:
+                    if rng.random() < chance:
+                        started.append((workflow_id, world.add_execution(workflow_id)))
+                clock.advance(args.step)
+                tick = time.perf_counter()
+                await settle(clock, engine, discovery, patience=600)  # type: ignore[arg-type]
+                if discovery.stats.rounds > rounds_seen:
+                    rounds_seen = discovery.stats.rounds
+                    round_walls.append(time.perf_counter() - tick)
+            # quiet time: no new runs, so every started run can end and be posted
+            for _ in range(int(15 * 60 / args.step)):
+                clock.advance(args.step)
+                await settle(clock, engine, discovery, patience=600)  # type: ignore[arg-type]
+            cpu = time.process_time() - cpu_before
+            wall = time.perf_counter() - wall_before
+            span = clock.monotonic() - start
+            await discovery.stop()
+            await engine.stop()
+            await asyncio.gather(*tasks)
+
+            expected = 0
+            for workflow_id, execution_id in started:
+                detail = ExecutionDetail.model_validate(
+                    world.execution_json(workflow_id, execution_id)
+                )
+                for _, failures_only in subscribers[workflow_id]:
+                    expected += (not failures_only) or is_failing(detail)
+            cards = [
+                c for c in slack.calls_to("chat.postMessage")
+                if c.ok and not c.args.get("thread_ts")
+            ]  # fmt: skip
+            run_ids = {execution_id for _, execution_id in started}
+            posted_pairs = [
+                (c.args["channel"], execution_id)
+                for c in cards
+                for execution_id in run_ids
+                if execution_id in str(c.args.get("blocks"))
+            ]
+            lists = requests.count("list-executions")
+            rounds = discovery.stats.rounds
+            rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        await store.aclose()
+    await aom.aclose()
+
+    per_interval = lists / max(rounds * len(workflows), 1)
+    round_walls.sort()
+    rows = [
+        ("subscribed workflows", f"{len(workflows)}", ""),
+        ("subscriptions (channels x workflows)", f"{sum(map(len, subscribers.values()))}", ""),
+        ("simulated minutes (incl. 15 quiet)", f"{span / 60:.1f}", ""),
+        ("discovery rounds", f"{rounds}", f"every {args.interval:g} s"),
+        ("AOM list requests", f"{lists}", ""),
+        ("list requests per workflow per interval", f"{per_interval:.3f}", "1"),
+        ("runs started", f"{len(started)}", ""),
+        ("cards that should be posted", f"{expected}", ""),
+        ("cards posted", f"{len(posted_pairs)}", "= should, none twice"),
+        ("duplicate cards", f"{len(posted_pairs) - len(set(posted_pairs))}", "0"),
+        ("AOM status requests (follow engine)", f"{requests.count('status')}", ""),
+        ("discovery aom errors / failed posts",
+         f"{discovery.stats.aom_errors} / {discovery.stats.failed_posts}", "0 / 0"),
+        ("Slack 429s received", f"{slack.rate_limited_count}", "0"),
+        ("round wall time, median / max (s)",
+         f"{round_walls[len(round_walls) // 2]:.2f} / {round_walls[-1]:.2f}"
+         if round_walls else "-", f"< {args.interval:g}"),
+        ("peak RSS, whole process (MB)", f"{rss_mb:.0f}", ""),
+        ("  growth while running (MB)", f"{rss_mb - baseline_mb:.0f}", ""),
+        ("CPU seconds / wall seconds", f"{cpu:.1f} / {wall:.1f}", ""),
+    ]  # fmt: skip
     width = max(len(r[0]) for r in rows)
     print(f"{'metric':<{width}}  {'measured':>14}  goal")
     for name, value, goal in rows:

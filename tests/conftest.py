@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 import pytest
 
@@ -12,9 +11,8 @@ _KEEP = {"AOM_BOT_TEST_POSTGRES_DSN", "AOM_BOT_REQUIRE_POSTGRES", "AOM_BOT_UPDAT
 
 
 @pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Bolt and pydantic-settings read the environment; tests must see only what they set."""
     for name in list(os.environ):
         if name.startswith(_PREFIXES) and name not in _KEEP:
             monkeypatch.delenv(name, raising=False)
-    yield

@@ -12,6 +12,7 @@ that were ephemeral are replaced through the click's ``response_url``.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -19,9 +20,10 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_sdk.web.async_client import AsyncWebClient
 
 from aom_bot.aom.ids import validate_id
-from aom_bot.errors import InvalidIdError
+from aom_bot.errors import AomBotError, InvalidIdError
 from aom_bot.render.actions import (
     ACTION_CONSOLE,
     ACTION_FOLLOW,
@@ -39,9 +41,12 @@ from aom_bot.slack.cards import card, report
 from aom_bot.slack.commands import SUBSCRIPTIONS_DISABLED, notice_message
 from aom_bot.slack.deps import SlackDeps
 from aom_bot.slack.grammar import ExecutionRef
+from aom_bot.slack.home import home_notice, publish_home
 from aom_bot.slack.replies import Conversation, Replier, outcome_of
 
 __all__ = ["Click", "parse_click", "register_actions"]
+
+log = logging.getLogger(__name__)
 
 
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,30}")
@@ -58,6 +63,8 @@ class Click:
     message_ts: str | None
     is_ephemeral: bool
     response_url: str | None
+    #: pressed on the App Home tab: no channel, no response_url; the tab is re-published
+    in_home: bool = False
 
     @property
     def conversation(self) -> Conversation:
@@ -89,6 +96,9 @@ def parse_click(body: dict[str, Any]) -> Click:
     channel = channel if isinstance(channel, dict) else {}
     user = body.get("user")
     user = user if isinstance(user, dict) else {}
+    view = body.get("view")
+    view = view if isinstance(view, dict) else {}
+    in_home = container.get("type") == "view" and view.get("type") == "home"
     return Click(
         action_id=_str(action.get("action_id")),
         value=_str(action.get("value")),
@@ -97,6 +107,7 @@ def parse_click(body: dict[str, Any]) -> Click:
         message_ts=_str(container.get("message_ts")) or None,
         is_ephemeral=bool(container.get("is_ephemeral")),
         response_url=_str(body.get("response_url")) or None,
+        in_home=in_home,
     )
 
 
@@ -127,11 +138,14 @@ def register_actions(app: AsyncApp, deps: SlackDeps) -> None:
 
 def _listener(
     deps: SlackDeps, action_id: str, handler: Handler
-) -> Callable[[AsyncAck, dict[str, Any]], Awaitable[None]]:
-    async def listener(ack: AsyncAck, body: dict[str, Any]) -> None:
+) -> Callable[[AsyncAck, dict[str, Any], AsyncWebClient], Awaitable[None]]:
+    async def listener(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         await deps.ack_gate.quiet()  # other requests' acks go first
         click = parse_click(body)
+        if click.in_home:
+            await _home_click(deps, client, click, action_id)
+            return
         replier = Replier(deps, click.conversation)
         try:
             await handler(deps, click, replier)
@@ -143,6 +157,32 @@ def _listener(
             deps.metrics.action(action_id, "ok")
 
     return listener
+
+
+async def _home_click(
+    deps: SlackDeps, client: AsyncWebClient, click: Click, action_id: str
+) -> None:
+    """A Stop button on the Home tab: act, then re-publish the tab with what happened on top."""
+    try:
+        if action_id == ACTION_STOP_FOLLOW and deps.home is not None:
+            done = await deps.home.handle_stop_follow_button(
+                click.value, channel_id=click.channel_id, user_id=click.user_id
+            )
+        elif action_id == ACTION_UNSUBSCRIBE and deps.subscriptions is not None:
+            done = await deps.subscriptions.handle_unsubscribe_button(
+                click.value, channel_id=click.channel_id, user_id=click.user_id
+            )
+        else:
+            raise InvalidIdError("button", action_id)
+    except Exception as exc:
+        deps.metrics.action(action_id, outcome_of(exc))
+        if not isinstance(exc, AomBotError):
+            log.error("slack.home_click.failed kind=%s", type(exc).__name__, exc_info=exc)
+        notice = home_notice(exc)
+    else:
+        deps.metrics.action(action_id, "ok")
+        notice = done.text
+    await publish_home(deps, client, click.user_id, notice=notice)
 
 
 async def _show_card(deps: SlackDeps, click: Click, message: SlackMessage) -> None:

@@ -164,7 +164,9 @@ async def _run(deps: SlackDeps, command: Command, replier: Replier) -> None:
         message = await deps.subscriptions.handle_command(
             command, channel_id=conv.channel_id, user_id=conv.user_id
         )
-        await _answer(replier, message, private=command.private)
+        # the list is a control panel (Stop buttons, mentions): for the caller's eyes only
+        private = command.private or command.verb == "subscriptions"
+        await _answer(replier, message, private=private)
 
 
 async def _find_workflows(deps: SlackDeps, filter_text: str | None) -> list[Workflow]:

@@ -27,6 +27,7 @@ __all__ = [
     "AomReader",
     "FollowControl",
     "FollowOutcome",
+    "HomeTab",
     "MeteredAom",
     "Notifier",
     "SlackDeps",
@@ -138,6 +139,20 @@ class SubscriptionHandler(Protocol):
     ) -> SlackMessage: ...
 
 
+class HomeTab(Protocol):
+    """The App Home tab's content, and its Stop buttons (the subscriptions issue plugs it in).
+
+    A click on the Home tab has no channel: the button's value names it, and the implementation
+    checks that the clicker may act there. Raising an ``AomBotError`` becomes a notice on the tab.
+    """
+
+    async def home_view(self, user_id: str, *, notice: str | None = None) -> dict[str, Any]: ...
+
+    async def handle_stop_follow_button(
+        self, value: str, *, channel_id: str, user_id: str
+    ) -> SlackMessage: ...
+
+
 class MeteredAom:
     """An :class:`AomReader` that times and counts each AOM operation in :class:`Metrics`."""
 
@@ -176,6 +191,8 @@ class SlackDeps:
     console_url_template: str | None = None
     scrubber: Scrubber | None = None
     subscriptions: SubscriptionHandler | None = None
+    #: the App Home tab with follows and subscriptions (the usage alone when None)
+    home: HomeTab | None = None
     #: join public channels when not a member (needs the ``channels:join`` scope)
     join_channels: bool = True
     #: how users invite the bot (`/invite @<handle>`)

@@ -49,6 +49,8 @@ def test_scopes_are_exactly_what_the_features_use() -> None:
         "files:write",
         "channels:history",
         "groups:history",
+        "channels:read",
+        "groups:read",
     ]
     lines = MANIFEST.read_text(encoding="utf-8").splitlines()
     for scope in scopes:
