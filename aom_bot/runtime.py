@@ -488,11 +488,13 @@ async def run_bot(
     from datetime import timedelta
 
     from aom_bot.clock import SystemClock
+    from aom_bot.follow.discovery import SubscriptionDiscovery
     from aom_bot.follow.engine import FollowEngine
     from aom_bot.slack.app import create_app
     from aom_bot.slack.deps import MeteredAom, SlackDeps
     from aom_bot.slack.metrics import Metrics
     from aom_bot.slack.notifier import SlackNotifier
+    from aom_bot.slack.subscriptions import SlackChannelDirectory, SubscriptionService
     from aom_bot.slack.webclient import build_web_client
     from aom_bot.store import open_store
 
@@ -546,6 +548,26 @@ async def run_bot(
             scrubber=scrubber,
             workflow_names=names.name,
         )
+        subscriptions = SubscriptionService(
+            aom=MeteredAom(aom, metrics),
+            store=store,
+            follow=engine,
+            clock=clock,
+            directory=SlackChannelDirectory(bolt_client),
+            scrubber=scrubber,
+            workflow_names=names.name,
+        )
+        discovery = SubscriptionDiscovery(
+            source=MeteredAom(polling, metrics),
+            store=store,
+            notifier=notifier,
+            follow=engine,
+            clock=clock,
+            owner=replica_owner(),
+            interval=settings.aom_bot_discovery_seconds,
+            console_url=console_url,
+            scrubber=scrubber,
+        )
         deps = SlackDeps(
             aom=MeteredAom(aom, metrics),
             notifier=notifier,
@@ -556,6 +578,8 @@ async def run_bot(
             region=settings.aom_region or "",
             console_url_template=settings.aom_console_url,
             scrubber=scrubber,
+            subscriptions=subscriptions,
+            home=subscriptions,
         )
         bolt = create_app(deps, signing_secret=signing_secret, client=bolt_client)
 
@@ -571,13 +595,14 @@ async def run_bot(
 
         tasks = [
             asyncio.create_task(engine.run(), name="follow-engine"),
+            asyncio.create_task(discovery.run(), name="discovery"),
             asyncio.create_task(report_gauges(), name="gauges"),
         ]
         if mode == "http":
             from aom_bot.slack.http import build_http_app, start_http
 
             async def healthy() -> bool:
-                return not tasks[0].done()
+                return not (tasks[0].done() or tasks[1].done())
 
             http_app = build_http_app(bolt, metrics=metrics, health=healthy)
             server = await stack.enter_async_context(start_http(http_app, host, port))
@@ -592,6 +617,7 @@ async def run_bot(
         waiter = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
         log.info("bot.stopping")
+        await discovery.stop()  # before the engine: discovery hands new runs to it
         await engine.stop()
         for task in [waiter, *tasks]:
             task.cancel()

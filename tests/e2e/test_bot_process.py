@@ -19,7 +19,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from aom_bot.simulator import SimulatorServer, build_demo, create_simulator_app, environment_lines
+from aom_bot.simulator import (
+    Demo,
+    SimulatorServer,
+    build_demo,
+    create_simulator_app,
+    environment_lines,
+)
 from aom_bot.store import open_store
 from tests.fakes.slack_api import FakeSlack, RecordedCall
 from tests.fakes.slack_signing import CHANNEL_ID, USER_ID, sign_request, slash_command_body
@@ -39,17 +45,36 @@ class HandClock:
 
 
 @contextmanager
-def simulator(clock: HandClock) -> Iterator[tuple[dict[str, str], str, str]]:
-    demo = build_demo("mass-failure", 1.0, seed=5, clock=clock)
+def simulator(
+    clock: HandClock, scenario: str = "mass-failure"
+) -> Iterator[tuple[dict[str, str], Demo]]:
+    demo = build_demo(scenario, 1.0, seed=5, clock=clock)
     server = SimulatorServer(create_simulator_app(demo.world, credentials=demo.credentials))
     server.start()
     try:
-        env = dict(line.split("=", 1) for line in environment_lines(demo, server.base_url))
-        workflow = demo.world.workflow_ids()[0]
-        execution = demo.world.execution_ids(workflow)[0]  # the run starting now
-        yield env, workflow, execution
+        yield dict(line.split("=", 1) for line in environment_lines(demo, server.base_url)), demo
     finally:
         server.stop()
+
+
+def bot_environment(aom_env: dict[str, str], slack: FakeSlack, database: Path) -> dict[str, str]:
+    return {
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("SLACK_", "AOM_", "CLOUD_SDK_"))
+        },
+        **aom_env,
+        "SLACK_BOT_TOKEN": slack.bot_token,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": slack.base_url,
+        "AOM_BOT_DATABASE_URL": f"sqlite:///{database}",
+        "AOM_BOT_POLL_MIN_SECONDS": "0.1",
+        "AOM_BOT_POLL_MAX_SECONDS": "0.3",
+        "AOM_BOT_DISCOVERY_SECONDS": "0.2",
+        "AOM_BOT_LOG_FORMAT": "json",
+        "HOSTNAME": "e2e-replica",
+    }
 
 
 def free_port() -> int:
@@ -87,6 +112,14 @@ async def bot_process(env: dict[str, str], port: int) -> AsyncIterator[asyncio.s
             await process.wait()
 
 
+def is_card_of(call: RecordedCall, execution_id: str) -> bool:
+    return (
+        call.method == "chat.postMessage"
+        and "thread_ts" not in call.args
+        and execution_id in str(call.args.get("blocks"))
+    )
+
+
 def is_completion(call: RecordedCall) -> bool:
     metadata = call.args.get("metadata") or {}
     return call.method == "chat.postMessage" and metadata.get("event_type") == "aom_bot_completion"
@@ -120,24 +153,11 @@ async def test_sigkill_mid_follow_then_restart_posts_exactly_one_completion(tmp_
     clock = HandClock()
     database = tmp_path / "bot.sqlite3"
     async with FakeSlack() as slack:
-        with simulator(clock) as (aom_env, workflow, execution):
+        with simulator(clock) as (aom_env, demo):
+            workflow = demo.world.workflow_ids()[0]
+            execution = demo.world.execution_ids(workflow)[0]  # the run starting now
             clock.offset = 10  # the run is under way, with some failed hosts already
-            env = {
-                **{
-                    k: v
-                    for k, v in os.environ.items()
-                    if not k.startswith(("SLACK_", "AOM_", "CLOUD_SDK_"))
-                },
-                **aom_env,
-                "SLACK_BOT_TOKEN": slack.bot_token,
-                "SLACK_SIGNING_SECRET": SECRET,
-                "SLACK_API_URL": slack.base_url,
-                "AOM_BOT_DATABASE_URL": f"sqlite:///{database}",
-                "AOM_BOT_POLL_MIN_SECONDS": "0.1",
-                "AOM_BOT_POLL_MAX_SECONDS": "0.3",
-                "AOM_BOT_LOG_FORMAT": "json",
-                "HOSTNAME": "e2e-replica",
-            }
+            env = bot_environment(aom_env, slack, database)
             port = free_port()
             async with bot_process(env, port) as first:
                 reply = await send_command(
@@ -168,3 +188,30 @@ async def test_sigkill_mid_follow_then_restart_posts_exactly_one_completion(tmp_
     assert len(replies) == 1, [c.args.get("text") for c in replies]
     final = slack.message(CHANNEL_ID, card_ts)
     assert "fail" in final["text"]
+
+
+async def test_subscribed_channel_gets_each_new_run_from_the_real_process(tmp_path):
+    """`subscribe` through the running bot: a run started afterwards is posted once and followed."""
+    clock = HandClock()
+    async with FakeSlack() as slack:
+        with simulator(clock, "few-failures") as (aom_env, demo):
+            workflow = demo.world.workflow_ids()[0]
+            clock.offset = 600  # every run so far has finished: history, not to be posted
+            port = free_port()
+            env = bot_environment(aom_env, slack, tmp_path / "bot.sqlite3")
+            async with bot_process(env, port) as bot:
+                url = slack.response_url(CHANNEL_ID, USER_ID)
+                reply = await send_command(port, f"subscribe {workflow}", url)
+                assert reply.status_code == 200
+                [confirmation] = await slack.wait_for("chat.postMessage", timeout=15)
+                new_run = demo.world.start_execution(workflow)
+                [card] = await slack.wait_for(lambda c: is_card_of(c, new_run), timeout=15)
+                clock.offset = 900  # the new run ends
+                [done] = await slack.wait_for(is_completion, timeout=20)
+                bot.send_signal(signal.SIGTERM)
+                async with asyncio.timeout(15):
+                    await bot.wait()
+    assert "subscribed" in confirmation.args["text"].lower()
+    assert done.args["thread_ts"] == card.response["ts"]
+    cards = [c for c in slack.calls if c.method == "chat.postMessage" and "thread_ts" not in c.args]
+    assert cards == [confirmation, card]  # history was not replayed; the new run posted once
