@@ -12,7 +12,9 @@ from aom_bot.slack.grammar import MAX_LIST_LIMIT
 
 __all__ = ["USAGE", "USAGE_HINT", "help_message", "usage_error_message"]
 
-USAGE_HINT = "WORKFLOW_ID EXECUTION_ID | follow … | list WORKFLOW_ID [N] | workflows | help"
+USAGE_HINT = (
+    "WORKFLOW_ID EXECUTION_ID | follow … | list WORKFLOW_ID [N] | workflows | subscribe … | help"
+)
 
 USAGE = f"""\
 /aom-exec WORKFLOW_ID EXECUTION_ID           show an execution (same as show)
@@ -21,7 +23,10 @@ USAGE = f"""\
 /aom-exec unfollow WORKFLOW_ID EXECUTION_ID  stop keeping it current
 /aom-exec list WORKFLOW_ID [N]               recent executions, newest first (N ≤ {MAX_LIST_LIMIT})
 /aom-exec workflows [FILTER]                 workflows of the project
-/aom-exec subscribe | unsubscribe | subscriptions
+/aom-exec subscribe WORKFLOW_ID [--failures-only] [--mention @user|@group]
+                                             post and follow each new execution here
+/aom-exec unsubscribe WORKFLOW_ID
+/aom-exec subscriptions                      this channel's subscriptions and follows
 /aom-exec help"""
 
 _NOTES = (
