@@ -580,6 +580,7 @@ async def run_bot(
             scrubber=scrubber,
             subscriptions=subscriptions,
             home=subscriptions,
+            workflow_names=names.name,
         )
         bolt = create_app(deps, signing_secret=signing_secret, client=bolt_client)
 

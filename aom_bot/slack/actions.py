@@ -201,7 +201,7 @@ async def _refresh(deps: SlackDeps, click: Click, replier: Replier) -> None:
     ref = click.ref()
     execution = await deps.aom.get_execution(ref.workflow_id, ref.execution_id)
     following = await deps.follow.is_following(click.channel_id, ref.workflow_id, ref.execution_id)
-    await _show_card(deps, click, card(deps, execution, following=following))
+    await _show_card(deps, click, await card(deps, execution, following=following))
 
 
 async def _follow(deps: SlackDeps, click: Click, replier: Replier) -> None:
@@ -243,7 +243,7 @@ async def _unfollow(deps: SlackDeps, click: Click, replier: Replier) -> None:
         return
     execution = await deps.aom.get_execution(ref.workflow_id, ref.execution_id)
     notice = "This execution was not being followed here."
-    await _show_card(deps, click, card(deps, execution, following=False, notice=notice))
+    await _show_card(deps, click, await card(deps, execution, following=False, notice=notice))
 
 
 async def _stop_follow(deps: SlackDeps, click: Click, replier: Replier) -> None:
@@ -266,7 +266,7 @@ async def _stop_follow(deps: SlackDeps, click: Click, replier: Replier) -> None:
 async def _report(deps: SlackDeps, click: Click, replier: Replier) -> None:
     ref = click.ref()
     execution = await deps.aom.get_execution(ref.workflow_id, ref.execution_id)
-    full = report(deps, execution)
+    full = await report(deps, execution)
     thread_ts = None if click.is_ephemeral else click.message_ts
     await deps.notifier.upload_report(
         click.channel_id,
@@ -286,7 +286,7 @@ async def _show(deps: SlackDeps, click: Click, replier: Replier) -> None:
     ref = click.ref()
     execution = await deps.aom.get_execution(ref.workflow_id, ref.execution_id)
     following = await deps.follow.is_following(click.channel_id, ref.workflow_id, ref.execution_id)
-    message = card(deps, execution, following=following)
+    message = await card(deps, execution, following=following)
     if click.is_ephemeral:
         await replier.privately(message)
     else:

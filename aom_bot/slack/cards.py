@@ -12,7 +12,7 @@ from aom_bot.render.message import execution_message
 from aom_bot.render.report import report_text
 from aom_bot.slack.deps import SlackDeps
 
-__all__ = ["Report", "card", "console_url", "report"]
+__all__ = ["Report", "card", "console_url", "report", "workflow_name"]
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,12 @@ def console_url(deps: SlackDeps, workflow_id: str, execution_id: str) -> str | N
         return None
 
 
-def card(
+async def workflow_name(deps: SlackDeps, workflow_id: str) -> str | None:
+    """The workflow's name for the card title, when AOM can tell (None: the ID is shown)."""
+    return await deps.workflow_names(workflow_id) if deps.workflow_names else None
+
+
+async def card(
     deps: SlackDeps,
     execution: ExecutionDetail,
     *,
@@ -43,6 +48,7 @@ def card(
     return execution_message(
         execution,
         now=deps.clock.now(),
+        workflow_name=await workflow_name(deps, execution.workflow_id),
         following=following,
         console_url=console_url(deps, execution.workflow_id, execution.execution_id),
         notice=notice,
@@ -61,9 +67,14 @@ class Report:
         self.content = content
 
 
-def report(deps: SlackDeps, execution: ExecutionDetail) -> Report:
+async def report(deps: SlackDeps, execution: ExecutionDetail) -> Report:
     """Every host with its log, for the "All failed hosts" button."""
-    content = report_text(execution, now=deps.clock.now(), scrubber=deps.scrubber)
+    content = report_text(
+        execution,
+        now=deps.clock.now(),
+        workflow_name=await workflow_name(deps, execution.workflow_id),
+        scrubber=deps.scrubber,
+    )
     return Report(
         filename=f"aom-execution-{execution.execution_id}.txt",
         title=f"AOM execution {execution.execution_id}: all hosts",

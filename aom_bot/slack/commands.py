@@ -191,7 +191,9 @@ async def _show(deps: SlackDeps, command: ShowCommand, replier: Replier) -> None
     following = await deps.follow.is_following(
         replier.conversation.channel_id, ref.workflow_id, ref.execution_id
     )
-    await _answer(replier, card(deps, execution, following=following), private=command.private)
+    await _answer(
+        replier, await card(deps, execution, following=following), private=command.private
+    )
 
 
 async def _follow(deps: SlackDeps, command: FollowCommand, replier: Replier) -> None:
@@ -210,7 +212,7 @@ async def _follow(deps: SlackDeps, command: FollowCommand, replier: Replier) -> 
         execution = await deps.aom.get_execution(ref.workflow_id, ref.execution_id)
         notice = "I can't keep this card current: I'm not in this conversation."
         await replier.respond(
-            with_invite(deps, card(deps, execution, following=False, notice=notice)),
+            with_invite(deps, await card(deps, execution, following=False, notice=notice)),
             response_type="in_channel",
         )
         return

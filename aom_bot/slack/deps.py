@@ -12,6 +12,7 @@ tests pass fakes, ``runtime`` passes the real AOM client, notifier and follow en
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -195,6 +196,8 @@ class SlackDeps:
     home: HomeTab | None = None
     #: join public channels when not a member (needs the ``channels:join`` scope)
     join_channels: bool = True
+    #: workflow ID → name for card titles (``WorkflowNames.name``); None shows IDs only
+    workflow_names: Callable[[str], Awaitable[str | None]] | None = None
     #: how users invite the bot (`/invite @<handle>`)
     bot_handle: str = "aom-exec"
     #: work after ``ack()`` waits for pending acks (one gate per app instance)

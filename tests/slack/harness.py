@@ -22,6 +22,7 @@ from slack_bolt.async_app import AsyncApp
 from starlette.applications import Starlette
 
 from aom_bot.aom.client import AomClient, RetryPolicy, build_http_client
+from aom_bot.aom.names import WorkflowNames
 from aom_bot.clock import ManualClock
 from aom_bot.follow.engine import FollowEngine
 from aom_bot.render.actions import encode_ref
@@ -302,6 +303,7 @@ async def running_bot(
             console_url_template=CONSOLE,
             subscriptions=subscriptions,
             join_channels=join_channels,
+            workflow_names=WorkflowNames(metered).name,
         )
         bolt = create_app(deps, signing_secret=SECRET, client=client)
         web = build_http_app(bolt, metrics=metrics)

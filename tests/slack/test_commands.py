@@ -63,6 +63,7 @@ async def test_show_posts_the_card_in_the_channel(bot: Harness) -> None:
     call = await bot.wait_posted()
     card = bot.slack.message(bot.slack.general, call.response["ts"])
     assert ex in text_of(card)
+    assert "rotate-logs" in card["text"]  # the workflow's name, not only its ID
     buttons = action_values(card)
     assert decode_ref(buttons[ACTION_REFRESH]) == (wf, ex)
     assert ACTION_FOLLOW not in buttons  # it has ended: nothing to follow
