@@ -15,6 +15,7 @@ import sys
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import httpx
 from rich.console import Console
@@ -38,6 +39,9 @@ from aom_bot.errors import AomError, ConfigError, InvalidIdError
 from aom_bot.render import SlackMessage, execution_message
 from aom_bot.render.links import console_link, validate_console_template
 from aom_bot.render.scrub import Scrubber
+
+if TYPE_CHECKING:
+    from aom_bot.simulator import Demo
 
 __all__ = [
     "AomSession",
@@ -164,6 +168,23 @@ def _secret(value: str) -> object:
     return SecretStr(value)
 
 
+def in_process_simulator(settings: Settings) -> tuple[Settings, httpx.AsyncBaseTransport, Demo]:
+    """The demo world served in this process: settings pointed at it, and the transport."""
+    from aom_bot.simulator import build_demo, create_simulator_app
+
+    demo = build_demo(seed=1)
+    transport = httpx.ASGITransport(
+        app=create_simulator_app(demo.world, credentials=demo.credentials)
+    )
+    settings = simulator_settings(
+        settings,
+        project_id=demo.project_id,
+        ak=demo.credentials.ak or "",
+        sk=demo.credentials.sk or "",
+    )
+    return settings, transport, demo
+
+
 @dataclass(slots=True)
 class AomSession:
     """What a CLI command needs: the client, names, rendering options and a stdout console."""
@@ -258,18 +279,7 @@ async def aom_session(settings: Settings, *, simulator: bool = False) -> AsyncIt
     transport: httpx.AsyncBaseTransport | None = None
     default_ids: tuple[tuple[str, str], tuple[str, str]] | None = None
     if simulator:
-        from aom_bot.simulator import build_demo, create_simulator_app
-
-        demo = build_demo(seed=1)
-        transport = httpx.ASGITransport(
-            app=create_simulator_app(demo.world, credentials=demo.credentials)
-        )
-        settings = simulator_settings(
-            settings,
-            project_id=demo.project_id,
-            ak=demo.credentials.ak or "",
-            sk=demo.credentials.sk or "",
-        )
+        settings, transport, demo = in_process_simulator(settings)
         workflow = demo.world.workflow_id_by_name(_scenario_workflow_name(DEFAULT_DEMO_SCENARIO))
         runs = demo.world.execution_ids(workflow)  # newest first: current run, then history
         default_ids = ((workflow, runs[0]), (workflow, runs[min(1, len(runs) - 1)]))
@@ -459,18 +469,7 @@ async def _aom_for_bot(
     """(settings, client for commands, client for polling) — the simulator in-process if asked."""
     transport: httpx.AsyncBaseTransport | None = None
     if simulator:
-        from aom_bot.simulator import build_demo, create_simulator_app
-
-        demo = build_demo(seed=1)
-        transport = httpx.ASGITransport(
-            app=create_simulator_app(demo.world, credentials=demo.credentials)
-        )
-        settings = simulator_settings(
-            settings,
-            project_id=demo.project_id,
-            ak=demo.credentials.ak or "",
-            sk=demo.credentials.sk or "",
-        )
+        settings, transport, _ = in_process_simulator(settings)
     commands = build_aom_client(settings, transport=transport)
     polling = build_aom_client(settings, transport=transport, retry=FOLLOW_RETRY)
     try:
