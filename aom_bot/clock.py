@@ -19,7 +19,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-__all__ = ["Clock", "ManualClock", "SystemClock"]
+__all__ = ["Clock", "ManualClock", "SystemClock", "sleep_or_wake"]
 
 
 class Clock(Protocol):
@@ -36,6 +36,24 @@ class Clock(Protocol):
     async def sleep(self, seconds: float) -> None:
         """Wait ``seconds`` of this clock's time."""
         ...
+
+
+async def sleep_or_wake(clock: Clock, seconds: float, wake: asyncio.Event) -> None:
+    """Sleep ``seconds`` on ``clock``, or less if ``wake`` is set meanwhile; ``wake`` is cleared.
+
+    The polling loops sleep until their next due item but must react at once to new work.
+    """
+    if wake.is_set():
+        wake.clear()
+        return
+    sleeper = asyncio.ensure_future(clock.sleep(max(seconds, 0.0)))
+    waker = asyncio.ensure_future(wake.wait())
+    try:
+        await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        sleeper.cancel()
+        waker.cancel()
+        wake.clear()
 
 
 class SystemClock:

@@ -37,7 +37,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from aom_bot.aom.models import ExecutionDetail, Phase
-from aom_bot.clock import Clock
+from aom_bot.clock import Clock, sleep_or_wake
 from aom_bot.errors import (
     AomError,
     SlackChannelGone,
@@ -266,17 +266,7 @@ class SubscriptionDiscovery:
     # -- one workflow ------------------------------------------------------------------------
 
     async def _wait(self, seconds: float) -> None:
-        if self._wake.is_set():
-            self._wake.clear()
-            return
-        sleeper = asyncio.ensure_future(self._clock.sleep(max(seconds, 0.0)))
-        waker = asyncio.ensure_future(self._wake.wait())
-        try:
-            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            sleeper.cancel()
-            waker.cancel()
-            self._wake.clear()
+        await sleep_or_wake(self._clock, seconds, self._wake)
 
     async def _poll_guarded(self, workflow_id: str) -> int:
         """Poll one workflow; its failures are logged and counted, never spread to others."""

@@ -35,7 +35,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aom_bot.aom.models import ExecutionDetail
-from aom_bot.clock import Clock
+from aom_bot.clock import Clock, sleep_or_wake
 from aom_bot.errors import (
     AomAuthError,
     AomError,
@@ -339,17 +339,7 @@ class FollowEngine:
             self._busy.discard(task)
 
     async def _wait(self, seconds: float) -> None:
-        if self._wake.is_set():
-            self._wake.clear()
-            return
-        sleeper = asyncio.ensure_future(self._clock.sleep(max(seconds, 0.0)))
-        waker = asyncio.ensure_future(self._wake.wait())
-        try:
-            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            sleeper.cancel()
-            waker.cancel()
-            self._wake.clear()
+        await sleep_or_wake(self._clock, seconds, self._wake)
 
     def _schedule(self, watch: Watch, delay: float) -> None:
         watch.due = self._clock.monotonic() + delay
