@@ -4,8 +4,8 @@ Exit codes (documented in ``--help`` and the README):
 
 * 0 — the execution succeeded, or is running / waiting without failed hosts
 * 1 — the execution failed, was cancelled, or has failed hosts
-* 2 — usage or configuration error
-* 3 — AOM or network error
+* 2 — usage or configuration error (including a database that cannot be opened)
+* 3 — AOM or network error (Slack unreachable included)
 * 4 — internal error (a bug: details go to the log on stderr)
 
 Machine-readable output (``--json``, ``--blocks``) is the only thing written to stdout.
@@ -24,7 +24,14 @@ from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 import typer
 from rich.console import Console
 
-from aom_bot.errors import AomBotError, AomError, ConfigError, InvalidIdError, StoreError
+from aom_bot.errors import (
+    AomBotError,
+    AomError,
+    ConfigError,
+    InvalidIdError,
+    SlackDeliveryError,
+    StoreError,
+)
 
 if TYPE_CHECKING:
     from aom_bot.aom.models import ExecutionDetail
@@ -116,12 +123,11 @@ def _run(work: Callable[[], Awaitable[T]]) -> T:
     except KeyboardInterrupt:
         _stderr.print("interrupted")
         raise typer.Exit(130) from None
-    except (ConfigError, InvalidIdError) as exc:
+    except (ConfigError, InvalidIdError, StoreError) as exc:
+        # StoreError: the configured database cannot be opened or used.
         _fail(ExitCode.USAGE, exc.user_message())
-    except AomError as exc:
+    except (AomError, SlackDeliveryError) as exc:
         _fail(ExitCode.AOM, exc.user_message())
-    except StoreError as exc:
-        _fail(ExitCode.INTERNAL, exc.user_message())
     except AomBotError as exc:
         _fail(ExitCode.INTERNAL, exc.user_message())
     except Exception:

@@ -12,11 +12,12 @@ import logging
 import random
 import socket
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+import aiohttp
 import httpx
 from rich.console import Console
 from rich.live import Live
@@ -35,12 +36,15 @@ from aom_bot.config import (
     Settings,
 )
 from aom_bot.config import StaticToken as StaticTokenSetting
-from aom_bot.errors import AomError, ConfigError, InvalidIdError
+from aom_bot.errors import AomError, ConfigError, InvalidIdError, SlackDeliveryError
 from aom_bot.render import SlackMessage, execution_message
 from aom_bot.render.links import console_link, validate_console_template
 from aom_bot.render.scrub import Scrubber
 
 if TYPE_CHECKING:
+    from slack_bolt.authorization import AuthorizeResult
+    from slack_sdk.web.async_client import AsyncWebClient
+
     from aom_bot.simulator import Demo
 
 __all__ = [
@@ -581,7 +585,10 @@ async def run_bot(
             home=subscriptions,
             workflow_names=names.name,
         )
-        bolt = create_app(deps, signing_secret=signing_secret, client=bolt_client)
+        authorize = await _authorize_once(bolt_client)
+        bolt = create_app(
+            deps, signing_secret=signing_secret, client=bolt_client, authorize=authorize
+        )
 
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -626,6 +633,46 @@ async def run_bot(
             if task is not waiter and not task.cancelled() and task.exception() is not None:
                 raise task.exception()  # type: ignore[misc]
     log.info("bot.stopped")
+
+
+async def _authorize_once(client: AsyncWebClient) -> Callable[..., Awaitable[AuthorizeResult]]:
+    """Call ``auth.test`` once at start-up: a refused token stops the bot with a clear message
+    (instead of failing every command), and Bolt need not call it again per request."""
+    from slack_bolt.authorization import AuthorizeResult
+    from slack_sdk.errors import SlackApiError
+
+    try:
+        identity = await client.auth_test()
+    except SlackApiError as exc:
+        error = str(exc.response.get("error", "")) if isinstance(exc.response.data, dict) else ""
+        if error in ("invalid_auth", "not_authed", "account_inactive", "token_revoked"):
+            raise ConfigError(
+                f"Slack refused SLACK_BOT_TOKEN ({error}).",
+                hint="Copy the Bot User OAuth Token from the app's OAuth & Permissions page.",
+            ) from None
+        raise SlackDeliveryError(
+            f"Slack's auth.test failed ({error or exc.response.status_code}).", error=error
+        ) from None
+    except (OSError, TimeoutError, aiohttp.ClientError) as exc:
+        raise SlackDeliveryError(
+            f"Cannot reach Slack's Web API ({type(exc).__name__}).",
+            hint="Check the network, or SLACK_API_URL if you set it.",
+        ) from None
+    token = client.token or ""
+    result = AuthorizeResult(
+        enterprise_id=identity.get("enterprise_id"),
+        team_id=identity.get("team_id"),
+        team=identity.get("team"),
+        url=identity.get("url"),
+        bot_user_id=identity.get("user_id"),
+        bot_id=identity.get("bot_id"),
+        bot_token=token,
+    )
+
+    async def authorize(**_: object) -> AuthorizeResult:
+        return result
+
+    return authorize
 
 
 def _logger() -> logging.Logger:

@@ -215,3 +215,42 @@ async def test_subscribed_channel_gets_each_new_run_from_the_real_process(tmp_pa
     assert done.args["thread_ts"] == card.response["ts"]
     cards = [c for c in slack.calls if c.method == "chat.postMessage" and "thread_ts" not in c.args]
     assert cards == [confirmation, card]  # history was not replayed; the new run posted once
+
+
+async def run_until_exit(env: dict[str, str]) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "aom_bot", "run", "--mode", "http", "--host", "127.0.0.1",
+        "--port", str(free_port()),
+        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    async with asyncio.timeout(60):
+        _, err = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, err.decode()
+
+
+async def test_a_refused_bot_token_stops_the_bot_at_start_with_exit_2(tmp_path):
+    """Slack answering invalid_auth at start-up is a configuration error, said plainly."""
+    clock = HandClock()
+    async with FakeSlack() as slack:
+        with simulator(clock) as (aom_env, _):
+            env = bot_environment(aom_env, slack, tmp_path / "bot.sqlite3")
+            env["SLACK_BOT_TOKEN"] = "xoxb-not-the-right-one"
+            code, err = await run_until_exit(env)
+    assert code == 2, err
+    assert "Slack refused SLACK_BOT_TOKEN (invalid_auth)" in err
+    assert "xoxb-not-the-right-one" not in err
+    assert "Traceback" not in err
+
+
+async def test_unreachable_slack_at_start_exits_3(tmp_path):
+    """No Slack Web API to talk to: a network error (exit 3), not a crash."""
+    clock = HandClock()
+    async with FakeSlack() as slack:
+        with simulator(clock) as (aom_env, _):
+            env = bot_environment(aom_env, slack, tmp_path / "bot.sqlite3")
+    env["SLACK_API_URL"] = f"http://127.0.0.1:{free_port()}/api/"  # nothing listens there
+    code, err = await run_until_exit(env)
+    assert code == 3, err
+    assert "Cannot reach Slack" in err
+    assert "Traceback" not in err
