@@ -161,6 +161,8 @@ def parse_command(text: str) -> Command:
     """Parse the text after ``/aom-exec``; raise :class:`CommandSyntaxError` when it is wrong."""
     # Slack wraps links as <url|label>; the label may contain spaces, so unwrap first.
     text = _WRAPPED_LINK.sub(lambda m: m.group("url"), text)
+    # With should_escape, Slack sends typed &, < and > as entities (links too: ?a=1&amp;b=2).
+    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
     tokens = [_unquote_token(t) for t in text.split()]
     tokens = [t for t in tokens if t]
     private = any(t.lower() == PRIVATE_FLAG for t in tokens)

@@ -167,3 +167,12 @@ def test_any_text_parses_or_fails_cleanly(text: str) -> None:
     except CommandSyntaxError as exc:
         outcome = exc.user_message()
     assert outcome
+
+
+def test_slack_entities_in_escaped_text_are_decoded() -> None:
+    """With should_escape, `&` arrives as `&amp;`: filters and link queries get the real text."""
+    assert parse_command("workflows R&amp;D").filter_text == "R&D"  # type: ignore[union-attr]
+    linked = parse_command(
+        "<https://console.example/aom?workflow_id=wf1&amp;execution_id=ex1|open>"
+    )
+    assert linked.ref == ExecutionRef("wf1", "ex1")  # type: ignore[union-attr]
