@@ -184,13 +184,13 @@ def show(
         )
 
     async def work() -> ExitCode:
-        from aom_bot import runtime
+        from aom_bot import console
 
         settings = _settings()
-        async with runtime.aom_session(settings, simulator=simulator) as session:
+        async with console.aom_session(settings, simulator=simulator) as session:
             wf, ex = await session.resolve_ids(workflow_id, execution_id, live=follow)
             if follow:
-                execution = await runtime.follow_in_terminal(session, wf, ex, settings=settings)
+                execution = await console.follow_in_terminal(session, wf, ex, settings=settings)
             else:
                 execution = await session.client.get_execution(wf, ex)
                 if as_json:
@@ -215,10 +215,10 @@ def executions(
     """List recent executions of a workflow, newest first."""
 
     async def work() -> None:
-        from aom_bot import runtime
+        from aom_bot import console
 
         settings = _settings()
-        async with runtime.aom_session(settings, simulator=simulator) as session:
+        async with console.aom_session(settings, simulator=simulator) as session:
             wf = await session.resolve_workflow(workflow_id)
             items = (await session.client.list_executions(wf))[:limit]
             if as_json:
@@ -241,10 +241,10 @@ def workflows(
     """List the project's workflows."""
 
     async def work() -> None:
-        from aom_bot import runtime
+        from aom_bot import console
 
         settings = _settings()
-        async with runtime.aom_session(settings, simulator=simulator) as session:
+        async with console.aom_session(settings, simulator=simulator) as session:
             items = await session.client.list_workflows(filter_text, limit=limit)
             if as_json:
                 _print_json([item.model_dump(mode="json") for item in items])
@@ -298,11 +298,11 @@ def run(
     """Run the Slack bot (Socket Mode or HTTP mode)."""
 
     async def work() -> None:
-        from aom_bot import runtime
+        from aom_bot import bot
 
         settings = _settings()
         chosen = mode.value if mode else ("socket" if settings.slack_app_token else "http")
-        await runtime.run_bot(settings, mode=chosen, host=host, port=port, simulator=simulator)
+        await bot.run_bot(settings, mode=chosen, host=host, port=port, simulator=simulator)
 
     _run(work)
 
@@ -312,10 +312,10 @@ def check(simulator: SimulatorOption = False) -> None:
     """Validate the configuration, call Slack's auth.test and one AOM request; report each."""
 
     async def work() -> bool:
-        from aom_bot import runtime
+        from aom_bot import bot
 
         settings = _settings()
-        return await runtime.run_checks(settings, simulator=simulator, console=_stderr)
+        return await bot.run_checks(settings, simulator=simulator, console=_stderr)
 
     ok = _run(work)
     raise typer.Exit(0 if ok else int(ExitCode.USAGE))

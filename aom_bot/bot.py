@@ -1,0 +1,324 @@
+"""``aom-bot run`` and ``aom-bot check``: the Slack bot wired from the settings."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING
+
+import aiohttp
+import httpx
+from rich.console import Console
+
+from aom_bot.aom.client import AomClient, RetryPolicy
+from aom_bot.aom.names import WorkflowNames
+from aom_bot.config import Settings
+from aom_bot.errors import ConfigError, SlackDeliveryError
+from aom_bot.render.links import console_link, validate_console_template
+from aom_bot.runtime import (
+    build_aom_client,
+    build_scrubber,
+    database_url,
+    in_process_simulator,
+)
+
+if TYPE_CHECKING:
+    from slack_bolt.authorization import AuthorizeResult
+    from slack_sdk.web.async_client import AsyncWebClient
+
+
+__all__ = ["replica_owner", "run_bot", "run_checks"]
+
+
+#: a follow poll must not sit in retries for long: the card should say "unreachable" quickly
+FOLLOW_RETRY = RetryPolicy(attempts=2, timeout=10.0, wait_initial=0.5, wait_max=2.0)
+
+
+def _check_slack(settings: Settings, mode: str) -> tuple[str, str, str]:
+    problems = []
+    if settings.slack_bot_token is None:
+        problems.append("SLACK_BOT_TOKEN is not set (the bot token, xoxb-…).")
+    if mode == "socket" and settings.slack_app_token is None:
+        problems.append(
+            "SLACK_APP_TOKEN is not set (Socket Mode needs the app-level token, xapp-…)."
+        )
+    if mode == "http" and settings.slack_signing_secret is None:
+        problems.append("SLACK_SIGNING_SECRET is not set (HTTP mode verifies requests with it).")
+    if problems:
+        raise ConfigError(" ".join(problems), hint="See docs/slack-app.md.")
+    return (
+        _reveal(settings.slack_bot_token),
+        _reveal(settings.slack_app_token),
+        _reveal(settings.slack_signing_secret),
+    )
+
+
+def _forget_slack_environment() -> None:
+    """Settings own the Slack secrets now; Bolt would otherwise read them from the environment
+    (and warn, or switch to OAuth when SLACK_CLIENT_ID/SECRET are set)."""
+    import os
+
+    for name in (
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "SLACK_CLIENT_ID",
+        "SLACK_CLIENT_SECRET",
+    ):
+        os.environ.pop(name, None)
+
+
+def _reveal(secret: object) -> str:
+    from pydantic import SecretStr
+
+    return secret.get_secret_value() if isinstance(secret, SecretStr) else ""
+
+
+def replica_owner() -> str:
+    """A stable name for this replica: a restarted process takes its own leases back at once."""
+    import os
+
+    return os.environ.get("HOSTNAME") or socket.gethostname() or "aom-bot"
+
+
+@contextlib.asynccontextmanager
+async def _aom_for_bot(
+    settings: Settings, simulator: bool
+) -> AsyncIterator[tuple[Settings, AomClient, AomClient]]:
+    """(settings, client for commands, client for polling) — the simulator in-process if asked."""
+    transport: httpx.AsyncBaseTransport | None = None
+    if simulator:
+        settings, transport, _ = in_process_simulator(settings)
+    commands = build_aom_client(settings, transport=transport)
+    polling = build_aom_client(settings, transport=transport, retry=FOLLOW_RETRY)
+    try:
+        yield settings, commands, polling
+    finally:
+        await commands.aclose()
+        await polling.aclose()
+
+
+async def run_bot(
+    settings: Settings, *, mode: str, host: str, port: int, simulator: bool = False
+) -> None:
+    """Run the Slack bot until SIGINT/SIGTERM: listeners, the follow engine, discovery."""
+    import signal
+    from datetime import timedelta
+
+    from aom_bot.clock import SystemClock
+    from aom_bot.follow.discovery import SubscriptionDiscovery
+    from aom_bot.follow.engine import FollowEngine
+    from aom_bot.slack.app import create_app
+    from aom_bot.slack.deps import MeteredAom, SlackDeps
+    from aom_bot.slack.metrics import Metrics
+    from aom_bot.slack.notifier import SlackNotifier
+    from aom_bot.slack.subscriptions import SlackChannelDirectory, SubscriptionService
+    from aom_bot.slack.webclient import build_web_client
+    from aom_bot.store import open_store
+
+    bot_token, app_token, signing_secret = _check_slack(settings, mode)
+    _forget_slack_environment()
+    if not simulator:
+        settings.check_aom()
+    validate_console_template(settings.aom_console_url or "")
+    clock = SystemClock()
+    metrics = Metrics()
+    scrubber = build_scrubber(settings)
+    log = _logger()
+
+    async with contextlib.AsyncExitStack() as stack:
+        settings, aom, polling = await stack.enter_async_context(_aom_for_bot(settings, simulator))
+        store = await open_store(database_url(settings))
+        stack.push_async_callback(store.aclose)
+        await store.migrate()
+        # Bolt's own client retries 429s (slack_sdk's handler); the notifier paces and handles
+        # 429s itself on the bot's clock, so its client must not also sleep on them.
+        bolt_client = build_web_client(bot_token, base_url=settings.slack_api_url, metrics=metrics)
+        stack.push_async_callback(bolt_client.aclose)
+        notifier_client = build_web_client(
+            bot_token, base_url=settings.slack_api_url, metrics=metrics, rate_limit_retries=0
+        )
+        stack.push_async_callback(notifier_client.aclose)
+        notifier = SlackNotifier(notifier_client, clock=clock)
+        names = WorkflowNames(aom)
+        project_id = settings.project_id()
+
+        def console_url(workflow_id: str, execution_id: str) -> str | None:
+            return console_link(
+                settings.aom_console_url,
+                region=settings.aom_region or "",
+                project_id=project_id,
+                workflow_id=workflow_id,
+                execution_id=execution_id,
+            )
+
+        engine = FollowEngine(
+            source=MeteredAom(polling, metrics),
+            store=store,
+            notifier=notifier,
+            clock=clock,
+            owner=replica_owner(),
+            poll_min=settings.aom_bot_poll_min_seconds,
+            poll_max=settings.aom_bot_poll_max_seconds,
+            max_follow=timedelta(hours=settings.aom_bot_max_follow_hours),
+            broadcast_failures=settings.aom_bot_broadcast_failures,
+            console_url=console_url,
+            scrubber=scrubber,
+            workflow_names=names.name,
+        )
+        subscriptions = SubscriptionService(
+            aom=MeteredAom(aom, metrics),
+            store=store,
+            follow=engine,
+            clock=clock,
+            directory=SlackChannelDirectory(bolt_client),
+            scrubber=scrubber,
+            workflow_names=names.name,
+        )
+        discovery = SubscriptionDiscovery(
+            source=MeteredAom(polling, metrics),
+            store=store,
+            notifier=notifier,
+            follow=engine,
+            clock=clock,
+            owner=replica_owner(),
+            interval=settings.aom_bot_discovery_seconds,
+            console_url=console_url,
+            scrubber=scrubber,
+        )
+        deps = SlackDeps(
+            aom=MeteredAom(aom, metrics),
+            notifier=notifier,
+            follow=engine,
+            clock=clock,
+            metrics=metrics,
+            project_id=project_id,
+            region=settings.aom_region or "",
+            console_url_template=settings.aom_console_url,
+            scrubber=scrubber,
+            subscriptions=subscriptions,
+            home=subscriptions,
+            workflow_names=names.name,
+        )
+        authorize = await _authorize_once(bolt_client)
+        bolt = create_app(
+            deps, signing_secret=signing_secret, client=bolt_client, authorize=authorize
+        )
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+
+        async def report_gauges() -> None:
+            while True:
+                metrics.set_active_follows(engine.stats.active_follows)
+                await asyncio.sleep(5)
+
+        tasks = [
+            asyncio.create_task(engine.run(), name="follow-engine"),
+            asyncio.create_task(discovery.run(), name="discovery"),
+            asyncio.create_task(report_gauges(), name="gauges"),
+        ]
+        if mode == "http":
+            from aom_bot.slack.http import build_http_app, start_http
+
+            async def healthy() -> bool:
+                return not (tasks[0].done() or tasks[1].done())
+
+            http_app = build_http_app(bolt, metrics=metrics, health=healthy)
+            server = await stack.enter_async_context(start_http(http_app, host, port))
+            log.info("bot.started mode=http url=%s/slack/events", server.url)
+        else:
+            from aom_bot.slack.socket import run_socket_mode
+
+            tasks.append(
+                asyncio.create_task(run_socket_mode(bolt, app_token=app_token), name="socket")
+            )
+            log.info("bot.started mode=socket")
+        waiter = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        log.info("bot.stopping")
+        await discovery.stop()  # before the engine: discovery hands new runs to it
+        await engine.stop()
+        for task in [waiter, *tasks]:
+            task.cancel()
+        await asyncio.gather(waiter, *tasks, return_exceptions=True)
+        for task in done:
+            if task is not waiter and not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+    log.info("bot.stopped")
+
+
+async def _authorize_once(client: AsyncWebClient) -> Callable[..., Awaitable[AuthorizeResult]]:
+    """Call ``auth.test`` once at start-up: a refused token stops the bot with a clear message
+    (instead of failing every command), and Bolt need not call it again per request."""
+    from slack_bolt.authorization import AuthorizeResult
+    from slack_sdk.errors import SlackApiError
+
+    try:
+        identity = await client.auth_test()
+    except SlackApiError as exc:
+        error = str(exc.response.get("error", "")) if isinstance(exc.response.data, dict) else ""
+        if error in ("invalid_auth", "not_authed", "account_inactive", "token_revoked"):
+            raise ConfigError(
+                f"Slack refused SLACK_BOT_TOKEN ({error}).",
+                hint="Copy the Bot User OAuth Token from the app's OAuth & Permissions page.",
+            ) from None
+        raise SlackDeliveryError(
+            f"Slack's auth.test failed ({error or exc.response.status_code}).", error=error
+        ) from None
+    except (OSError, TimeoutError, aiohttp.ClientError) as exc:
+        raise SlackDeliveryError(
+            f"Cannot reach Slack's Web API ({type(exc).__name__}).",
+            hint="Check the network, or SLACK_API_URL if you set it.",
+        ) from None
+    token = client.token or ""
+    result = AuthorizeResult(
+        enterprise_id=identity.get("enterprise_id"),
+        team_id=identity.get("team_id"),
+        team=identity.get("team"),
+        url=identity.get("url"),
+        bot_user_id=identity.get("user_id"),
+        bot_id=identity.get("bot_id"),
+        bot_token=token,
+    )
+
+    async def authorize(**_: object) -> AuthorizeResult:
+        return result
+
+    return authorize
+
+
+def _logger() -> logging.Logger:
+    return logging.getLogger("aom_bot.runtime")
+
+
+async def run_checks(settings: Settings, *, simulator: bool, console: Console) -> bool:
+    """``aom-bot check``: print one line per check; True when all passed."""
+    from aom_bot.slack.check import run_checks as slack_checks
+
+    async with contextlib.AsyncExitStack() as stack:
+        if simulator:
+            settings, aom, _ = await stack.enter_async_context(_aom_for_bot(settings, True))
+
+            def make_aom() -> AomClient:
+                return aom
+        else:
+            made: list[AomClient] = []
+
+            def make_aom() -> AomClient:
+                made.append(build_aom_client(settings))
+                return made[-1]
+
+            async def close_made() -> None:
+                for client in made:
+                    await client.aclose()
+
+            stack.push_async_callback(close_made)
+        results = await slack_checks(settings, make_aom=make_aom)
+    for result in results:
+        console.print(result.line(), highlight=False, markup=False)
+    return all(result.ok for result in results)

@@ -1,0 +1,200 @@
+"""The terminal side of the CLI: an AOM session, pretty printing, and ``show --follow``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import httpx
+from rich.console import Console
+from rich.live import Live
+
+from aom_bot.aom.client import AomClient
+from aom_bot.aom.ids import validate_id
+from aom_bot.aom.models import ExecutionDetail, Workflow
+from aom_bot.aom.names import WorkflowNames
+from aom_bot.config import Settings
+from aom_bot.errors import AomError, ConfigError, InvalidIdError
+from aom_bot.render import SlackMessage, execution_message
+from aom_bot.render.links import console_link, validate_console_template
+from aom_bot.render.scrub import Scrubber
+from aom_bot.runtime import (
+    DEFAULT_DEMO_SCENARIO,
+    build_aom_client,
+    build_scrubber,
+    in_process_simulator,
+)
+
+__all__ = ["AomSession", "aom_session", "follow_in_terminal"]
+
+
+@dataclass(slots=True)
+class AomSession:
+    """What a CLI command needs: the client, names, rendering options and a stdout console."""
+
+    settings: Settings
+    client: AomClient
+    names: WorkflowNames
+    scrubber: Scrubber
+    console: Console = field(default_factory=lambda: Console(highlight=False))
+    #: with --simulator and no IDs: (the run in progress, the last finished run)
+    default_ids: tuple[tuple[str, str], tuple[str, str]] | None = None
+
+    async def resolve_workflow(self, workflow_id: str | None) -> str:
+        if workflow_id:
+            return validate_id("workflow ID", workflow_id)
+        if self.default_ids:
+            return self.default_ids[0][0]
+        raise InvalidIdError("workflow ID", "")
+
+    async def resolve_ids(
+        self, first: str | None, second: str | None, *, live: bool = False
+    ) -> tuple[str, str]:
+        """IDs from two arguments, or from one pasted console link; validated.
+
+        Without IDs in simulator mode: the run in progress when ``live``, else the last finished.
+        """
+        from aom_bot.slack.grammar import parse_execution_link
+
+        if first and not second:
+            ref = parse_execution_link(first)
+            if ref is None:
+                raise ConfigError(
+                    f"{first[:80]!r} is neither a console link to an execution nor two IDs.",
+                    hint="Usage: aom-bot show WORKFLOW_ID EXECUTION_ID",
+                )
+            return ref.workflow_id, ref.execution_id
+        if first and second:
+            return validate_id("workflow ID", first), validate_id("execution ID", second)
+        if self.default_ids:
+            return self.default_ids[0] if live else self.default_ids[1]
+        raise ConfigError(
+            "Missing WORKFLOW_ID and EXECUTION_ID.",
+            hint="Usage: aom-bot show WORKFLOW_ID EXECUTION_ID (or try --simulator).",
+        )
+
+    def console_url(self, workflow_id: str, execution_id: str) -> str | None:
+        return console_link(
+            self.settings.aom_console_url,
+            region=self.settings.aom_region or "",
+            project_id=self.client.project_id,
+            workflow_id=workflow_id,
+            execution_id=execution_id,
+        )
+
+    async def slack_message(self, execution: ExecutionDetail) -> SlackMessage:
+        return execution_message(
+            execution,
+            now=datetime.now(UTC),
+            workflow_name=await self.names.name(execution.workflow_id),
+            console_url=self.console_url(execution.workflow_id, execution.execution_id),
+            scrubber=self.scrubber,
+        )
+
+    async def print_execution(self, execution: ExecutionDetail) -> None:
+        from aom_bot.render.terminal import render_execution
+
+        self.console.print(
+            render_execution(
+                execution,
+                now=datetime.now(UTC),
+                workflow_name=await self.names.name(execution.workflow_id),
+                scrubber=self.scrubber,
+            )
+        )
+
+    def print_executions(self, executions: Sequence[ExecutionDetail]) -> None:
+        from aom_bot.render.terminal import render_executions_table
+
+        self.console.print(render_executions_table(executions, now=datetime.now(UTC)))
+
+    def print_workflows(self, workflows: Sequence[Workflow]) -> None:
+        from aom_bot.render.terminal import render_workflows_table
+
+        self.names.remember(workflows)
+        self.console.print(render_workflows_table(workflows))
+
+
+@contextlib.asynccontextmanager
+async def aom_session(settings: Settings, *, simulator: bool = False) -> AsyncIterator[AomSession]:
+    """An AOM client for the CLI: real AOM, or the simulator in this process."""
+    validate_console_template(settings.aom_console_url or "")
+    transport: httpx.AsyncBaseTransport | None = None
+    default_ids: tuple[tuple[str, str], tuple[str, str]] | None = None
+    if simulator:
+        settings, transport, demo = in_process_simulator(settings)
+        workflow = demo.world.workflow_id_by_name(_scenario_workflow_name(DEFAULT_DEMO_SCENARIO))
+        runs = demo.world.execution_ids(workflow)  # newest first: current run, then history
+        default_ids = ((workflow, runs[0]), (workflow, runs[min(1, len(runs) - 1)]))
+    client = build_aom_client(settings, transport=transport)
+    try:
+        yield AomSession(
+            settings=settings,
+            client=client,
+            names=WorkflowNames(client),
+            scrubber=build_scrubber(settings),
+            default_ids=default_ids,
+        )
+    finally:
+        await client.aclose()
+
+
+def _scenario_workflow_name(scenario: str) -> str:
+    from aom_bot.simulator import SCENARIOS
+
+    return SCENARIOS[scenario].workflow_name
+
+
+async def follow_in_terminal(
+    session: AomSession, workflow_id: str, execution_id: str, *, settings: Settings
+) -> ExecutionDetail:
+    """Refresh the terminal view in place until the execution ends (the follow engine's pacing)."""
+    from aom_bot.follow.policy import error_interval, jittered, poll_interval, unreachable_notice
+    from aom_bot.render.terminal import render_execution
+
+    rng = random.Random()  # noqa: S311 - jitter, not security
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    name = await session.names.name(workflow_id)
+    execution = await session.client.get_execution(workflow_id, execution_id)
+    failures = 0
+    unreachable_since: datetime | None = None
+    with Live(console=session.console, auto_refresh=False, transient=False) as live:
+        while True:
+            now = datetime.now(UTC)
+            view = render_execution(
+                execution, now=now, workflow_name=name, scrubber=session.scrubber
+            )
+            if unreachable_since is not None:
+                from rich.console import Group
+                from rich.text import Text
+
+                view = Group(view, Text(unreachable_notice(unreachable_since), style="yellow"))
+            live.update(view, refresh=True)
+            if execution.is_terminal:
+                return execution
+            if failures:
+                delay = error_interval(
+                    failures,
+                    minimum=settings.aom_bot_poll_min_seconds,
+                    maximum=settings.aom_bot_poll_max_seconds,
+                )
+            else:
+                delay = poll_interval(
+                    loop.time() - started,
+                    minimum=settings.aom_bot_poll_min_seconds,
+                    maximum=settings.aom_bot_poll_max_seconds,
+                )
+            await asyncio.sleep(jittered(delay, rng))
+            try:
+                execution = await session.client.get_execution(workflow_id, execution_id)
+                failures, unreachable_since = 0, None
+            except AomError as exc:
+                if not exc.retryable:
+                    raise
+                failures += 1
+                unreachable_since = unreachable_since or datetime.now(UTC)
