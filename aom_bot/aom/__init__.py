@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from aom_bot.aom.auth import AkSkAuth, TokenAuth, TokenSource
-    from aom_bot.aom.client import AomClient, NodeAction, RetryPolicy, build_http_client
+    from aom_bot.aom.client import AomClient, NodeAction
     from aom_bot.aom.endpoints import aom_endpoint, iam_endpoint
+    from aom_bot.aom.http import RetryPolicy, build_http_client
     from aom_bot.aom.ids import validate_id
     from aom_bot.aom.tokens import (
         AgencyIdentity,
@@ -48,8 +49,8 @@ _HOMES = {
     "TokenSource": "auth",
     "AomClient": "client",
     "NodeAction": "client",
-    "RetryPolicy": "client",
-    "build_http_client": "client",
+    "RetryPolicy": "http",
+    "build_http_client": "http",
     "aom_endpoint": "endpoints",
     "iam_endpoint": "endpoints",
     "validate_id": "ids",

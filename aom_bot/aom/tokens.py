@@ -22,7 +22,7 @@ import httpx
 from pydantic import SecretStr
 
 from aom_bot.aom.auth import Clock, TokenSource, utc_now
-from aom_bot.aom.client import LOGGER_NAME, RetryPolicy, exchange
+from aom_bot.aom.http import LOGGER_NAME, RetryPolicy, exchange
 from aom_bot.aom.ids import validate_project_id
 from aom_bot.errors import AomAuthError, AomResponseError
 
