@@ -3,16 +3,17 @@
 One asyncio scheduler drives every follow. Follows of the same execution share one *watch*, so
 AOM is asked once per interval however many channels follow it; a fixed pool of workers does
 the polling (at most ``max_concurrency`` AOM requests at once). Cards are edited only when what
-they show changes: changed cards go into a queue that a few senders drain at Slack's pace,
-rendering each card when its turn comes, so a card that changed several times while waiting is
-sent once, in its latest state. Cards that only look old get a heartbeat edit when the queue
-has nothing better to do.
+they show changes, at Slack's pace, in their latest state (:mod:`aom_bot.follow.cards`).
 
 Everything that must survive a restart is in the store, written before it matters: the follow,
 its card's ``ts``, what the card shows, announced error groups, and the completion claim. After
 a crash a new engine resumes from ``store.active_follows()`` alone; exactly-once replies come
 from store claims (and, for the completion, from Slack message metadata when a claim was left
 unposted). Several replicas share the work through the store's leases on executions.
+
+This module wires the parts together and owns the in-memory follows: ``scheduler`` (when to
+poll), ``poller`` (one poll and its consequences), ``cards`` (rendering and sending cards),
+``endings`` (ending and completing follows), ``leases`` (sharing work between replicas).
 
 ::
 
@@ -26,30 +27,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import heapq
-import itertools
 import logging
 import random
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
-from datetime import datetime, timedelta
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from datetime import timedelta
 from typing import Any
 
 from aom_bot.aom.models import ExecutionDetail
-from aom_bot.clock import Clock, sleep_or_wake
-from aom_bot.errors import (
-    AomAuthError,
-    AomError,
-    AomNotFoundError,
-    SlackChannelGone,
-    SlackChannelUnreachable,
-    SlackDeliveryError,
-    SlackMessageGone,
-    SlackNotInChannel,
-    StoreError,
-)
+from aom_bot.clock import Clock
+from aom_bot.errors import AomError, SlackDeliveryError
 from aom_bot.follow import policy
-from aom_bot.follow.completion import CompletionPoster, Outcome
-from aom_bot.follow.protocols import CardNotifier, ExecutionSource, MessageLike
+from aom_bot.follow.cards import CardQueue, CardRenderer
+from aom_bot.follow.completion import CompletionPoster
+from aom_bot.follow.endings import Endings
+from aom_bot.follow.leases import LeaseBook
+from aom_bot.follow.poller import Poller
+from aom_bot.follow.protocols import CardNotifier, ExecutionSource
+from aom_bot.follow.scheduler import PollScheduler
 from aom_bot.follow.state import (
     FollowResult,
     FollowStats,
@@ -59,21 +53,12 @@ from aom_bot.follow.state import (
     final_key,
 )
 from aom_bot.render.analysis import analyse, visible_fingerprint
-from aom_bot.render.kit import SlackMessage, section
-from aom_bot.render.message import execution_message
 from aom_bot.render.scrub import Scrubber
 from aom_bot.store.base import EndReason, Follow, NewFollow, Store
 
 __all__ = ["FollowEngine", "FollowResult", "FollowStats"]
 
 log = logging.getLogger(__name__)
-
-#: Slack errors after which a card can never be edited again: the follow ends quietly
-_GONE = (SlackMessageGone, SlackChannelGone, SlackChannelUnreachable, SlackNotInChannel)
-
-_NOTE_MAX_TIME = "Stopped following after {hours:g} h; press Refresh for the latest state."
-_NOTE_NOT_FOUND = "Stopped following: AOM no longer knows this execution."
-_NOTE_AUTH = "Stopped following: AOM refused the bot's credentials (ask the bot's operators)."
 
 
 class FollowEngine:
@@ -102,55 +87,86 @@ class FollowEngine:
         resync_every: timedelta = timedelta(seconds=60),
         claim_stale_after: timedelta = timedelta(minutes=2),
     ) -> None:
-        self._source = source
         self._store = store
         self._notifier = notifier
         self._clock = clock
         self._owner = owner
-        self._poll_min = max(poll_min, 0.1)
-        self._poll_max = max(poll_max, self._poll_min)
         self._max_follow = max_follow
-        self._broadcast_failures = broadcast_failures
-        self._console_url = console_url
-        self._scrubber = scrubber or Scrubber()
-        self._heartbeat = heartbeat.total_seconds()
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
         self._max_concurrency = max(1, max_concurrency)
-        self._workflow_names = workflow_names
         self._sender_count = max(1, senders)
-        self._lease_ttl = lease_ttl
         self._resync_every = resync_every.total_seconds()
-        self._completion = CompletionPoster(
-            store=store,
-            notifier=notifier,
-            clock=clock,
-            owner=owner,
-            broadcast_failures=broadcast_failures,
-            claim_stale_after=claim_stale_after,
-        )
+        scrubber = scrubber or Scrubber()
+        poll_min = max(poll_min, 0.1)
 
         self._watches: dict[str, Watch] = {}
         self._lives: dict[int, Live] = {}
-        self._names: dict[str, str | None] = {}
-        self._heap: list[tuple[float, int, str]] = []
-        self._seq = itertools.count()
-        self._polls: asyncio.Queue[Watch] = asyncio.Queue()
-        self._changed: dict[int, None] = {}
-        self._stale: dict[int, None] = {}
-        self._dirty = asyncio.Event()
-        self._wake = asyncio.Event()
         self._busy: set[asyncio.Task[Any]] = set()
-        self._idle_workers = 0
-        self._idle_senders = 0
         self._side: set[asyncio.Task[None]] = set()
-        self._leased: set[str] = set()
         self._next_resync = 0.0
-        #: when the sleeping scheduler wakes by itself; sooner work must wake it
-        self._sleep_until = float("-inf")
         self._running = False
         self._stopping = False
         self._stopped = asyncio.Event()
         self._stats = FollowStats()
+
+        self._renderer = CardRenderer(
+            clock=clock, scrubber=scrubber, console_url=console_url, workflow_names=workflow_names
+        )
+        self._scheduler = PollScheduler(
+            watches=self._watches,
+            clock=clock,
+            rng=self._rng,
+            poll_min=poll_min,
+            poll_max=max(poll_max, poll_min),
+            running=lambda: self._running,
+        )
+        self._leases = LeaseBook(store=store, owner=owner, clock=clock, ttl=lease_ttl)
+        self._endings = Endings(
+            store=store,
+            notifier=notifier,
+            clock=clock,
+            renderer=self._renderer,
+            stats=self._stats,
+            completion=CompletionPoster(
+                store=store,
+                notifier=notifier,
+                clock=clock,
+                owner=owner,
+                broadcast_failures=broadcast_failures,
+                claim_stale_after=claim_stale_after,
+            ),
+            drop=self._drop,
+            stopping=lambda: self._stopping,
+            retry_max=self._scheduler.poll_max,
+        )
+        self._cards = CardQueue(
+            lives=self._lives,
+            store=store,
+            notifier=notifier,
+            clock=clock,
+            renderer=self._renderer,
+            stats=self._stats,
+            heartbeat=heartbeat.total_seconds(),
+            working=self._working,
+            drop=self._drop,
+            slack_failed=self._endings.slack_failed,
+        )
+        self._poller = Poller(
+            source=source,
+            store=store,
+            notifier=notifier,
+            clock=clock,
+            stats=self._stats,
+            scrubber=scrubber,
+            max_follow=max_follow,
+            watches=self._watches,
+            renderer=self._renderer,
+            cards=self._cards,
+            scheduler=self._scheduler,
+            endings=self._endings,
+            finish=self._finish,
+            spawn=self._spawn,
+        )
 
     # -- public API ------------------------------------------------------------------------
 
@@ -181,7 +197,7 @@ class FollowEngine:
         existing = await self._store.find_active_follow(channel_id, workflow_id, execution_id)
         if existing is not None:
             return FollowResult(existing.id, False, existing.message_ts, False)
-        execution = await self._get(workflow_id, execution_id)
+        execution = await self._poller.get(workflow_id, execution_id)
         now = self._clock.now()
         new = NewFollow(
             workflow_id=workflow_id,
@@ -198,8 +214,8 @@ class FollowEngine:
         if not created:
             return FollowResult(record.id, False, record.message_ts, False)
         finished = execution.is_terminal
-        name = await self._workflow_name(workflow_id)
-        card = self._render(execution, name, following=not finished, notice=None)
+        name = await self._renderer.workflow_name(workflow_id)
+        card = self._renderer.render(execution, name, following=not finished, notice=None)
         try:
             if message_ts:
                 await self._notifier.update(channel_id, message_ts, card)
@@ -215,9 +231,9 @@ class FollowEngine:
         await self._store.record_render(record.id, shown, self._clock.now())
         for group in analyse(execution).groups:  # present at the start: not "new"
             await self._store.claim_announcement(record.id, group.signature)
-        record = await self._reload(record.id) or record
+        record = await self._store.get_follow(record.id) or record
         key = execution_key(workflow_id, execution_id)
-        if not finished and key not in await self._lease([key]):
+        if not finished and key not in await self._leases.acquire([key]):
             # another replica polls this execution; it adopts this follow at its next resync
             return FollowResult(record.id, True, message_ts, finished)
         watch = self._watch_for(workflow_id, execution_id)
@@ -227,7 +243,7 @@ class FollowEngine:
         if finished:
             self._finish(live, execution)
         elif fresh and not watch.queued:
-            self._schedule(watch, self._interval(watch))
+            self._scheduler.schedule(watch, self._scheduler.interval(watch))
         return FollowResult(record.id, True, message_ts, finished)
 
     async def unfollow(
@@ -249,10 +265,10 @@ class FollowEngine:
         if record.message_ts:
             if execution is None:
                 with contextlib.suppress(AomError):
-                    execution = await self._get(workflow_id, execution_id)
+                    execution = await self._poller.get(workflow_id, execution_id)
             if execution is not None:
-                name = await self._workflow_name(workflow_id)
-                card = self._render(execution, name, following=False, notice=None)
+                name = await self._renderer.workflow_name(workflow_id)
+                card = self._renderer.render(execution, name, following=False, notice=None)
                 with contextlib.suppress(SlackDeliveryError):
                     await self._notifier.update(channel_id, record.message_ts, card)
         return True
@@ -267,8 +283,12 @@ class FollowEngine:
         if self._running:
             raise RuntimeError("FollowEngine.run() is already running")
         self._running = True
-        workers = [asyncio.create_task(self._worker()) for _ in range(self._max_concurrency)]
-        senders = [asyncio.create_task(self._sender()) for _ in range(self._sender_count)]
+        scheduler = self._scheduler
+        workers = [
+            asyncio.create_task(scheduler.worker(self._poller.poll, self._working))
+            for _ in range(self._max_concurrency)
+        ]
+        senders = [asyncio.create_task(self._cards.sender()) for _ in range(self._sender_count)]
         try:
             with self._working():
                 await self._resync()
@@ -278,15 +298,8 @@ class FollowEngine:
                     with self._working():
                         await self._resync()
                     now = self._clock.monotonic()
-                self._release_due(now)
-                wake_at = self._next_resync
-                if self._heap:
-                    wake_at = min(wake_at, self._heap[0][0])
-                self._sleep_until = wake_at
-                try:
-                    await self._wait(wake_at - self._clock.monotonic())
-                finally:
-                    self._sleep_until = float("-inf")
+                scheduler.release_due(now)
+                await scheduler.sleep_until(scheduler.next_due(self._next_resync))
         finally:
             for task in (*workers, *senders, *self._side):
                 task.cancel()
@@ -294,15 +307,15 @@ class FollowEngine:
             self._side.clear()
             if self._stopping:  # a clean stop hands over at once; a crash waits for the TTL
                 with contextlib.suppress(Exception):
-                    await self._store.release_leases(self._owner, self._leased)
-            self._leased.clear()
+                    await self._leases.release_all()
+            self._leases.forget()
             self._running = False
             self._stopped.set()
 
     async def stop(self) -> None:
         """End ``run()``: polls in flight are abandoned (every store write is atomic)."""
         self._stopping = True
-        self._wake.set()
+        self._scheduler.wake.set()
         if self._running:
             await self._stopped.wait()
         else:
@@ -320,79 +333,10 @@ class FollowEngine:
     @property
     def has_pending_work(self) -> bool:
         """True when queued work is waiting for an idle task to pick it up."""
-        polls = self._idle_workers > 0 and not self._polls.empty()
-        sends = self._idle_senders > 0 and bool(self._changed or self._stale)
-        return self._wake.is_set() or polls or sends
+        scheduler = self._scheduler
+        return scheduler.wake.is_set() or scheduler.has_pending_work or self._cards.has_pending_work
 
-    # -- scheduling ---------------------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def _working(self) -> Iterator[None]:
-        task = asyncio.current_task()
-        if task is None:
-            yield
-            return
-        self._busy.add(task)
-        try:
-            yield
-        finally:
-            self._busy.discard(task)
-
-    async def _wait(self, seconds: float) -> None:
-        await sleep_or_wake(self._clock, seconds, self._wake)
-
-    def _schedule(self, watch: Watch, delay: float) -> None:
-        watch.due = self._clock.monotonic() + delay
-        heapq.heappush(self._heap, (watch.due, next(self._seq), watch.key))
-        if watch.due < self._sleep_until or not self._running:
-            self._wake.set()
-
-    def _release_due(self, now: float) -> None:
-        while self._heap and self._heap[0][0] <= now:
-            due, _, key = heapq.heappop(self._heap)
-            watch = self._watches.get(key)
-            if watch is None or watch.done or watch.queued or due != watch.due:
-                continue
-            watch.queued = True
-            self._polls.put_nowait(watch)
-
-    def _interval(self, watch: Watch) -> float:
-        if watch.failures:
-            base = policy.error_interval(
-                watch.failures, minimum=self._poll_min, maximum=self._poll_max
-            )
-        else:
-            base = policy.poll_interval(
-                self._elapsed(watch), minimum=self._poll_min, maximum=self._poll_max
-            )
-        return policy.jittered(base, self._rng)
-
-    def _elapsed(self, watch: Watch) -> float:
-        now = self._clock.now()
-        begin = watch.begin_time
-        if begin is None and watch.follows:
-            begin = min(live.follow.started_at for live in watch.follows.values())
-        return 0.0 if begin is None else max((now - begin).total_seconds(), 0.0)
-
-    async def _worker(self) -> None:
-        while True:
-            self._idle_workers += 1
-            try:
-                watch = await self._polls.get()
-            finally:
-                self._idle_workers -= 1
-            with self._working():
-                watch.queued = False
-                try:
-                    await self._poll(watch)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("follow.poll_failed key=%s", watch.key)
-                    if not watch.done and watch.follows:
-                        self._schedule(watch, self._poll_max)
-
-    # -- resuming and leases ---------------------------------------------------------------------
+    # -- resuming ---------------------------------------------------------------------------------
 
     async def _resync(self) -> None:
         """Load active follows from the store, take leases, drop follows ended elsewhere."""
@@ -408,11 +352,9 @@ class FollowEngine:
             by_key.setdefault(execution_key(record.workflow_id, record.execution_id), []).append(
                 record
             )
-        held = await self._lease(set(by_key) | set(self._watches))
-        unused = self._leased - set(by_key) - set(self._watches)
-        if unused:
-            await self._store.release_leases(self._owner, unused)
-            self._leased -= unused
+        poll_min = self._scheduler.poll_min
+        held = await self._leases.acquire(set(by_key) | set(self._watches))
+        await self._leases.release_except(set(by_key) | set(self._watches))
         for key in [k for k in self._watches if k not in held]:
             for follow_id in list(self._watches[key].follows):
                 if not self._lives[follow_id].finishing:
@@ -427,23 +369,9 @@ class FollowEngine:
                 self._adopt(record, watch)
                 if fresh and not watch.queued:
                     # spread a restart's first polls over the shortest interval
-                    self._schedule(watch, self._rng.uniform(0.0, self._poll_min))
+                    self._scheduler.schedule(watch, self._rng.uniform(0.0, poll_min))
 
-    async def _lease(self, keys: Iterable[str]) -> set[str]:
-        """Take or renew the leases on ``keys``; returns those this engine now holds."""
-        wanted = set(keys)
-        if not wanted:
-            return set()
-        held = set(
-            await self._store.acquire_leases(
-                self._owner, wanted, self._lease_ttl, self._clock.now()
-            )
-        )
-        lost = (self._leased & wanted) - held
-        if lost:
-            log.info("follow.leases_lost count=%d", len(lost))
-        self._leased = (self._leased - wanted) | held
-        return held
+    # -- the follows in memory ----------------------------------------------------------------------
 
     def _watch_for(self, workflow_id: str, execution_id: str) -> Watch:
         key = execution_key(workflow_id, execution_id)
@@ -469,8 +397,7 @@ class FollowEngine:
 
     def _drop(self, follow_id: int) -> None:
         live = self._lives.pop(follow_id, None)
-        self._changed.pop(follow_id, None)
-        self._stale.pop(follow_id, None)
+        self._cards.forget(follow_id)
         if live is None:
             return
         live.ended = True
@@ -480,297 +407,26 @@ class FollowEngine:
             watch.done = True
             del self._watches[watch.key]
 
-    async def _reload(self, follow_id: int) -> Follow | None:
-        return await self._store.get_follow(follow_id)
-
-    # -- polling -------------------------------------------------------------------------------
-
-    async def _get(self, workflow_id: str, execution_id: str) -> ExecutionDetail:
-        self._stats.aom_requests += 1
-        return await self._source.get_execution(workflow_id, execution_id)
-
-    async def _poll(self, watch: Watch) -> None:
-        if watch.done or not watch.follows:
-            return
-        now = self._clock.now()
-        for live in list(watch.follows.values()):
-            if now >= live.follow.deadline:
-                hours = self._max_follow.total_seconds() / 3600
-                await self._end(live, EndReason.MAX_TIME, _NOTE_MAX_TIME.format(hours=hours))
-        if not watch.follows:
-            return
-        try:
-            execution = await self._get(watch.workflow_id, watch.execution_id)
-        except AomNotFoundError:
-            await self._end_all(watch, EndReason.EXECUTION_NOT_FOUND, _NOTE_NOT_FOUND)
-            return
-        except AomAuthError:
-            await self._end_all(watch, EndReason.AUTH_LOST, _NOTE_AUTH)
-            return
-        except AomError as error:
-            self._stats.aom_errors += 1
-            watch.failures += 1
-            log.warning(
-                "follow.aom_unreachable key=%s kind=%s failures=%d",
-                watch.key,
-                type(error).__name__,
-                watch.failures,
-            )
-            await self._mark_unreachable(watch, now)
-            self._schedule(watch, self._interval(watch))
-            return
-        watch.failures = 0
-        await self._observe(watch, execution)
-
-    async def _mark_unreachable(self, watch: Watch, now: datetime) -> None:
-        for live in list(watch.follows.values()):
-            if live.unreachable_since is None:
-                live.unreachable_since = now
-                live.notice = policy.unreachable_notice(now)
-                await self._store.set_unreachable(live.id, now)
-                if watch.fingerprint is not None:
-                    self._want(live, watch.fingerprint, now)
-
-    async def _observe(self, watch: Watch, execution: ExecutionDetail) -> None:
-        now = self._clock.now()
-        analysis = analyse(execution)
-        fingerprint = visible_fingerprint(execution, analysis)
-        watch.remember(execution, fingerprint)
-        for live in list(watch.follows.values()):
-            if live.unreachable_since is not None:
-                live.unreachable_since = None
-                live.notice = None
-                await self._store.set_unreachable(live.id, None)
-            baseline = live.shown is None
-            if live.follow.message_ts is None and not await self._post_card(live, execution):
-                continue
-            if baseline:
-                # never rendered (a follow made elsewhere): what exists now is not "new"
-                for group in analysis.groups:
-                    live.announced.add(group.signature)
-                    await self._store.claim_announcement(live.id, group.signature)
-            elif not execution.is_terminal:
-                signatures = [g.signature for g in analysis.groups]
-                for signature in policy.new_groups(signatures, live.announced):
-                    live.announced.add(signature)
-                    if await self._store.claim_announcement(live.id, signature):
-                        group = next(g for g in analysis.groups if g.signature == signature)
-                        text = policy.new_failure_text(group, self._scrubber)
-                        self._spawn(self._announce(live, text))
-        if execution.is_terminal:
-            watch.done = True
-            if self._watches.get(watch.key) is watch:
-                del self._watches[watch.key]
-            for live in list(watch.follows.values()):
-                self._finish(live, execution)
-            return
-        for live in list(watch.follows.values()):
-            self._want(live, fingerprint, now)
-        self._schedule(watch, self._interval(watch))
-
-    def _want(self, live: Live, fingerprint: str, now: datetime) -> None:
-        wanted = policy.display_key(fingerprint, live.notice)
-        if wanted != live.wanted and wanted != live.shown:
-            self._stats.visible_changes += 1
-        live.wanted = wanted
-        kind = policy.update_kind(live.shown, wanted, live.rendered_at, now, self._heartbeat)
-        if kind is None or live.in_flight:
-            return
-        if kind is policy.UpdateKind.CHANGE:
-            self._stale.pop(live.id, None)
-            self._changed[live.id] = None
-        elif live.id not in self._changed:
-            self._stale[live.id] = None
-        self._dirty.set()
-
-    async def _post_card(self, live: Live, execution: ExecutionDetail) -> bool:
-        """A resumed follow whose card was never posted (crash in ``follow()``): post it now."""
-        name = await self._workflow_name(live.follow.workflow_id)
-        card = self._render(execution, name, following=True, notice=live.notice)
-        try:
-            ts = await self._notifier.post(live.follow.channel_id, card)
-        except SlackDeliveryError as error:
-            await self._slack_failed(live, error)
-            return False
-        await self._store.set_message(live.id, ts)
-        record = await self._reload(live.id)
-        if record is not None:
-            live.follow = record
-        live.shown = policy.display_key(visible_fingerprint(execution), live.notice)
-        live.rendered_at = self._clock.now()
-        await self._store.record_render(live.id, live.shown, live.rendered_at)
-        return True
-
-    # -- sending card updates ------------------------------------------------------------------
-
-    async def _sender(self) -> None:
-        while True:
-            while not self._changed and not self._stale:
-                self._dirty.clear()
-                self._idle_senders += 1
-                try:
-                    await self._dirty.wait()
-                finally:
-                    self._idle_senders -= 1
-            source = self._changed if self._changed else self._stale
-            follow_id = next(iter(source))
-            del source[follow_id]
-            live = self._lives.get(follow_id)
-            if live is None or live.ended or live.finishing or live.in_flight:
-                continue
-            with self._working():
-                await self._send(live, heartbeat=source is self._stale)
-
-    async def _send(self, live: Live, *, heartbeat: bool) -> None:
-        execution = live.watch.last_execution()
-        ts = live.follow.message_ts
-        if execution is None or ts is None:
-            return
-        record = await self._reload(live.id)
-        if record is None or not record.is_active:
-            self._drop(live.id)  # ended by another replica or an unfollow elsewhere
-            return
-        name = await self._workflow_name(live.follow.workflow_id)
-        live.in_flight = True
-        sending: list[str] = []
-
-        def latest() -> MessageLike:
-            current = live.watch.last_execution() or execution
-            fingerprint = live.watch.fingerprint or visible_fingerprint(current)
-            sending.append(policy.display_key(fingerprint, live.notice))
-            return self._render(current, name, following=True, notice=live.notice)
-
-        try:
-            await self._notifier.update(live.follow.channel_id, ts, latest)
-        except SlackDeliveryError as error:
-            await self._slack_failed(live, error)
-            return
-        finally:
-            live.in_flight = False
-        live.shown = sending[-1] if sending else live.shown
-        live.rendered_at = self._clock.now()
-        if heartbeat:
-            self._stats.heartbeats_sent += 1
-        else:
-            self._stats.updates_sent += 1
-        if live.shown is not None:
-            await self._store.record_render(live.id, live.shown, live.rendered_at)
-        if not live.ended and not live.finishing and live.wanted and live.wanted != live.shown:
-            self._changed[live.id] = None
-            self._dirty.set()
-
-    async def _slack_failed(self, live: Live, error: SlackDeliveryError) -> None:
-        self._stats.slack_errors += 1
-        if isinstance(error, _GONE):
-            reason = (
-                EndReason.MESSAGE_DELETED
-                if isinstance(error, SlackMessageGone)
-                else EndReason.CHANNEL_GONE
-            )
-            log.info("follow.ended_quietly follow_id=%s slack_error=%s", live.id, error.error)
-            await self._end(live, reason, None, update_card=False)
-        else:
-            log.warning("follow.slack_error follow_id=%s slack_error=%s", live.id, error.error)
-
-    # -- ending --------------------------------------------------------------------------------
-
-    async def _end_all(self, watch: Watch, reason: EndReason, note: str) -> None:
-        for live in list(watch.follows.values()):
-            await self._end(live, reason, note)
-
-    async def _end(
-        self, live: Live, reason: EndReason, note: str | None, *, update_card: bool = True
-    ) -> None:
-        """End a follow in the store, then show the note on its card (best effort)."""
-        ended = await self._store.end_follow(live.id, reason, self._clock.now())
-        self._drop(live.id)
-        if not ended:
-            return
-        self._stats.ended[reason.value] += 1
-        log.info("follow.ended follow_id=%s reason=%s", live.id, reason.value)
-        ts = live.follow.message_ts
-        if not update_card or ts is None:
-            return
-        execution = live.watch.last_execution()
-        name = await self._workflow_name(live.follow.workflow_id)
-        card: MessageLike
-        if execution is not None:
-            card = self._render(execution, name, following=False, notice=note)
-        else:
-            text = note or "Stopped following."
-            card = SlackMessage(text=text, blocks=[section(f"⚠️ {text}")])
-        try:
-            await self._notifier.update(live.follow.channel_id, ts, card)
-        except SlackDeliveryError as error:
-            self._stats.slack_errors += 1
-            log.info("follow.end_card_failed follow_id=%s slack_error=%s", live.id, error.error)
-
     def _finish(self, live: Live, execution: ExecutionDetail) -> None:
         if live.finishing:
             return
         live.finishing = True
-        self._changed.pop(live.id, None)
-        self._stale.pop(live.id, None)
-        self._spawn(self._complete(live, execution))
+        self._cards.forget(live.id)
+        self._spawn(self._endings.complete(live, execution))
 
-    async def _complete(self, live: Live, execution: ExecutionDetail) -> None:
-        """Final card, then exactly one completion reply; retried until done or hopeless."""
-        attempt = 0
-        while not self._stopping:
-            try:
-                if await self._complete_once(live, execution):
-                    return
-            except SlackDeliveryError as error:
-                if isinstance(error, _GONE):
-                    await self._slack_failed(live, error)
-                    return
-                self._stats.slack_errors += 1
-                log.warning("follow.completion_retry follow_id=%s error=%s", live.id, error.error)
-            except StoreError as error:
-                log.warning("follow.completion_retry follow_id=%s store_error=%s", live.id, error)
-            except Exception:  # a bug must not leave the follow stuck "finishing" until restart
-                log.exception("follow.completion_failed follow_id=%s", live.id)
-            attempt += 1
-            await self._clock.sleep(min(self._poll_max * attempt, 600.0))
+    # -- tasks --------------------------------------------------------------------------------------
 
-    async def _complete_once(self, live: Live, execution: ExecutionDetail) -> bool:
-        name = await self._workflow_name(live.follow.workflow_id)
-        outcome = await self._completion.attempt(
-            live,
-            execution,
-            workflow_name=name,
-            final_card=lambda: self._render(execution, name, following=False, notice=None),
-        )
-        if outcome is Outcome.WAIT:
-            return False
-        if outcome is Outcome.ENDED:
-            self._drop(live.id)
-            return True
-        if outcome is Outcome.POSTED:
-            self._stats.completions_posted += 1
-        else:
-            self._stats.completions_reconciled += 1
-        self._stats.ended[EndReason.COMPLETED.value] += 1
-        live.finishing = False
-        self._drop(live.id)
-        return True
-
-    async def _announce(self, live: Live, text: str) -> None:
-        ts = live.follow.message_ts
-        if ts is None or live.ended:
+    @contextlib.contextmanager
+    def _working(self) -> Iterator[None]:
+        task = asyncio.current_task()
+        if task is None:
+            yield
             return
+        self._busy.add(task)
         try:
-            await self._notifier.post(
-                live.follow.channel_id,
-                SlackMessage(text=text, blocks=[section(text)]),
-                thread_ts=ts,
-            )
-        except SlackDeliveryError as error:
-            await self._slack_failed(live, error)
-            return
-        self._stats.new_group_replies += 1
-
-    # -- helpers ---------------------------------------------------------------------------------
+            yield
+        finally:
+            self._busy.discard(task)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
@@ -781,33 +437,3 @@ class FollowEngine:
         self._side.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("follow.task_failed", exc_info=task.exception())
-
-    def _render(
-        self,
-        execution: ExecutionDetail,
-        workflow_name: str | None,
-        following: bool,
-        notice: str | None,
-    ) -> SlackMessage:
-        console = None
-        if self._console_url is not None and execution.workflow_id:
-            console = self._console_url(execution.workflow_id, execution.execution_id)
-        return execution_message(
-            execution,
-            now=self._clock.now(),
-            workflow_name=workflow_name,
-            following=following,
-            console_url=console,
-            notice=notice,
-            scrubber=self._scrubber,
-        )
-
-    async def _workflow_name(self, workflow_id: str) -> str | None:
-        if self._workflow_names is None:
-            return None
-        if workflow_id not in self._names:
-            try:
-                self._names[workflow_id] = await self._workflow_names(workflow_id)
-            except AomError:
-                return None
-        return self._names[workflow_id]

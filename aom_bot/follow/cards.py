@@ -1,0 +1,194 @@
+"""Execution cards: rendering them, and sending the changed ones at Slack's pace.
+
+Cards are edited only when what they show changes: changed cards go into a queue that a few
+senders drain at Slack's pace, rendering each card when its turn comes, so a card that changed
+several times while waiting is sent once, in its latest state. Cards that only look old get a
+heartbeat edit when the queue has nothing better to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractContextManager
+from datetime import datetime
+
+from aom_bot.aom.models import ExecutionDetail
+from aom_bot.clock import Clock
+from aom_bot.errors import AomError, SlackDeliveryError
+from aom_bot.follow import policy
+from aom_bot.follow.protocols import CardNotifier, MessageLike
+from aom_bot.follow.state import FollowStats, Live
+from aom_bot.render.analysis import visible_fingerprint
+from aom_bot.render.kit import SlackMessage
+from aom_bot.render.message import execution_message
+from aom_bot.render.scrub import Scrubber
+from aom_bot.store.base import Store
+
+__all__ = ["CardQueue", "CardRenderer"]
+
+
+class CardRenderer:
+    """Renders execution cards; looks each workflow's name up once."""
+
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        scrubber: Scrubber,
+        console_url: Callable[[str, str], str | None] | None,
+        workflow_names: Callable[[str], Awaitable[str | None]] | None,
+    ) -> None:
+        self._clock = clock
+        self._scrubber = scrubber
+        self._console_url = console_url
+        self._workflow_names = workflow_names
+        self._names: dict[str, str | None] = {}
+
+    def render(
+        self,
+        execution: ExecutionDetail,
+        workflow_name: str | None,
+        following: bool,
+        notice: str | None,
+    ) -> SlackMessage:
+        """The card of ``execution`` as of now."""
+        console = None
+        if self._console_url is not None and execution.workflow_id:
+            console = self._console_url(execution.workflow_id, execution.execution_id)
+        return execution_message(
+            execution,
+            now=self._clock.now(),
+            workflow_name=workflow_name,
+            following=following,
+            console_url=console,
+            notice=notice,
+            scrubber=self._scrubber,
+        )
+
+    async def workflow_name(self, workflow_id: str) -> str | None:
+        """The workflow's name, or ``None`` when unknown (a failed lookup is retried later)."""
+        if self._workflow_names is None:
+            return None
+        if workflow_id not in self._names:
+            try:
+                self._names[workflow_id] = await self._workflow_names(workflow_id)
+            except AomError:
+                return None
+        return self._names[workflow_id]
+
+
+class CardQueue:
+    """Cards waiting for an edit: changed ones first, heartbeats when nothing changed."""
+
+    def __init__(
+        self,
+        *,
+        lives: Mapping[int, Live],
+        store: Store,
+        notifier: CardNotifier,
+        clock: Clock,
+        renderer: CardRenderer,
+        stats: FollowStats,
+        heartbeat: float,
+        working: Callable[[], AbstractContextManager[None]],
+        drop: Callable[[int], None],
+        slack_failed: Callable[[Live, SlackDeliveryError], Awaitable[None]],
+    ) -> None:
+        self._lives = lives
+        self._store = store
+        self._notifier = notifier
+        self._clock = clock
+        self._renderer = renderer
+        self._stats = stats
+        self._heartbeat = heartbeat
+        self._working = working
+        self._drop = drop
+        self._slack_failed = slack_failed
+        self._changed: dict[int, None] = {}
+        self._stale: dict[int, None] = {}
+        self._dirty = asyncio.Event()
+        self._idle_senders = 0
+
+    @property
+    def has_pending_work(self) -> bool:
+        """True when queued cards wait for an idle sender."""
+        return self._idle_senders > 0 and bool(self._changed or self._stale)
+
+    def want(self, live: Live, fingerprint: str, now: datetime) -> None:
+        """``live``'s card should show ``fingerprint``: queue an edit if it needs one."""
+        wanted = policy.display_key(fingerprint, live.notice)
+        if wanted != live.wanted and wanted != live.shown:
+            self._stats.visible_changes += 1
+        live.wanted = wanted
+        kind = policy.update_kind(live.shown, wanted, live.rendered_at, now, self._heartbeat)
+        if kind is None or live.in_flight:
+            return
+        if kind is policy.UpdateKind.CHANGE:
+            self._stale.pop(live.id, None)
+            self._changed[live.id] = None
+        elif live.id not in self._changed:
+            self._stale[live.id] = None
+        self._dirty.set()
+
+    def forget(self, follow_id: int) -> None:
+        """No more edits for this follow (ended or finishing)."""
+        self._changed.pop(follow_id, None)
+        self._stale.pop(follow_id, None)
+
+    async def sender(self) -> None:
+        """One sender: edits queued cards, one at a time, forever."""
+        while True:
+            while not self._changed and not self._stale:
+                self._dirty.clear()
+                self._idle_senders += 1
+                try:
+                    await self._dirty.wait()
+                finally:
+                    self._idle_senders -= 1
+            source = self._changed if self._changed else self._stale
+            follow_id = next(iter(source))
+            del source[follow_id]
+            live = self._lives.get(follow_id)
+            if live is None or live.ended or live.finishing or live.in_flight:
+                continue
+            with self._working():
+                await self._send(live, heartbeat=source is self._stale)
+
+    async def _send(self, live: Live, *, heartbeat: bool) -> None:
+        execution = live.watch.last_execution()
+        ts = live.follow.message_ts
+        if execution is None or ts is None:
+            return
+        record = await self._store.get_follow(live.id)
+        if record is None or not record.is_active:
+            self._drop(live.id)  # ended by another replica or an unfollow elsewhere
+            return
+        name = await self._renderer.workflow_name(live.follow.workflow_id)
+        live.in_flight = True
+        sending: list[str] = []
+
+        def latest() -> MessageLike:
+            current = live.watch.last_execution() or execution
+            fingerprint = live.watch.fingerprint or visible_fingerprint(current)
+            sending.append(policy.display_key(fingerprint, live.notice))
+            return self._renderer.render(current, name, following=True, notice=live.notice)
+
+        try:
+            await self._notifier.update(live.follow.channel_id, ts, latest)
+        except SlackDeliveryError as error:
+            await self._slack_failed(live, error)
+            return
+        finally:
+            live.in_flight = False
+        live.shown = sending[-1] if sending else live.shown
+        live.rendered_at = self._clock.now()
+        if heartbeat:
+            self._stats.heartbeats_sent += 1
+        else:
+            self._stats.updates_sent += 1
+        if live.shown is not None:
+            await self._store.record_render(live.id, live.shown, live.rendered_at)
+        if not live.ended and not live.finishing and live.wanted and live.wanted != live.shown:
+            self._changed[live.id] = None
+            self._dirty.set()

@@ -1,0 +1,193 @@
+"""One poll of a watched execution, and what follows from what it shows.
+
+A poll ends follows past their time limit, asks AOM once for all follows of the execution,
+marks cards "AOM unreachable" while it cannot answer, announces new failure groups in the
+card's thread (once per follow, by store claim), queues card edits, and hands finished
+executions over to completion.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine, MutableMapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from aom_bot.aom.models import ExecutionDetail
+from aom_bot.clock import Clock
+from aom_bot.errors import AomAuthError, AomError, AomNotFoundError, SlackDeliveryError
+from aom_bot.follow import policy
+from aom_bot.follow.cards import CardQueue, CardRenderer
+from aom_bot.follow.endings import Endings
+from aom_bot.follow.protocols import CardNotifier, ExecutionSource
+from aom_bot.follow.scheduler import PollScheduler
+from aom_bot.follow.state import FollowStats, Live, Watch
+from aom_bot.render.analysis import analyse, visible_fingerprint
+from aom_bot.render.kit import SlackMessage, section
+from aom_bot.render.scrub import Scrubber
+from aom_bot.store.base import EndReason, Store
+
+__all__ = ["Poller"]
+
+log = logging.getLogger("aom_bot.follow.engine")  # the engine's log events keep their logger
+
+_NOTE_MAX_TIME = "Stopped following after {hours:g} h; press Refresh for the latest state."
+_NOTE_NOT_FOUND = "Stopped following: AOM no longer knows this execution."
+_NOTE_AUTH = "Stopped following: AOM refused the bot's credentials (ask the bot's operators)."
+
+
+class Poller:
+    """Polls watches for the engine's workers and acts on what changed."""
+
+    def __init__(
+        self,
+        *,
+        source: ExecutionSource,
+        store: Store,
+        notifier: CardNotifier,
+        clock: Clock,
+        stats: FollowStats,
+        scrubber: Scrubber,
+        max_follow: timedelta,
+        watches: MutableMapping[str, Watch],
+        renderer: CardRenderer,
+        cards: CardQueue,
+        scheduler: PollScheduler,
+        endings: Endings,
+        finish: Callable[[Live, ExecutionDetail], None],
+        spawn: Callable[[Coroutine[Any, Any, None]], None],
+    ) -> None:
+        self._source = source
+        self._store = store
+        self._notifier = notifier
+        self._clock = clock
+        self._stats = stats
+        self._scrubber = scrubber
+        self._max_follow = max_follow
+        self._watches = watches
+        self._renderer = renderer
+        self._cards = cards
+        self._scheduler = scheduler
+        self._endings = endings
+        self._finish = finish
+        self._spawn = spawn
+
+    async def get(self, workflow_id: str, execution_id: str) -> ExecutionDetail:
+        """The execution from AOM, counted in the stats."""
+        self._stats.aom_requests += 1
+        return await self._source.get_execution(workflow_id, execution_id)
+
+    async def poll(self, watch: Watch) -> None:
+        """Poll ``watch`` once (a worker calls this when it is due)."""
+        if watch.done or not watch.follows:
+            return
+        now = self._clock.now()
+        for live in list(watch.follows.values()):
+            if now >= live.follow.deadline:
+                hours = self._max_follow.total_seconds() / 3600
+                await self._endings.end(
+                    live, EndReason.MAX_TIME, _NOTE_MAX_TIME.format(hours=hours)
+                )
+        if not watch.follows:
+            return
+        try:
+            execution = await self.get(watch.workflow_id, watch.execution_id)
+        except AomNotFoundError:
+            await self._endings.end_all(watch, EndReason.EXECUTION_NOT_FOUND, _NOTE_NOT_FOUND)
+            return
+        except AomAuthError:
+            await self._endings.end_all(watch, EndReason.AUTH_LOST, _NOTE_AUTH)
+            return
+        except AomError as error:
+            self._stats.aom_errors += 1
+            watch.failures += 1
+            log.warning(
+                "follow.aom_unreachable key=%s kind=%s failures=%d",
+                watch.key,
+                type(error).__name__,
+                watch.failures,
+            )
+            await self._mark_unreachable(watch, now)
+            self._scheduler.schedule(watch, self._scheduler.interval(watch))
+            return
+        watch.failures = 0
+        await self._observe(watch, execution)
+
+    async def _mark_unreachable(self, watch: Watch, now: datetime) -> None:
+        for live in list(watch.follows.values()):
+            if live.unreachable_since is None:
+                live.unreachable_since = now
+                live.notice = policy.unreachable_notice(now)
+                await self._store.set_unreachable(live.id, now)
+                if watch.fingerprint is not None:
+                    self._cards.want(live, watch.fingerprint, now)
+
+    async def _observe(self, watch: Watch, execution: ExecutionDetail) -> None:
+        now = self._clock.now()
+        analysis = analyse(execution)
+        fingerprint = visible_fingerprint(execution, analysis)
+        watch.remember(execution, fingerprint)
+        for live in list(watch.follows.values()):
+            if live.unreachable_since is not None:
+                live.unreachable_since = None
+                live.notice = None
+                await self._store.set_unreachable(live.id, None)
+            baseline = live.shown is None
+            if live.follow.message_ts is None and not await self._post_card(live, execution):
+                continue
+            if baseline:
+                # never rendered (a follow made elsewhere): what exists now is not "new"
+                for group in analysis.groups:
+                    live.announced.add(group.signature)
+                    await self._store.claim_announcement(live.id, group.signature)
+            elif not execution.is_terminal:
+                signatures = [g.signature for g in analysis.groups]
+                for signature in policy.new_groups(signatures, live.announced):
+                    live.announced.add(signature)
+                    if await self._store.claim_announcement(live.id, signature):
+                        group = next(g for g in analysis.groups if g.signature == signature)
+                        text = policy.new_failure_text(group, self._scrubber)
+                        self._spawn(self._announce(live, text))
+        if execution.is_terminal:
+            watch.done = True
+            if self._watches.get(watch.key) is watch:
+                del self._watches[watch.key]
+            for live in list(watch.follows.values()):
+                self._finish(live, execution)
+            return
+        for live in list(watch.follows.values()):
+            self._cards.want(live, fingerprint, now)
+        self._scheduler.schedule(watch, self._scheduler.interval(watch))
+
+    async def _post_card(self, live: Live, execution: ExecutionDetail) -> bool:
+        """A resumed follow whose card was never posted (crash in ``follow()``): post it now."""
+        name = await self._renderer.workflow_name(live.follow.workflow_id)
+        card = self._renderer.render(execution, name, following=True, notice=live.notice)
+        try:
+            ts = await self._notifier.post(live.follow.channel_id, card)
+        except SlackDeliveryError as error:
+            await self._endings.slack_failed(live, error)
+            return False
+        await self._store.set_message(live.id, ts)
+        record = await self._store.get_follow(live.id)
+        if record is not None:
+            live.follow = record
+        live.shown = policy.display_key(visible_fingerprint(execution), live.notice)
+        live.rendered_at = self._clock.now()
+        await self._store.record_render(live.id, live.shown, live.rendered_at)
+        return True
+
+    async def _announce(self, live: Live, text: str) -> None:
+        ts = live.follow.message_ts
+        if ts is None or live.ended:
+            return
+        try:
+            await self._notifier.post(
+                live.follow.channel_id,
+                SlackMessage(text=text, blocks=[section(text)]),
+                thread_ts=ts,
+            )
+        except SlackDeliveryError as error:
+            await self._endings.slack_failed(live, error)
+            return
+        self._stats.new_group_replies += 1
