@@ -41,9 +41,15 @@ def _check_slack(settings: Settings, mode: str) -> tuple[str, str, str]:
     problems = []
     if settings.slack_bot_token is None:
         problems.append("SLACK_BOT_TOKEN is not set (the bot token, xoxb-…).")
+    elif not _reveal(settings.slack_bot_token).startswith("xoxb-"):
+        problems.append("SLACK_BOT_TOKEN does not look like a bot token (it starts with xoxb-).")
     if mode == "socket" and settings.slack_app_token is None:
         problems.append(
             "SLACK_APP_TOKEN is not set (Socket Mode needs the app-level token, xapp-…)."
+        )
+    elif mode == "socket" and not _reveal(settings.slack_app_token).startswith("xapp-"):
+        problems.append(
+            "SLACK_APP_TOKEN does not look like an app-level token (it starts with xapp-)."
         )
     if mode == "http" and settings.slack_signing_secret is None:
         problems.append("SLACK_SIGNING_SECRET is not set (HTTP mode verifies requests with it).")

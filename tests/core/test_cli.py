@@ -177,3 +177,14 @@ def test_migrate_creates_the_default_state_directory(tmp_path):
     assert result.exit_code == 0, result.output
     assert (state / "aom-bot.sqlite3").exists()
     assert "schema version" in result.stderr
+
+
+def test_run_rejects_tokens_of_the_wrong_kind_without_showing_them():
+    """A user token or a bot token pasted as the app token is caught before any Slack call."""
+    env = {"SLACK_BOT_TOKEN": "xoxp-user-token-123", "SLACK_APP_TOKEN": "xoxb-bot-token-456"}
+    result = runner.invoke(app, ["run", "--simulator", "--mode", "socket"], env=env)
+    assert result.exit_code == 2
+    assert "does not look like a bot token" in result.stderr
+    assert "does not look like an app-level token" in result.stderr
+    assert "xoxp-user-token-123" not in result.output
+    assert "xoxb-bot-token-456" not in result.output
