@@ -18,7 +18,7 @@ from aom_bot.aom.ids import validate_id
 from aom_bot.aom.models import ExecutionDetail, Workflow
 from aom_bot.aom.names import WorkflowNames
 from aom_bot.config import Settings
-from aom_bot.errors import AomError, ConfigError, InvalidIdError
+from aom_bot.errors import AomError, AomResponseError, ConfigError, InvalidIdError
 from aom_bot.render import SlackMessage, execution_message
 from aom_bot.render.links import console_link, validate_console_template
 from aom_bot.render.scrub import Scrubber
@@ -194,7 +194,8 @@ async def follow_in_terminal(
                 execution = await session.client.get_execution(workflow_id, execution_id)
                 failures, unreachable_since = 0, None
             except AomError as exc:
-                if not exc.retryable:
+                # As the follow engine does: a garbled answer is as transient as an outage.
+                if not (exc.retryable or isinstance(exc, AomResponseError)):
                     raise
                 failures += 1
                 unreachable_since = unreachable_since or datetime.now(UTC)
