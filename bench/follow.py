@@ -1,12 +1,17 @@
 """Benchmark: one FollowEngine following many executions on simulated time.
 
-The world: ``--executions`` runs (5-20 hosts each, mostly succeeding, some failing) on the
-simulator, in-process through ``httpx.ASGITransport``; FakeSlack on 127.0.0.1 with Slack's tier
-limits switched on (chat.update 50/min per workspace, chat.postMessage 1/s per channel), so
-any pacing mistake shows up as a 429; a SQLite store in a temporary directory. The follows are
-seeded into the store with cards already posted (as after a restart: posting 10,000 cards
-takes Slack ~40 minutes at its posting limit and is not what this measures), then the engine
-runs for ``--minutes`` of simulated time, advanced in ``--step``-second ticks.
+Two processes, so the bot's memory is measured alone. This one runs exactly what the bot runs:
+FollowEngine, SlackNotifier, the AomClient (httpx over aiohttp, pooled) and a SQLite store in a
+temporary directory. A child process (``bench/follow_world.py``, spawned) serves the world on
+127.0.0.1: ``--executions`` runs (5-20 hosts each, mostly succeeding, some failing) on the
+simulator under uvicorn, and FakeSlack with Slack's tier limits switched on (chat.update 50/min
+per workspace, chat.postMessage 1/s per channel), so any pacing mistake shows up as a 429.
+Simulated time is shared through a ``multiprocessing.Value``: this process writes it when its
+clock advances, which it does only once no HTTP request is in flight; the child counts every
+request that saw the clock move while it was answered (goal: 0). The follows are seeded into
+the store with cards already posted (as after a restart: posting 10,000 cards takes Slack ~40
+minutes at its posting limit and is not what this measures), then the engine runs for
+``--minutes`` of simulated time, advanced in ``--step``-second ticks.
 
 Printed side by side with the goals:
 
@@ -14,7 +19,8 @@ Printed side by side with the goals:
   age), and the smallest gap between two polls of one execution;
 - ``chat.update`` calls per visible change: at most one; below one when Slack's per-workspace
   limit is the bottleneck and changes are coalesced (every update carries the latest state);
-- Slack 429s received; peak RSS; CPU seconds per hour of simulated following.
+- Slack 429s received; peak RSS of the bot's process (and its growth while following) next to
+  the world process's; CPU seconds per hour of simulated following (the bot's process only).
 
 Run: ``.venv/bin/python bench/follow.py [--executions 10000] [--minutes 10]``
 
@@ -24,7 +30,7 @@ failures-only, every fifth one subscribed by a second channel), new runs startin
 ``--interval`` seconds) posting cards that the follow engine then keeps current. Printed: AOM
 list requests per workflow per interval (goal: exactly 1, however many channels subscribe),
 cards posted against runs that should have been posted (goal: equal, no duplicate), wall time
-of one discovery round, CPU and RSS.
+of one discovery round, CPU and RSS (both processes).
 
 Run: ``.venv/bin/python bench/follow.py --workflows 1000 [--minutes 10] [--interval 60]``
 """
@@ -33,69 +39,200 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import itertools
+import multiprocessing
 import random
 import resource
 import sys
 import tempfile
 import time
-from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import Any, Protocol
 
 import aiohttp
 import httpx
+from httpx_aiohttp import AiohttpTransport
 from slack_sdk.web.async_client import AsyncWebClient
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from aom_bot.aom.client import AomClient, RetryPolicy, build_http_client  # noqa: E402
-from aom_bot.aom.models import ExecutionDetail  # noqa: E402
-from aom_bot.follow.discovery import SubscriptionDiscovery, is_failing  # noqa: E402
+from aom_bot.aom.http import DEFAULT_LIMITS  # noqa: E402
+from aom_bot.clock import ManualClock  # noqa: E402
+from aom_bot.follow.discovery import SubscriptionDiscovery  # noqa: E402
 from aom_bot.follow.engine import FollowEngine  # noqa: E402
-from aom_bot.follow.policy import poll_interval  # noqa: E402
 from aom_bot.render.analysis import visible_fingerprint  # noqa: E402
-from aom_bot.simulator.app import create_simulator_app  # noqa: E402
-from aom_bot.simulator.auth import SimulatorCredentials  # noqa: E402
-from aom_bot.simulator.faults import Faults, RequestCounter  # noqa: E402
-from aom_bot.simulator.world import World  # noqa: E402
 from aom_bot.slack.notifier import SlackNotifier  # noqa: E402
 from aom_bot.store import NewFollow, NewSubscription, open_store  # noqa: E402
-from tests.fakes.slack_api import FakeSlack  # noqa: E402
-from tests.follow.harness import TrackingClock, settle  # noqa: E402
 
 POLL_MIN = 5.0
 POLL_MAX = 30.0
 
 
-@dataclass(frozen=True, slots=True)
-class Seeded:
-    workflow_id: str
-    execution_id: str
-    begin: float  # simulated seconds (clock.monotonic) when the run began
+class Worker(Protocol):
+    """What ``settle`` needs of the follow engine and of the discovery loop."""
+
+    @property
+    def has_pending_work(self) -> bool: ...
+
+    def busy_tasks(self) -> set[asyncio.Task[Any]]: ...
 
 
-def build_world(
-    clock: TrackingClock, count: int, speed: float, rng: random.Random
-) -> tuple[World, list[Seeded]]:
-    """``count`` runs begun over the last 20 minutes, 5-20 hosts each, 10 % failing."""
-    world = World(seed=11, clock=lambda: clock.now().timestamp(), speed=speed)
-    now_ms = world.now_ms()
-    runs: list[Seeded] = []
-    workflows: list[str] = []
-    for i in range(max(1, count // 50)):
-        scenario = "few-failures" if i % 10 == 0 else "all-success"
-        workflows.append(
-            world.add_workflow(f"wf-{i}", scenario=scenario, host_count=rng.randint(5, 20))
+class SharedClock(ManualClock):
+    """Simulated time, published to the world process; knows which tasks sleep on it (and until when).
+
+    ``elapsed`` is a ``multiprocessing.Value('d')`` the world process reads as its clock. It is
+    written inside ``advance``, before any woken task runs (they run at the next await), and
+    ``settle`` makes sure no request is in flight when ``advance`` is called.
+    """
+
+    def __init__(self, elapsed: Any) -> None:
+        super().__init__()
+        self.elapsed = elapsed
+        self.waits: dict[asyncio.Task[Any], float] = {}
+
+    async def sleep(self, seconds: float) -> None:
+        task = asyncio.current_task()
+        if task is not None and seconds > 0:
+            self.waits[task] = self.monotonic() + seconds
+        try:
+            await super().sleep(seconds)
+        finally:
+            if task is not None:
+                self.waits.pop(task, None)
+
+    def asleep(self, task: asyncio.Task[Any]) -> bool:
+        """True while ``task`` waits for a simulated moment that has not come yet."""
+        deadline = self.waits.get(task)
+        return deadline is not None and deadline > self.monotonic()
+
+    def advance(self, seconds: float) -> None:
+        super().advance(seconds)
+        self.elapsed.value = self.monotonic()
+
+
+class InFlight:
+    """HTTP requests the bot has sent and has no answer to yet (AOM and Slack)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def transport(self, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+        """``inner``, counted (for the AOM client)."""
+        return _CountingTransport(inner, self)
+
+    def trace_config(self) -> aiohttp.TraceConfig:
+        """Counting hooks for the Slack client's aiohttp session."""
+        trace = aiohttp.TraceConfig()
+
+        async def started(*_: object) -> None:
+            self.count += 1
+
+        async def ended(*_: object) -> None:
+            self.count -= 1
+
+        trace.on_request_start.append(started)
+        trace.on_request_end.append(ended)
+        trace.on_request_exception.append(ended)
+        return trace
+
+
+class _CountingTransport(httpx.AsyncBaseTransport):
+    def __init__(self, inner: httpx.AsyncBaseTransport, inflight: InFlight) -> None:
+        self._inner = inner
+        self._inflight = inflight
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self._inflight.count += 1
+        try:
+            return await self._inner.handle_async_request(request)
+        finally:
+            self._inflight.count -= 1
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+async def settle(
+    clock: SharedClock, inflight: InFlight, *workers: Worker, patience: float = 600.0
+) -> None:
+    """Wait until every worker is idle or asleep on the clock and no HTTP request is in flight.
+
+    Real waiting is only ever for I/O (SQLite's thread, the sockets to the world process), so the
+    clock moves only when nothing can still be answered at the old time.
+    """
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + patience
+    quiet_rounds = 0
+    while loop.time() < give_up:
+        await asyncio.sleep(0)
+        quiet = inflight.count == 0 and all(
+            not w.has_pending_work and all(clock.asleep(t) for t in w.busy_tasks()) for w in workers
         )
-    for i in range(count):
-        workflow_id = workflows[i % len(workflows)]
-        ago = rng.uniform(0, 20 * 60)
-        execution_id = world.add_execution(workflow_id, begin_ms=int(now_ms - ago * 1000))
-        runs.append(Seeded(workflow_id, execution_id, -ago))
-    return world, runs
+        if quiet:
+            quiet_rounds += 1
+            if quiet_rounds >= 5:
+                return
+        else:
+            quiet_rounds = 0
+            await asyncio.sleep(0.001)  # let threads and sockets deliver
+    raise RuntimeError("the bot never settled")
+
+
+def _run_world(conn: Any, elapsed: Any, config: dict[str, Any]) -> None:
+    """The world process's entry point; imported there, so the bot's process never loads it."""
+    from follow_world import run_world
+
+    run_world(conn, elapsed, config)
+
+
+def _receive(conn: Any, process: Any) -> dict[str, Any]:
+    if not conn.poll(300) or not process.is_alive():
+        raise RuntimeError("the world process did not start (see its traceback above)")
+    info: dict[str, Any] = conn.recv()
+    return info
+
+
+class WorldLink:
+    """The child process serving the simulator and FakeSlack (``bench/follow_world.py``)."""
+
+    def __init__(self, context: Any, clock: SharedClock, config: dict[str, Any]) -> None:
+        self._receive, send = context.Pipe(duplex=False)
+        config = {**config, "start_epoch": clock.now().timestamp()}
+        self._send = send
+        self._process = context.Process(target=_run_world, args=(send, clock.elapsed, config),
+                                        name="bench-world", daemon=True)  # fmt: skip
+        self._session: aiohttp.ClientSession | None = None
+        self.info: dict[str, Any] = {}
+
+    async def __aenter__(self) -> WorldLink:
+        self._process.start()
+        self._send.close()
+        self.info = await asyncio.to_thread(_receive, self._receive, self._process)
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=600))
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        try:
+            if self._process.is_alive():
+                await self.call("stop")
+        finally:
+            if self._session is not None:
+                await self._session.close()
+            await asyncio.to_thread(self._process.join, 60)
+            if self._process.is_alive():
+                self._process.terminate()
+
+    async def call(self, command: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """One control command (see ``follow_world.WorldProcess.cmd_*``)."""
+        assert self._session is not None
+        url = f"{self.info['control_url']}/ctl/{command}"
+        async with self._session.post(url, json=body or {}) as response:
+            response.raise_for_status()
+            result: dict[str, Any] = await response.json()
+            return result
 
 
 def current_rss_mb() -> float:
@@ -105,6 +242,25 @@ def current_rss_mb() -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size (``ru_maxrss``), in MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def aom_client(info: dict[str, Any], inflight: InFlight) -> AomClient:
+    """The bot's AOM client (httpx over aiohttp, pooled) to the world process's simulator."""
+    transport = inflight.transport(AiohttpTransport(limits=DEFAULT_LIMITS))
+    http = build_http_client(base_url=info["aom_url"], auth=None, transport=transport)
+    return AomClient(http, project_id=info["project_id"], retry=RetryPolicy(attempts=1))
+
+
+def print_table(rows: Sequence[tuple[str, str, str]]) -> None:
+    width = max(len(r[0]) for r in rows)
+    print(f"{'metric':<{width}}  {'measured':>14}  goal")
+    for name, value, goal in rows:
+        print(f"{name:<{width}}  {value:>14}  {goal}")
 
 
 async def main() -> None:
@@ -128,52 +284,51 @@ async def main() -> None:
         "--run-every", type=float, default=30.0, help="minutes between runs of one workflow"
     )
     args = parser.parse_args()
+    context = multiprocessing.get_context("spawn")
+    clock = SharedClock(context.Value("d", 0.0))
     if args.workflows:
         args.speed = args.speed or 0.1
-        await discovery_main(args)
+        config = {"mode": "discovery", "count": args.workflows, "speed": args.speed,
+                  "channels": args.channels}  # fmt: skip
+        async with WorldLink(context, clock, config) as world:
+            await discovery_main(args, clock, world)
         return
     args.speed = args.speed or 0.01
+    config = {"mode": "follow", "count": args.executions, "speed": args.speed,
+              "channels": args.channels}  # fmt: skip
+    async with WorldLink(context, clock, config) as world:
+        await follow_main(args, clock, world)
 
-    rng = random.Random(5)
-    clock = TrackingClock()
-    world, runs = build_world(clock, args.executions, args.speed, rng)
-    requests = RequestCounter(keep=5_000_000)
 
-    async def no_latency(_: float) -> None:
-        return None
-
-    app = create_simulator_app(world, credentials=SimulatorCredentials(), faults=Faults(),
-                               requests=requests, sleep=no_latency)  # fmt: skip
-    http = build_http_client(base_url="http://aom.test", auth=None,
-                             transport=httpx.ASGITransport(app=app))  # fmt: skip
-    aom = AomClient(http, project_id=world.project_id, retry=RetryPolicy(attempts=1))
+async def follow_main(args: argparse.Namespace, clock: SharedClock, world: WorldLink) -> None:
+    """Following mode: see the module docstring."""
+    info = world.info
+    inflight = InFlight()
+    aom = aom_client(info, inflight)
+    runs: list[list[str]] = info["runs"]
+    channels: list[str] = info["channels"]
+    alice: str = info["alice"]
 
     with tempfile.TemporaryDirectory() as tmp:
         store = await open_store(f"sqlite:///{tmp}/bench.db")
         await store.migrate()
-        async with FakeSlack(clock=clock.monotonic) as slack, aiohttp.ClientSession() as session:
-            slack.set_rate_limit("chat.update", per_minute=50, burst=3)
-            slack.set_rate_limit("chat.postMessage", per_minute=300, burst=10)
-            slack.set_channel_rate_limit("chat.postMessage", per_minute=60, burst=1)
-            channels = [
-                slack.add_channel(f"ops-{i}", id=f"C{i:08d}").id for i in range(args.channels)
-            ]
-
+        async with aiohttp.ClientSession(trace_configs=[inflight.trace_config()]) as session:
             seed_started = time.perf_counter()
-            for i, run in enumerate(runs):
-                channel = channels[i % len(channels)]
-                execution = await aom.get_execution(run.workflow_id, run.execution_id)
-                card = slack.workspace.post(slack.channel(channel), {"text": "card"})
+            assigned = [channels[i % len(channels)] for i in range(len(runs))]
+            cards: list[str] = (await world.call("cards", {"channels": assigned}))["ts"]
+            for (workflow_id, execution_id), channel, ts in zip(runs, assigned, cards, strict=True):
+                execution = await aom.get_execution(workflow_id, execution_id)
                 follow, _ = await store.start_follow(NewFollow(
-                    workflow_id=run.workflow_id, execution_id=run.execution_id, channel_id=channel,
-                    started_by=slack.alice, started_at=clock.now(),
-                    deadline=clock.now() + timedelta(hours=24), message_ts=card["ts"],
-                    mention=f"<@{slack.alice}>"))  # fmt: skip
+                    workflow_id=workflow_id, execution_id=execution_id, channel_id=channel,
+                    started_by=alice, started_at=clock.now(),
+                    deadline=clock.now() + timedelta(hours=24), message_ts=ts,
+                    mention=f"<@{alice}>"))  # fmt: skip
                 await store.record_render(follow.id, visible_fingerprint(execution), clock.now())
             seed_seconds = time.perf_counter() - seed_started
-            requests.reset()
+            await world.call("reset")
 
-            client = AsyncWebClient(token=slack.bot_token, base_url=slack.base_url, session=session)
+            client = AsyncWebClient(token=info["bot_token"], base_url=info["slack_url"],
+                                    session=session)  # fmt: skip
             notifier = SlackNotifier(client, clock=clock)
             engine = FollowEngine(
                 source=aom, store=store, notifier=notifier, clock=clock, owner="bench",
@@ -185,13 +340,12 @@ async def main() -> None:
             cpu_before = time.process_time()
             wall_before = time.perf_counter()
             start = clock.monotonic()
-            start_ms = world.now_ms()
             runner = asyncio.create_task(engine.run())
-            await settle(clock, engine, patience=600)
+            await settle(clock, inflight, engine)
             rss_trace: list[float] = []
             while clock.monotonic() - start < args.minutes * 60:
                 clock.advance(args.step)
-                await settle(clock, engine, patience=600)
+                await settle(clock, inflight, engine)
                 if int(clock.monotonic() - start) % 30 == 0:
                     rss_trace.append(current_rss_mb())
             cpu = time.process_time() - cpu_before
@@ -200,131 +354,68 @@ async def main() -> None:
             await engine.stop()
             await runner
             span = clock.monotonic() - start
-
-            per_execution: dict[str, list[int]] = defaultdict(list)
-            for record in requests.records:
-                if record.endpoint == "status":
-                    per_execution[record.execution_id].append(record.at_ms)
-            allowed = 0.0
-            begin_of = {r.execution_id: r.begin for r in runs}
-            min_gap = float("inf")
-            for execution_id, times in per_execution.items():
-                times.sort()
-                gaps = [(b - a) / 1000 for a, b in itertools.pairwise(times)]
-                min_gap = min([min_gap, *gaps])
-                # polls the policy allows between this run's first and last poll (no jitter)
-                first = (times[0] - start_ms) / 1000
-                last = (times[-1] - start_ms) / 1000
-                t, allowed_here = first, 1
-                while True:
-                    t += poll_interval(
-                        t - begin_of[execution_id], minimum=POLL_MIN, maximum=POLL_MAX
-                    )
-                    if t > last + 1e-6:
-                        break
-                    allowed_here += 1
-                allowed += allowed_here
-            status_requests = sum(len(t) for t in per_execution.values())
-            updates = len([c for c in slack.calls_to("chat.update") if c.ok])
-            rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            hours = span / 3600
-
+            rss_mb = peak_rss_mb()
+            counters = await world.call("stats", {"poll_min": POLL_MIN, "poll_max": POLL_MAX})
         await store.aclose()
     await aom.aclose()
 
+    status_requests = counters["status_requests"]
+    allowed = counters["allowed"]
+    updates = counters["updates"]
+    hours = span / 3600
     rows = [
         ("executions followed", f"{args.executions}", ""),
         ("simulated minutes", f"{span / 60:.1f}", ""),
         ("AOM status requests", f"{status_requests}", ""),
         ("requests per execution per interval", f"{status_requests / max(allowed, 1):.3f}", "<= 1"),
-        ("smallest gap between polls of one run (s)", f"{min_gap:.1f}", f">= {POLL_MIN:g}"),
+        ("smallest gap between polls of one run (s)", f"{counters['min_gap']:.1f}",
+         f">= {POLL_MIN:g}"),
         ("visible changes", f"{stats.visible_changes}", ""),
         ("chat.update calls (changes)", f"{stats.updates_sent}", ""),
         ("chat.update calls (heartbeats)", f"{stats.heartbeats_sent}", ""),
-        (
-            "chat.update calls (final cards, end notes)",
-            f"{updates - stats.updates_sent - stats.heartbeats_sent}",
-            "",
-        ),
-        (
-            "change updates per visible change",
-            f"{stats.updates_sent / max(stats.visible_changes, 1):.3f}",
-            "1 while Slack's budget allows; less = coalesced",
-        ),
-        (
-            "chat.update per minute, all kinds",
-            f"{updates / (span / 60):.1f}",
-            "<= 50 (Slack tier 3)",
-        ),
-        (
-            "new-failure replies / completions",
-            f"{stats.new_group_replies} / {stats.completions_posted}",
-            "",
-        ),
-        ("Slack 429s received", f"{slack.rate_limited_count}", "0"),
-        ("peak RSS, whole process (MB)", f"{rss_mb:.0f}", "<= 300"),
-        (
-            "  of which before the engine started (MB)",
-            f"{baseline_mb:.0f}",
-            "simulator, FakeSlack, store",
-        ),
-        (
-            "  growth while following (MB)",
-            f"{rss_mb - baseline_mb:.0f}",
-            "engine, plus the simulator's request log",
-        ),
-        ("CPU seconds (engine run)", f"{cpu:.1f}", ""),
-        ("CPU seconds per hour of following", f"{cpu / hours:.0f}", ""),
+        ("chat.update calls (final cards, end notes)",
+         f"{updates - stats.updates_sent - stats.heartbeats_sent}", ""),
+        ("change updates per visible change",
+         f"{stats.updates_sent / max(stats.visible_changes, 1):.3f}",
+         "1 while Slack's budget allows; less = coalesced"),
+        ("chat.update per minute, all kinds", f"{updates / (span / 60):.1f}",
+         "<= 50 (Slack tier 3)"),
+        ("new-failure replies / completions",
+         f"{stats.new_group_replies} / {stats.completions_posted}", ""),
+        ("Slack 429s received", f"{counters['rate_limited']}", "0"),
+        ("requests answered across a clock advance", f"{counters['straddled']}", "0"),
+        ("peak RSS, bot process (MB)", f"{rss_mb:.0f}", "<= 300"),
+        ("  of which before the engine started (MB)", f"{baseline_mb:.0f}",
+         "imports, store, clients (after seeding)"),
+        ("  growth while following (MB)", f"{rss_mb - baseline_mb:.0f}",
+         "engine, notifier, store, HTTP pools"),
+        ("  highest sampled RSS while following (MB)", f"{max(rss_trace, default=0):.0f}",
+         "every 30 simulated s"),
+        ("peak RSS, world process (MB)", f"{counters['rss_mb']:.0f}",
+         "simulator + FakeSlack; not the bot"),
+        ("CPU seconds (engine run, bot process)", f"{cpu:.1f}", ""),
+        ("CPU seconds per hour of following", f"{cpu / hours:.0f}", "bot process"),
+        ("CPU seconds, world process (whole life)", f"{counters['cpu']:.1f}", ""),
         ("wall seconds (run) / seeding", f"{wall:.1f} / {seed_seconds:.1f}", ""),
-    ]
+    ]  # fmt: skip
     if args.verbose:
         print("RSS every 30 simulated seconds (MB):", " ".join(f"{x:.0f}" for x in rss_trace))
-    width = max(len(r[0]) for r in rows)
-    print(f"{'metric':<{width}}  {'measured':>14}  goal")
-    for name, value, goal in rows:
-        print(f"{name:<{width}}  {value:>14}  {goal}")
+    print_table(rows)
 
 
-async def discovery_main(args: argparse.Namespace) -> None:
+async def discovery_main(args: argparse.Namespace, clock: SharedClock, world: WorldLink) -> None:
     """Subscriptions mode: see the module docstring."""
-    rng = random.Random(5)
-    clock = TrackingClock()
-    world = World(seed=11, clock=lambda: clock.now().timestamp(), speed=args.speed)
-    workflows = [
-        world.add_workflow(
-            f"wf-{i}",
-            scenario="few-failures" if i % 7 == 0 else "all-success",
-            host_count=rng.randint(5, 20),
-        )
-        for i in range(args.workflows)
-    ]
-    for workflow_id in workflows:  # a little history, which must not be posted
-        for _ in range(3):
-            world.add_execution(
-                workflow_id, begin_ms=world.now_ms() - rng.randint(1, 72) * 3_600_000,
-                history="success",
-            )  # fmt: skip
-    requests = RequestCounter(keep=5_000_000)
-
-    async def no_latency(_: float) -> None:
-        return None
-
-    app = create_simulator_app(world, credentials=SimulatorCredentials(), faults=Faults(),
-                               requests=requests, sleep=no_latency)  # fmt: skip
-    http = build_http_client(base_url="http://aom.test", auth=None,
-                             transport=httpx.ASGITransport(app=app))  # fmt: skip
-    aom = AomClient(http, project_id=world.project_id, retry=RetryPolicy(attempts=1))
+    info = world.info
+    inflight = InFlight()
+    aom = aom_client(info, inflight)
+    workflows: list[str] = info["workflows"]
+    channels: list[str] = info["channels"]
+    alice: str = info["alice"]
 
     with tempfile.TemporaryDirectory() as tmp:
         store = await open_store(f"sqlite:///{tmp}/bench.db")
         await store.migrate()
-        async with FakeSlack(clock=clock.monotonic) as slack, aiohttp.ClientSession() as session:
-            slack.set_rate_limit("chat.update", per_minute=50, burst=3)
-            slack.set_rate_limit("chat.postMessage", per_minute=300, burst=10)
-            slack.set_channel_rate_limit("chat.postMessage", per_minute=60, burst=1)
-            channels = [
-                slack.add_channel(f"ops-{i}", id=f"C{i:08d}").id for i in range(args.channels)
-            ]
+        async with aiohttp.ClientSession(trace_configs=[inflight.trace_config()]) as session:
             subscribers: dict[str, list[tuple[str, bool]]] = {}
             for i, workflow_id in enumerate(workflows):
                 chosen = [channels[i % len(channels)]]
@@ -338,12 +429,13 @@ async def discovery_main(args: argparse.Namespace) -> None:
                         await store.claim_post(channel, workflow_id, execution_id, clock.now())
                     await store.subscribe(NewSubscription(
                         channel_id=channel, workflow_id=workflow_id, workflow_name=f"wf-{i}",
-                        failures_only=failures_only, mention=None, created_by=slack.alice,
+                        failures_only=failures_only, mention=None, created_by=alice,
                         created_at=clock.now()))  # fmt: skip
                 subscribers[workflow_id] = [(c, failures_only) for c in chosen]
-            requests.reset()
+            await world.call("reset")
 
-            client = AsyncWebClient(token=slack.bot_token, base_url=slack.base_url, session=session)
+            client = AsyncWebClient(token=info["bot_token"], base_url=info["slack_url"],
+                                    session=session)  # fmt: skip
             notifier = SlackNotifier(client, clock=clock)
             engine = FollowEngine(
                 source=aom, store=store, notifier=notifier, clock=clock, owner="bench",
@@ -359,56 +451,35 @@ async def discovery_main(args: argparse.Namespace) -> None:
             wall_before = time.perf_counter()
             start = clock.monotonic()
             tasks = [asyncio.create_task(engine.run()), asyncio.create_task(discovery.run())]
-            await settle(clock, engine, discovery, patience=600)  # type: ignore[arg-type]
-            started: list[tuple[str, str]] = []
+            await settle(clock, inflight, engine, discovery)
             round_walls: list[float] = []
             rounds_seen = discovery.stats.rounds
             chance = args.step / (args.run_every * 60)
             while clock.monotonic() - start < args.minutes * 60:
-                for workflow_id in workflows:
-                    if rng.random() < chance:
-                        started.append((workflow_id, world.add_execution(workflow_id)))
+                await world.call("start_runs", {"chance": chance})
                 clock.advance(args.step)
                 tick = time.perf_counter()
-                await settle(clock, engine, discovery, patience=600)  # type: ignore[arg-type]
+                await settle(clock, inflight, engine, discovery)
                 if discovery.stats.rounds > rounds_seen:
                     rounds_seen = discovery.stats.rounds
                     round_walls.append(time.perf_counter() - tick)
             # quiet time: no new runs, so every started run can end and be posted
             for _ in range(int(15 * 60 / args.step)):
                 clock.advance(args.step)
-                await settle(clock, engine, discovery, patience=600)  # type: ignore[arg-type]
+                await settle(clock, inflight, engine, discovery)
             cpu = time.process_time() - cpu_before
             wall = time.perf_counter() - wall_before
             span = clock.monotonic() - start
             await discovery.stop()
             await engine.stop()
             await asyncio.gather(*tasks)
-
-            expected = 0
-            for workflow_id, execution_id in started:
-                detail = ExecutionDetail.model_validate(
-                    world.execution_json(workflow_id, execution_id)
-                )
-                for _, failures_only in subscribers[workflow_id]:
-                    expected += (not failures_only) or is_failing(detail)
-            cards = [
-                c for c in slack.calls_to("chat.postMessage")
-                if c.ok and not c.args.get("thread_ts")
-            ]  # fmt: skip
-            run_ids = {execution_id for _, execution_id in started}
-            posted_pairs = [
-                (c.args["channel"], execution_id)
-                for c in cards
-                for execution_id in run_ids
-                if execution_id in str(c.args.get("blocks"))
-            ]
-            lists = requests.count("list-executions")
             rounds = discovery.stats.rounds
-            rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            rss_mb = peak_rss_mb()
+            counters = await world.call("stats", {"subscribers": subscribers})
         await store.aclose()
     await aom.aclose()
 
+    lists = counters["list_requests"]
     per_interval = lists / max(rounds * len(workflows), 1)
     round_walls.sort()
     rows = [
@@ -418,25 +489,26 @@ async def discovery_main(args: argparse.Namespace) -> None:
         ("discovery rounds", f"{rounds}", f"every {args.interval:g} s"),
         ("AOM list requests", f"{lists}", ""),
         ("list requests per workflow per interval", f"{per_interval:.3f}", "1"),
-        ("runs started", f"{len(started)}", ""),
-        ("cards that should be posted", f"{expected}", ""),
-        ("cards posted", f"{len(posted_pairs)}", "= should, none twice"),
-        ("duplicate cards", f"{len(posted_pairs) - len(set(posted_pairs))}", "0"),
-        ("AOM status requests (follow engine)", f"{requests.count('status')}", ""),
+        ("runs started", f"{counters['runs_started']}", ""),
+        ("cards that should be posted", f"{counters['expected_cards']}", ""),
+        ("cards posted", f"{counters['cards_posted']}", "= should, none twice"),
+        ("duplicate cards", f"{counters['duplicate_cards']}", "0"),
+        ("AOM status requests (follow engine)", f"{counters['status_requests']}", ""),
         ("discovery aom errors / failed posts",
          f"{discovery.stats.aom_errors} / {discovery.stats.failed_posts}", "0 / 0"),
-        ("Slack 429s received", f"{slack.rate_limited_count}", "0"),
+        ("Slack 429s received", f"{counters['rate_limited']}", "0"),
+        ("requests answered across a clock advance", f"{counters['straddled']}", "0"),
         ("round wall time, median / max (s)",
          f"{round_walls[len(round_walls) // 2]:.2f} / {round_walls[-1]:.2f}"
          if round_walls else "-", f"< {args.interval:g}"),
-        ("peak RSS, whole process (MB)", f"{rss_mb:.0f}", ""),
+        ("peak RSS, bot process (MB)", f"{rss_mb:.0f}", ""),
         ("  growth while running (MB)", f"{rss_mb - baseline_mb:.0f}", ""),
-        ("CPU seconds / wall seconds", f"{cpu:.1f} / {wall:.1f}", ""),
+        ("peak RSS, world process (MB)", f"{counters['rss_mb']:.0f}",
+         "simulator + FakeSlack; not the bot"),
+        ("CPU seconds / wall seconds (bot process)", f"{cpu:.1f} / {wall:.1f}", ""),
+        ("CPU seconds, world process (whole life)", f"{counters['cpu']:.1f}", ""),
     ]  # fmt: skip
-    width = max(len(r[0]) for r in rows)
-    print(f"{'metric':<{width}}  {'measured':>14}  goal")
-    for name, value, goal in rows:
-        print(f"{name:<{width}}  {value:>14}  {goal}")
+    print_table(rows)
 
 
 if __name__ == "__main__":
