@@ -199,3 +199,12 @@ class SlackMessageGone(SlackDeliveryError):
 
 class SlackRejected(SlackDeliveryError):
     """Slack refused the payload itself (invalid blocks, too long): a bug on our side."""
+
+
+#: Slack errors meaning the card or its channel is out of the bot's reach for good: stop, quietly
+SLACK_GONE: tuple[type[SlackDeliveryError], ...] = (
+    SlackMessageGone,
+    SlackChannelGone,
+    SlackChannelUnreachable,
+    SlackNotInChannel,
+)

@@ -39,12 +39,9 @@ from typing import Any, Protocol
 from aom_bot.aom.models import ExecutionDetail, Phase
 from aom_bot.clock import Clock, sleep_or_wake
 from aom_bot.errors import (
+    SLACK_GONE,
     AomError,
-    SlackChannelGone,
-    SlackChannelUnreachable,
     SlackDeliveryError,
-    SlackMessageGone,
-    SlackNotInChannel,
     StoreError,
 )
 from aom_bot.follow.protocols import CardNotifier
@@ -67,7 +64,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Slack errors after which posting to the channel is pointless: the post is given up
-_GONE = (SlackMessageGone, SlackChannelGone, SlackChannelUnreachable, SlackNotInChannel)
 
 
 class ExecutionLister(Protocol):
@@ -379,7 +375,7 @@ class SubscriptionDiscovery:
                 subscription_id=subscription.id,
             )
         except SlackDeliveryError as error:
-            gone = isinstance(error, _GONE)
+            gone = isinstance(error, SLACK_GONE)
             self._stats.failed_posts += 1
             log.warning(
                 "discovery.post_failed channel=%s workflow=%s slack_error=%s retry=%s",

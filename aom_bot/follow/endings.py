@@ -13,11 +13,9 @@ from collections.abc import Callable
 from aom_bot.aom.models import ExecutionDetail
 from aom_bot.clock import Clock
 from aom_bot.errors import (
-    SlackChannelGone,
-    SlackChannelUnreachable,
+    SLACK_GONE,
     SlackDeliveryError,
     SlackMessageGone,
-    SlackNotInChannel,
     StoreError,
 )
 from aom_bot.follow.cards import CardRenderer
@@ -32,7 +30,6 @@ __all__ = ["Endings"]
 log = logging.getLogger("aom_bot.follow.engine")  # the engine's log events keep their logger
 
 #: Slack errors after which a card can never be edited again: the follow ends quietly
-_GONE = (SlackMessageGone, SlackChannelGone, SlackChannelUnreachable, SlackNotInChannel)
 
 
 class Endings:
@@ -64,7 +61,7 @@ class Endings:
     async def slack_failed(self, live: Live, error: SlackDeliveryError) -> None:
         """A Slack call for ``live`` failed: end it quietly if its card can never be edited."""
         self._stats.slack_errors += 1
-        if isinstance(error, _GONE):
+        if isinstance(error, SLACK_GONE):
             reason = (
                 EndReason.MESSAGE_DELETED
                 if isinstance(error, SlackMessageGone)
@@ -115,7 +112,7 @@ class Endings:
                 if await self._complete_once(live, execution):
                     return
             except SlackDeliveryError as error:
-                if isinstance(error, _GONE):
+                if isinstance(error, SLACK_GONE):
                     await self.slack_failed(live, error)
                     return
                 self._stats.slack_errors += 1
