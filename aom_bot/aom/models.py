@@ -3,7 +3,8 @@
 Real payloads are inconsistent (numbers as strings, ``floating_ip_List``, ``error_msg`` vs
 ``error_message``, epoch milliseconds as int *or* string, ISO strings, bare arrays). The rules here:
 every field is optional, a value of the wrong type degrades to "unknown" instead of failing, unknown
-statuses keep their raw text, and unknown host buckets are kept. Pure data: no I/O.
+statuses keep their raw text, and unknown host buckets are kept. Each key of a node's output is
+judged on its own: a list of objects is a host bucket, anything else is kept as metadata. Pure data: no I/O.
 
 >>> detail = ExecutionDetail.model_validate({"execution_id": "e1", "status": "fail"})
 >>> detail.status, detail.status.is_terminal
@@ -248,6 +249,31 @@ def _list_of_objects(value: object) -> list[dict[str, Any]]:
     return [item for item in value if isinstance(item, dict)]
 
 
+def _is_bucket(value: object) -> bool:
+    """A list of host objects (an empty list too); a ``null`` bucket or a counter is not."""
+    return isinstance(value, list) and (
+        not value or any(isinstance(item, dict) for item in value)
+    )
+
+
+def _split_buckets(
+    output: dict[Any, Any],
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any]]:
+    """Judge each key of a node's output on its own: host lists are buckets, the rest metadata.
+
+    One odd key (``"in_execution": null``, ``"skipped_meta": {…}``) must never make the
+    node's other buckets, and so its failed hosts, disappear.
+    """
+    buckets: dict[str, list[dict[str, Any]]] = {}
+    meta: dict[str, Any] = {}
+    for name, value in output.items():
+        if _is_bucket(value):
+            buckets[str(name)] = _list_of_objects(value)
+        else:
+            meta[str(name)] = value
+    return buckets, meta
+
+
 class Host(_Tolerant):
     """One server's result inside a node's output bucket."""
 
@@ -297,9 +323,11 @@ class NodeResult(_Tolerant):
     begin_time: LenientTime = None
     end_time: LenientTime = None
     function_execution_id: LenientStr = ""
-    #: host buckets by AOM's bucket name (known ones and any new ones), when output has that shape
+    #: host buckets by AOM's bucket name (known ones and any new ones): every list of objects
     buckets: dict[str, tuple[Host, ...]] = Field(default_factory=dict)
-    #: the output as sent, when it is not a dict of host lists (approval, pause, cloud nodes)
+    #: the other keys of a bucketed output (``null`` buckets, counters, …), kept as sent
+    output_meta: dict[str, Any] = Field(default_factory=dict)
+    #: the output as sent, when it holds no host list at all (approval, pause, cloud nodes)
     raw_output: Any = None
 
     @model_validator(mode="before")
@@ -311,16 +339,11 @@ class NodeResult(_Tolerant):
         data["raw_status"] = data.get("status")
         data["status"] = parse_status(data.get("status"))
         output = data.pop("output", None)
-        data.pop("buckets", None)
-        data.pop("raw_output", None)
-        if (
-            isinstance(output, dict)
-            and output
-            and all(isinstance(v, list) for v in output.values())
-        ):
-            data["buckets"] = {
-                str(name): tuple(_list_of_objects(hosts)) for name, hosts in output.items()
-            }
+        for derived in ("buckets", "output_meta", "raw_output"):
+            data.pop(derived, None)
+        buckets, meta = _split_buckets(output) if isinstance(output, dict) else ({}, {})
+        if buckets:
+            data["buckets"], data["output_meta"] = buckets, meta
         elif output not in (None, {}, []):
             data["raw_output"] = output
         return data

@@ -27,7 +27,7 @@ from aom_bot.render.scrub import Scrubber
 from aom_bot.render.wording import (
     as_utc,
     format_duration,
-    format_time,
+    slack_time,
     status_emoji,
     status_label,
 )
@@ -63,7 +63,7 @@ def _execution_row(execution: ExecutionDetail, now: datetime, scrubber: Scrubber
     ]
     details: list[str] = []
     if execution.begin_time:
-        details.append(f"started {format_time(execution.begin_time, now)}")
+        details.append(f"started {slack_time(execution.begin_time, now)}")
     if execution.begin_time and execution.end_time:
         details.append(f"took {format_duration(execution.end_time - execution.begin_time)}")
     counts = analyse(execution).counts
@@ -151,7 +151,7 @@ def _workflow_row(workflow: Workflow, now: datetime, scrubber: Scrubber) -> str:
         status = escape_mrkdwn(scrubber.scrub(status_label(workflow.status, workflow.raw_status)))
         details.append(f"last run {status_emoji(workflow.status)} {status}")
     if workflow.last_execution_start_time:
-        details.append(f"at {format_time(workflow.last_execution_start_time, now)}")
+        details.append(f"at {slack_time(workflow.last_execution_start_time, now)}")
     if workflow.description:
         details.append(_safe(scrubber, workflow.description, 150))
     if details:

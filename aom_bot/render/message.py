@@ -51,10 +51,10 @@ from aom_bot.render.scrub import Scrubber
 from aom_bot.render.wording import (
     as_utc,
     bucket_phrases,
-    format_clock,
     format_duration,
-    format_time,
     progress_bar,
+    slack_clock,
+    slack_time,
     status_emoji,
     status_label,
 )
@@ -130,16 +130,16 @@ def _context(
         ident += f" of {_code(scrubber, execution.workflow_id, 100)}"
     texts.append(ident)
     if execution.begin_time:
-        texts.append(f"Started {format_time(execution.begin_time, now)}")
+        texts.append(f"Started {slack_time(execution.begin_time, now)}")
     if execution.end_time:
-        texts.append(f"Ended {format_time(execution.end_time, now)}")
+        texts.append(f"Ended {slack_time(execution.end_time, now)}")
     if execution.created_by:
         texts.append(f"by {_safe(scrubber, execution.created_by, 80)}")
     if execution.status is ExecutionStatus.WAIT_APPROVAL or (
         execution.approvers and not execution.is_terminal
     ):
         texts.append(_approvers(execution.approvers, scrubber))
-    texts.append(f"updated {format_clock(now)}")
+    texts.append(f"updated {slack_clock(now)}")
     if notice:
         texts.append("⚠️ " + _safe(scrubber, notice, 500))
     return kit.context(*(clip(t, CONTEXT_TEXT_MAX) for t in texts))

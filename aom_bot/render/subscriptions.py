@@ -31,7 +31,7 @@ from aom_bot.render.limits import (
     clip_rendered,
 )
 from aom_bot.render.scrub import Scrubber
-from aom_bot.render.wording import as_utc, format_time
+from aom_bot.render.wording import as_utc, slack_time
 from aom_bot.store.base import Follow, Subscription
 
 __all__ = [
@@ -162,7 +162,7 @@ def _subscription_row(
     mention = _mention_shown(sub.mention)
     if mention:
         details.append(f"mentions {mention}")
-    since = f"since {format_time(sub.created_at, now)}"
+    since = f"since {slack_time(sub.created_at, now)}"
     creator = _user_shown(sub.created_by)
     details.append(f"{since} by {creator}" if creator else since)
     return clip(f"{head}\n{' · '.join(details)}", _ROW_MAX)
@@ -187,7 +187,7 @@ def _follow_row(
         origin = f"started by {starter}"
     else:
         origin = "started by someone"
-    details = [origin, f"since {format_time(follow.started_at, now)}"]
+    details = [origin, f"since {slack_time(follow.started_at, now)}"]
     return clip(f"{head}\n{' · '.join(details)}", _ROW_MAX)
 
 

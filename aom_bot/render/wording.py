@@ -18,6 +18,8 @@ __all__ = [
     "format_clock",
     "format_duration",
     "format_time",
+    "slack_clock",
+    "slack_time",
     "progress_bar",
     "status_emoji",
     "status_label",
@@ -77,6 +79,29 @@ def format_time(moment: datetime, now: datetime) -> str:
     if moment.date() == as_utc(now).date():
         return format_clock(moment)
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _slack_date(moment: datetime, token: str, fallback: str) -> str:
+    return f"<!date^{int(moment.timestamp())}^{token}|{fallback}>"
+
+
+def slack_clock(moment: datetime) -> str:
+    """``HH:MM:SS`` in each reader's own time zone (Slack date formatting), UTC as fallback.
+
+    Only for mrkdwn text: Slack shows the fallback where it cannot render the token.
+    """
+    moment = as_utc(moment)
+    return _slack_date(moment, "{time_secs}", format_clock(moment))
+
+
+def slack_time(moment: datetime, now: datetime) -> str:
+    """``HH:MM`` (with the date when not today) in each reader's zone; ``HH:MM UTC`` fallback."""
+    moment = as_utc(moment)
+    if moment.date() == as_utc(now).date():
+        return _slack_date(moment, "{time}", moment.strftime("%H:%M UTC"))
+    return _slack_date(
+        moment, "{date_short_pretty} {time}", moment.strftime("%Y-%m-%d %H:%M UTC")
+    )
 
 
 def format_duration(span: timedelta) -> str:

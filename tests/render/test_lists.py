@@ -71,3 +71,11 @@ def test_execution_rows_from_garbage_do_not_crash() -> None:
     """Executions without ids or times still list, just without a button."""
     message = executions_message("", [ExecutionDetail.model_validate({})], limit=5, now=NOW)
     assert_valid(message)
+
+
+def test_list_rows_show_start_times_in_each_readers_zone() -> None:
+    """A row's start time is a Slack date tag (reader's zone) with the UTC time as fallback."""
+    message = executions_message(WORKFLOW_ID, [execution(node())], limit=5, now=NOW)
+    rows = " ".join(t for _, t in texts(message.blocks))
+    assert "started <!date^1710490200^{time}|08:10 UTC>" in rows
+    assert_inert(message)

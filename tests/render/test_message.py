@@ -61,7 +61,7 @@ def test_f3_card_shows_what_an_operator_needs() -> None:
         "No space left on device",
         "[patch] yum failed",
         "✅ 1 succeeded · ❌ 5 failed",
-        "updated 08:12:00 UTC",
+        "updated <!date^1710490320^{time_secs}|08:12:00 UTC>",
         "⏱ took 1m 35s",
     ):
         assert expected in text
@@ -334,3 +334,18 @@ def test_naive_now_is_taken_as_utc() -> None:
     """A naive `now` (no tzinfo) does not crash the elapsed-time arithmetic."""
     naive = execution_message(load_fixture("f1_running.json"), now=NOW.replace(tzinfo=None))
     assert naive == execution_message(load_fixture("f1_running.json"), now=NOW)
+
+
+def test_card_times_are_shown_in_each_readers_time_zone() -> None:
+    """Started, ended and "updated" use Slack date tags with a UTC fallback; the
+    notification text stays plain, and a run of another day shows its date."""
+    detail = load_fixture("f3_failed.json")
+    message = execution_message(detail, now=NOW)
+    context = " ".join(e["text"] for e in message.blocks[1]["elements"])
+    assert "Started <!date^1710490200^{time}|08:10 UTC>" in context
+    assert "Ended <!date^1710490295^{time}|08:11 UTC>" in context
+    assert "updated <!date^1710490320^{time_secs}|08:12:00 UTC>" in context
+    assert "<" not in message.text
+    next_day = execution_message(detail, now=datetime(2024, 3, 16, 9, tzinfo=UTC))
+    context = " ".join(e["text"] for e in next_day.blocks[1]["elements"])
+    assert "Started <!date^1710490200^{date_short_pretty} {time}|2024-03-15 08:10 UTC>" in context
