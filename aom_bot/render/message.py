@@ -51,6 +51,7 @@ from aom_bot.render.scrub import Scrubber
 from aom_bot.render.wording import (
     as_utc,
     bucket_phrases,
+    execution_emoji,
     format_duration,
     progress_bar,
     slack_clock,
@@ -89,7 +90,7 @@ def short_summary(
     scrubber = scrubber or Scrubber()
     counts = (analysis or analyse(execution)).counts
     label = escape_mrkdwn(scrubber.scrub(status_label(execution.status, execution.raw_status)))
-    parts = [f"{status_emoji(execution.status)} {label}"]
+    parts = [f"{execution_emoji(execution.status, counts.failed)} {label}"]
     parts.append(_safe(scrubber, _workflow_title(execution, workflow_name), 120))
     if counts.total:
         parts.append(_progress_phrase(execution, counts))
@@ -97,7 +98,8 @@ def short_summary(
 
 
 def _progress_phrase(execution: ExecutionDetail, counts: BucketCounts) -> str:
-    if execution.is_terminal:
+    # An unknown status may be an end nobody told us about: its failures come first.
+    if execution.is_terminal or (counts.failed and execution.status is ExecutionStatus.UNKNOWN):
         if counts.failed:
             return f"{counts.failed}/{counts.total} hosts failed"
         return f"{counts.succeeded}/{counts.total} hosts succeeded"
@@ -108,10 +110,13 @@ def _progress_phrase(execution: ExecutionDetail, counts: BucketCounts) -> str:
 # --- header, context, summary --------------------------------------------------------------
 
 
-def _header(execution: ExecutionDetail, title: str, scrubber: Scrubber) -> Block:
+def _header(
+    execution: ExecutionDetail, title: str, scrubber: Scrubber, counts: BucketCounts
+) -> Block:
     label = status_label(execution.status, execution.raw_status)
     label = label[:1].upper() + label[1:]
-    text = f"{status_emoji(execution.status)} {plain_text_safe(scrubber.scrub(label))} · "
+    emoji = execution_emoji(execution.status, counts.failed)
+    text = f"{emoji} {plain_text_safe(scrubber.scrub(label))} · "
     text += plain_text_safe(scrubber.scrub(title))
     return kit.header(clip(text, HEADER_TEXT_MAX) or "Execution")
 
@@ -274,7 +279,7 @@ def execution_message(
     analysis = analyse(execution)
     title = _workflow_title(execution, workflow_name)
     blocks: list[Block] = [
-        _header(execution, title, scrubber),
+        _header(execution, title, scrubber, analysis.counts),
         _context(
             execution,
             now=now,

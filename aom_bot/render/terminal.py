@@ -25,9 +25,9 @@ from aom_bot.render.scrub import Scrubber
 from aom_bot.render.wording import (
     as_utc,
     bucket_phrases,
+    execution_emoji,
     format_duration,
     format_time,
-    status_emoji,
     status_label,
 )
 
@@ -42,11 +42,18 @@ _PHASE_STYLE = {
     Phase.UNKNOWN: "bold",
 }
 _LOG_LINE_MAX = 200
+#: AOM IDs are at most 128 characters: never clip one a user must copy
+_ID_MAX = 128
 
 
-def _status_text(status: ExecutionStatus, raw: str, scrubber: Scrubber) -> Text:
+def _status_text(
+    status: ExecutionStatus, raw: str, scrubber: Scrubber, failed_hosts: int = 0
+) -> Text:
     label = strip_controls(scrubber.scrub(status_label(status, raw)))
-    return Text(f"{status_emoji(status)} {label}", style=_PHASE_STYLE[status.phase])
+    style = _PHASE_STYLE[status.phase]
+    if status is ExecutionStatus.UNKNOWN and failed_hosts:
+        style = _PHASE_STYLE[Phase.FAILED]  # failed hosts are failed, whatever the status says
+    return Text(f"{execution_emoji(status, failed_hosts)} {label}", style=style)
 
 
 def _safe(scrubber: Scrubber, text: str, limit: int = 200) -> str:
@@ -107,7 +114,7 @@ def render_execution(
     analysis = analyse(execution)
     counts = analysis.counts
     title = Text.assemble(
-        _status_text(execution.status, execution.raw_status, scrubber),
+        _status_text(execution.status, execution.raw_status, scrubber, counts.failed),
         " · ",
         (_safe(scrubber, workflow_name or execution.workflow_id or "execution", 100), "bold"),
     )
@@ -130,6 +137,9 @@ def render_execution(
         facts.add_row("Approvers", Text(names))
     hosts = " · ".join(f"{emoji} {n} {label}" for emoji, label, n in bucket_phrases(counts))
     facts.add_row("Hosts", Text(f"{counts.total}: {hosts}" if counts.total else "no host results"))
+    if analysis.other_buckets:
+        names = ", ".join(_safe(scrubber, b, 40) for b in analysis.other_buckets)
+        facts.add_row("Other buckets", Text(names))
     parts: list[RenderableType] = [title, facts]
     if len(execution.nodes) > 1:
         nodes = Table(box=box.SIMPLE, show_edge=False, title="Nodes", title_justify="left")
@@ -146,9 +156,34 @@ def render_execution(
 
 
 def _short_time(moment: datetime | None, now: datetime | None) -> str:
+    """``HH:MM`` today, else ``YYYY-MM-DD HH:MM``: a table cell, under a "(UTC)" heading."""
     if moment is None:
         return "-"
-    return format_time(moment, now or moment)
+    moment = as_utc(moment)
+    if moment.date() == as_utc(now or moment).date():
+        return moment.strftime("%H:%M")
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+#: short cells that read badly when broken ("2/12", "14s"); names and times may fold instead
+_UNBROKEN = frozenset({"Took", "Failed", "Type"})
+
+
+def _table(*columns: str, id_column: str, ids: Sequence[str]) -> Table:
+    """A compact table whose ID column never wraps: the other columns shrink or fold first.
+
+    People copy these IDs into the next command; an ID split over two lines is a paste error.
+    """
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    for column in columns:
+        if column == id_column:
+            width = max((len(i) for i in ids), default=1)
+            table.add_column(column, no_wrap=True, overflow="ignore", min_width=width)
+        elif column in _UNBROKEN:
+            table.add_column(column, no_wrap=True)
+        else:
+            table.add_column(column, overflow="fold")
+    return table
 
 
 def render_executions_table(
@@ -159,18 +194,19 @@ def render_executions_table(
 ) -> RenderableType:
     """Executions newest first: id, status, start, duration, failed/total hosts, who started it."""
     scrubber = scrubber or Scrubber()
-    table = Table(box=box.SIMPLE_HEAD)
-    for column in ("Execution", "Status", "Started", "Took", "Failed", "By"):
-        table.add_column(column, overflow="fold")
     ordered = sorted(executions, key=lambda e: e.begin_time.timestamp() if e.begin_time else 0.0)
-    for execution in reversed(ordered):
+    ids = [_safe(scrubber, e.execution_id or "-", _ID_MAX) for e in reversed(ordered)]
+    table = _table(
+        "Execution", "Status", "Started (UTC)", "Took", "Failed", "By", id_column="Execution", ids=ids
+    )
+    for ident, execution in zip(ids, reversed(ordered), strict=True):
         counts = analyse(execution).counts
         took = "-"
         if execution.begin_time and execution.end_time:
             took = format_duration(execution.end_time - execution.begin_time)
         table.add_row(
-            Text(_safe(scrubber, execution.execution_id or "-", 40)),
-            _status_text(execution.status, execution.raw_status, scrubber),
+            Text(ident),
+            _status_text(execution.status, execution.raw_status, scrubber, counts.failed),
             _short_time(execution.begin_time, now),
             took,
             f"{counts.failed}/{counts.total}" if counts.total else "-",
@@ -187,13 +223,14 @@ def render_workflows_table(
 ) -> RenderableType:
     """Workflows: name, id, type, status and when they last ran."""
     scrubber = scrubber or Scrubber()
-    table = Table(box=box.SIMPLE_HEAD)
-    for column in ("Name", "Workflow id", "Type", "Status", "Last run"):
-        table.add_column(column, overflow="fold")
-    for workflow in workflows:
+    ids = [_safe(scrubber, w.id or "-", _ID_MAX) for w in workflows]
+    table = _table(
+        "Name", "Workflow id", "Type", "Status", "Last run (UTC)", id_column="Workflow id", ids=ids
+    )
+    for ident, workflow in zip(ids, workflows, strict=True):
         table.add_row(
             Text(_safe(scrubber, workflow.name or "-", 60)),
-            Text(_safe(scrubber, workflow.id or "-", 40)),
+            Text(ident),
             Text(_safe(scrubber, workflow.type or "-", 12)),
             _status_text(workflow.status, workflow.raw_status, scrubber),
             _short_time(workflow.last_execution_start_time, now),

@@ -15,12 +15,13 @@ __all__ = [
     "BUCKET_LABELS",
     "as_utc",
     "bucket_phrases",
+    "execution_emoji",
     "format_clock",
     "format_duration",
     "format_time",
+    "progress_bar",
     "slack_clock",
     "slack_time",
-    "progress_bar",
     "status_emoji",
     "status_label",
 ]
@@ -53,6 +54,17 @@ _RAW_STATUS_MAX = 40
 
 def status_emoji(status: ExecutionStatus) -> str:
     return _STATUS[status][0]
+
+
+def execution_emoji(status: ExecutionStatus, failed_hosts: int) -> str:
+    """The status emoji, but ❌ for a status nobody knows while hosts have failed.
+
+    Failed hosts are failed whatever the status text says: an unknown status must not make
+    them read as neutral.
+    """
+    if status is ExecutionStatus.UNKNOWN and failed_hosts:
+        return _STATUS[ExecutionStatus.FAIL][0]
+    return status_emoji(status)
 
 
 def status_label(status: ExecutionStatus, raw: str = "") -> str:

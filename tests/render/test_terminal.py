@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from datetime import UTC, datetime
 
+import pytest
 from rich.console import Console, RenderableType
 
 from aom_bot.aom.models import Workflow
@@ -90,3 +91,37 @@ def test_tables_list_executions_newest_first_and_workflows() -> None:
     assert "deploy-nginx" in out
     assert "wf-1" in out
     assert all(len(line) <= 80 for line in out.splitlines())
+
+
+@pytest.mark.parametrize("width", [80, 100])
+def test_ids_in_the_tables_never_wrap(width: int) -> None:
+    """The IDs a user copies into the next command stay on one line at 80 and 100 columns,
+    even beside long names and creators: the other columns give way."""
+    runs = [
+        execution(
+            node(fail=[host(1, error_msg="boom")]),
+            execution_id=f"{i:08d}-0d64-4abc-8d86-b1deba93379c",
+            created_by="a-rather-long-operator-name@example.com",
+            status=status,
+        )
+        for i, status in enumerate(["waitApproval", "approvalFailed", "fail"])
+    ]
+    table = _plain(render_executions_table(runs, now=NOW), width)
+    for run in runs:
+        assert any(run.execution_id in line for line in table.splitlines()), table
+    workflows = [
+        Workflow.model_validate(
+            {
+                "id": f"{i:02d}2ed4dfd23f38825002dde859f4a31",
+                "name": "an-unusually-long-workflow-name-for-nightly-maintenance",
+                "type": "manual",
+                "status": "waitApproval",
+                "last_execution_start_time": 1710000000000,
+            }
+        )
+        for i in range(3)
+    ]
+    listing = _plain(render_workflows_table(workflows, now=NOW), width)
+    for workflow in workflows:
+        assert any(workflow.id in line for line in listing.splitlines()), listing
+    assert all(len(line) <= width for line in (table + listing).splitlines())
