@@ -89,11 +89,16 @@ def _fail(code: ExitCode, message: str) -> NoReturn:
     raise typer.Exit(int(code))
 
 
-def _settings() -> Settings:
+def _settings(*, quiet: bool = False) -> Settings:
+    """The settings, with logging configured. ``quiet`` (the view commands, whose errors are
+    printed anyway): warnings only, unless AOM_BOT_LOG_LEVEL is set explicitly."""
     from aom_bot.config import load_settings
     from aom_bot.logs import configure_logging
 
     settings = load_settings()
+    level = settings.aom_bot_log_level
+    if quiet and "aom_bot_log_level" not in settings.model_fields_set:
+        level = "WARNING"
     secrets = [
         s.get_secret_value()
         for s in (
@@ -109,7 +114,7 @@ def _settings() -> Settings:
         if s is not None
     ]
     configure_logging(
-        level=settings.aom_bot_log_level, fmt=settings.aom_bot_log_format, secrets=secrets
+        level=level, fmt=settings.aom_bot_log_format, secrets=secrets
     )
     return settings
 
@@ -125,11 +130,11 @@ def _run(work: Callable[[], Awaitable[T]]) -> T:
         raise typer.Exit(130) from None
     except (ConfigError, InvalidIdError, StoreError) as exc:
         # StoreError: the configured database cannot be opened or used.
-        _fail(ExitCode.USAGE, exc.user_message())
+        _fail(ExitCode.USAGE, exc.user_message(cli=True))
     except (AomError, SlackDeliveryError) as exc:
-        _fail(ExitCode.AOM, exc.user_message())
+        _fail(ExitCode.AOM, exc.user_message(cli=True))
     except AomBotError as exc:
-        _fail(ExitCode.INTERNAL, exc.user_message())
+        _fail(ExitCode.INTERNAL, exc.user_message(cli=True))
     except Exception:
         _log.exception("internal error")
         _fail(ExitCode.INTERNAL, "internal error; the log above (stderr) has the details.")
@@ -186,7 +191,7 @@ def show(
     async def work() -> ExitCode:
         from aom_bot import console
 
-        settings = _settings()
+        settings = _settings(quiet=True)
         async with console.aom_session(settings, simulator=simulator) as session:
             wf, ex = await session.resolve_ids(workflow_id, execution_id, live=follow)
             if follow:
@@ -217,7 +222,7 @@ def executions(
     async def work() -> None:
         from aom_bot import console
 
-        settings = _settings()
+        settings = _settings(quiet=True)
         async with console.aom_session(settings, simulator=simulator) as session:
             wf = await session.resolve_workflow(workflow_id)
             items = (await session.client.list_executions(wf))[:limit]
@@ -243,7 +248,7 @@ def workflows(
     async def work() -> None:
         from aom_bot import console
 
-        settings = _settings()
+        settings = _settings(quiet=True)
         async with console.aom_session(settings, simulator=simulator) as session:
             items = await session.client.list_workflows(filter_text, limit=limit)
             if as_json:

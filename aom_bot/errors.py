@@ -34,6 +34,8 @@ class AomBotError(Exception):
 
     #: one line a user can act on; subclasses may refine it
     hint: str = ""
+    #: the hint for a terminal user when ``hint`` names a Slack command ("" = same as ``hint``)
+    cli_hint: str = ""
 
     def __init__(self, message: str, *, hint: str = "") -> None:
         super().__init__(message)
@@ -44,9 +46,12 @@ class AomBotError(Exception):
     def __str__(self) -> str:
         return self.message
 
-    def user_message(self) -> str:
-        """The message plus what to do about it, for a Slack reply or the terminal."""
-        return f"{self.message} {self.hint}".strip()
+    def user_message(self, *, cli: bool = False) -> str:
+        """The message plus what to do about it: for a Slack reply, or the terminal (``cli``)."""
+        return f"{self.message} {self._hint(cli=cli)}".strip()
+
+    def _hint(self, *, cli: bool) -> str:
+        return (self.cli_hint or self.hint) if cli else self.hint
 
 
 class ConfigError(AomBotError):
@@ -91,13 +96,14 @@ class AomError(AomBotError):
         self.aom_message = aom_message
         self.request_id = request_id
 
-    def user_message(self) -> str:
+    def user_message(self, *, cli: bool = False) -> str:
         parts = [self.message]
         if self.error_code or self.aom_message:
             said = " ".join(p for p in (self.error_code, self.aom_message) if p)
             parts.append(f"(AOM said: {said})")
-        if self.hint:
-            parts.append(self.hint)
+        hint = self._hint(cli=cli)
+        if hint:
+            parts.append(hint)
         if self.request_id:
             parts.append(f"[request id {self.request_id}]")
         return " ".join(parts)
@@ -148,6 +154,7 @@ class AomNotFoundError(AomApiError):
     """AOM does not know the workflow or execution (404)."""
 
     hint = "Check the IDs: `/aom-exec list WORKFLOW_ID` shows recent executions."
+    cli_hint = "Check the IDs: `aom-bot executions WORKFLOW_ID` shows recent executions."
 
 
 class AomThrottledError(AomApiError):

@@ -188,3 +188,26 @@ def test_run_rejects_tokens_of_the_wrong_kind_without_showing_them():
     assert "does not look like an app-level token" in result.stderr
     assert "xoxp-user-token-123" not in result.output
     assert "xoxb-bot-token-456" not in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        (
+            "show",
+            "--simulator",
+            "7c2e5a91d04b4f6e9a3b8c1d2e4f5a6b",
+            "e3000000-0000-4000-8000-00000000009",
+        ),
+        ("executions", "--simulator", "7c2e5a91d04b4f6e9a3b8c1d2e4f5a6b"),
+    ],
+)
+def test_wrong_ids_get_one_line_naming_the_cli_command(args):
+    """An unknown ID: one error naming `aom-bot executions` (not the Slack command), no log
+    line before it, exit 3."""
+    result = runner.invoke(app, list(args), env={"AOM_BOT_LOG_LEVEL": None})
+    assert result.exit_code == 3, result.output
+    assert "aom-bot executions WORKFLOW_ID" in result.stderr
+    assert "/aom-exec" not in result.stderr
+    assert "aom.request.rejected" not in result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
