@@ -7,6 +7,7 @@ Exit codes (documented in ``--help`` and the README):
 * 2 — usage or configuration error (including a database that cannot be opened)
 * 3 — AOM or network error (Slack unreachable included)
 * 4 — internal error (a bug: details go to the log on stderr)
+* 130 — interrupted (Ctrl-C, e.g. stopping ``show --follow``)
 
 Machine-readable output (``--json``, ``--blocks``) is the only thing written to stdout.
 """
@@ -51,6 +52,7 @@ class ExitCode(IntEnum):
     USAGE = 2
     AOM = 3
     INTERNAL = 4
+    INTERRUPTED = 130
 
 
 class RunMode(StrEnum):
@@ -60,7 +62,8 @@ class RunMode(StrEnum):
 
 _EXIT_HELP = (
     "Exit codes: 0 succeeded (or running without failures), 1 failed / cancelled / has failed "
-    "hosts, 2 usage or configuration error, 3 AOM or network error, 4 internal error."
+    "hosts, 2 usage or configuration error, 3 AOM or network error, 4 internal error, "
+    "130 interrupted (Ctrl-C, e.g. stopping show --follow)."
 )
 
 app = typer.Typer(
@@ -113,9 +116,7 @@ def _settings(*, quiet: bool = False) -> Settings:
         )
         if s is not None
     ]
-    configure_logging(
-        level=level, fmt=settings.aom_bot_log_format, secrets=secrets
-    )
+    configure_logging(level=level, fmt=settings.aom_bot_log_format, secrets=secrets)
     return settings
 
 
@@ -127,7 +128,7 @@ def _run(work: Callable[[], Awaitable[T]]) -> T:
         raise
     except KeyboardInterrupt:
         _stderr.print("interrupted")
-        raise typer.Exit(130) from None
+        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
     except (ConfigError, InvalidIdError, StoreError) as exc:
         # StoreError: the configured database cannot be opened or used.
         _fail(ExitCode.USAGE, exc.user_message(cli=True))
@@ -172,13 +173,24 @@ def show(
         typer.Option("--blocks", help="Print the Slack message JSON (for Block Kit Builder)."),
     ] = False,
     follow: Annotated[
-        bool, typer.Option("--follow", "-f", help="Refresh in place until the execution ends.")
+        bool,
+        typer.Option(
+            "--follow",
+            "-f",
+            help="Refresh in place until the execution ends; Ctrl-C stops (exit code 130).",
+        ),
+    ] = False,
+    all_hosts: Annotated[
+        bool,
+        typer.Option("--all", help="List every failed host (not just the first of each group)."),
     ] = False,
     simulator: SimulatorOption = False,
 ) -> None:
     """Show an execution: status, times, counts per bucket and the failed hosts.
 
     With --simulator and no IDs, shows an execution of the simulator's few-failures scenario.
+    --all lists every failed host. --follow refreshes until the end; Ctrl-C stops it with
+    exit code 130.
     """
     if as_json and as_blocks:
         _fail(ExitCode.USAGE, "--json and --blocks cannot be used together.")
@@ -186,6 +198,11 @@ def show(
         _fail(
             ExitCode.USAGE,
             "--follow shows a live view; it cannot be combined with --json/--blocks.",
+        )
+    if all_hosts and (as_json or as_blocks):
+        _fail(
+            ExitCode.USAGE,
+            "--all lists every failed host in the terminal view; --json already has them all.",
         )
 
     async def work() -> ExitCode:
@@ -195,7 +212,9 @@ def show(
         async with console.aom_session(settings, simulator=simulator) as session:
             wf, ex = await session.resolve_ids(workflow_id, execution_id, live=follow)
             if follow:
-                execution = await console.follow_in_terminal(session, wf, ex, settings=settings)
+                execution = await console.follow_in_terminal(
+                    session, wf, ex, settings=settings, all_hosts=all_hosts
+                )
             else:
                 execution = await session.client.get_execution(wf, ex)
                 if as_json:
@@ -204,7 +223,7 @@ def show(
                     message = await session.slack_message(execution)
                     _print_json(message.to_dict())
                 else:
-                    await session.print_execution(execution)
+                    await session.print_execution(execution, all_hosts=all_hosts)
             return execution_exit_code(execution)
 
     raise typer.Exit(int(_run(work)))

@@ -29,7 +29,7 @@ from aom_bot.runtime import (
     in_process_simulator,
 )
 
-__all__ = ["AomSession", "aom_session", "follow_in_terminal"]
+__all__ = ["AomSession", "aom_session", "follow_in_terminal", "refresh_line"]
 
 
 @dataclass(slots=True)
@@ -95,7 +95,8 @@ class AomSession:
             scrubber=self.scrubber,
         )
 
-    async def print_execution(self, execution: ExecutionDetail) -> None:
+    async def print_execution(self, execution: ExecutionDetail, *, all_hosts: bool = False) -> None:
+        """The view; ``all_hosts`` (``show --all``) lists every failed host."""
         from aom_bot.render.terminal import render_execution
 
         self.console.print(
@@ -104,6 +105,7 @@ class AomSession:
                 now=datetime.now(UTC),
                 workflow_name=await self.names.name(execution.workflow_id),
                 scrubber=self.scrubber,
+                all_hosts=all_hosts,
             )
         )
 
@@ -150,11 +152,23 @@ def _scenario_workflow_name(scenario: str) -> str:
 
 
 async def follow_in_terminal(
-    session: AomSession, workflow_id: str, execution_id: str, *, settings: Settings
+    session: AomSession,
+    workflow_id: str,
+    execution_id: str,
+    *,
+    settings: Settings,
+    all_hosts: bool = False,
 ) -> ExecutionDetail:
-    """Refresh the terminal view in place until the execution ends (the follow engine's pacing)."""
+    """Refresh the terminal view in place until the execution ends (the follow engine's pacing).
+
+    While it runs, the view is cut to the terminal's height (as many error groups as fit) with
+    a "refreshing every Ns · Ctrl-C to stop" line; the final state is printed in full.
+    """
+    from rich.console import Group
+    from rich.text import Text
+
     from aom_bot.follow.policy import error_interval, jittered, poll_interval, unreachable_notice
-    from aom_bot.render.terminal import render_execution
+    from aom_bot.render.terminal import render_execution, render_execution_fitted
 
     rng = random.Random()  # noqa: S311 - jitter, not security
     loop = asyncio.get_running_loop()
@@ -163,19 +177,22 @@ async def follow_in_terminal(
     execution = await session.client.get_execution(workflow_id, execution_id)
     failures = 0
     unreachable_since: datetime | None = None
-    with Live(console=session.console, auto_refresh=False, transient=False) as live:
+    console = session.console
+    with Live(console=console, auto_refresh=False, transient=False) as live:
         while True:
             now = datetime.now(UTC)
-            view = render_execution(
-                execution, now=now, workflow_name=name, scrubber=session.scrubber
-            )
-            if unreachable_since is not None:
-                from rich.console import Group
-                from rich.text import Text
-
-                view = Group(view, Text(unreachable_notice(unreachable_since), style="yellow"))
-            live.update(view, refresh=True)
             if execution.is_terminal:
+                live.vertical_overflow = "visible"  # the last frame: everything, scrollable
+                live.update(
+                    render_execution(
+                        execution,
+                        now=now,
+                        workflow_name=name,
+                        scrubber=session.scrubber,
+                        all_hosts=all_hosts,
+                    ),
+                    refresh=True,
+                )
                 return execution
             if failures:
                 delay = error_interval(
@@ -189,6 +206,19 @@ async def follow_in_terminal(
                     minimum=settings.aom_bot_poll_min_seconds,
                     maximum=settings.aom_bot_poll_max_seconds,
                 )
+            status: list[Text] = []
+            if unreachable_since is not None:
+                status.append(Text(unreachable_notice(unreachable_since), style="yellow"))
+            status.append(Text(f"{refresh_line(delay)}", style="dim"))
+            view = render_execution_fitted(
+                execution,
+                now=now,
+                console=console,
+                height=max(1, console.size.height - len(status) - 1),
+                workflow_name=name,
+                scrubber=session.scrubber,
+            )
+            live.update(Group(view, *status), refresh=True)
             await asyncio.sleep(jittered(delay, rng))
             try:
                 execution = await session.client.get_execution(workflow_id, execution_id)
@@ -199,3 +229,8 @@ async def follow_in_terminal(
                     raise
                 failures += 1
                 unreachable_since = unreachable_since or datetime.now(UTC)
+
+
+def refresh_line(delay: float) -> str:
+    """What ``show --follow`` prints under the view: how often it refreshes, how to stop."""
+    return f"refreshing every {max(1, round(delay))}s · Ctrl-C to stop"

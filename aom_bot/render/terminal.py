@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from rich import box
-from rich.console import Group, RenderableType
+from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -31,7 +31,12 @@ from aom_bot.render.wording import (
     status_label,
 )
 
-__all__ = ["render_execution", "render_executions_table", "render_workflows_table"]
+__all__ = [
+    "render_execution",
+    "render_execution_fitted",
+    "render_executions_table",
+    "render_workflows_table",
+]
 
 _PHASE_STYLE = {
     Phase.SUCCEEDED: "bold green",
@@ -42,6 +47,10 @@ _PHASE_STYLE = {
     Phase.UNKNOWN: "bold",
 }
 _LOG_LINE_MAX = 200
+_ALL_HINT = "aom-bot show --all lists all"
+#: hosts and log lines per group when the view must fit the screen (``show --follow``)
+_FIT_HOSTS = 3
+_FIT_LOG_LINES = 3
 #: AOM IDs are at most 128 characters: never clip one a user must copy
 _ID_MAX = 128
 
@@ -60,7 +69,7 @@ def _safe(scrubber: Scrubber, text: str, limit: int = 200) -> str:
     return clip(strip_controls(scrubber.scrub(text)).replace("\n", " "), limit)
 
 
-def _log_tail(log: str, scrubber: Scrubber) -> Text:
+def _log_tail(log: str, scrubber: Scrubber, max_lines: int = MAX_LOG_LINES) -> Text:
     window, cut = log_tail(log, 16_384)
     text = strip_controls(scrubber.scrub(window))
     lines = [ln.rstrip() for ln in text.split("\n")]
@@ -69,12 +78,19 @@ def _log_tail(log: str, scrubber: Scrubber) -> Text:
     ]
     while lines and not lines[-1].strip():
         lines.pop()
-    cut = cut or len(lines) > MAX_LOG_LINES
-    shown = [clip(ln, _LOG_LINE_MAX) for ln in lines[-MAX_LOG_LINES:]]
+    cut = cut or len(lines) > max_lines
+    shown = [clip(ln, _LOG_LINE_MAX) for ln in lines[-max_lines:]]
     return Text(("…\n" if cut else "") + "\n".join(shown), style="dim")
 
 
-def _group_panel(group: ErrorGroup, scrubber: Scrubber) -> Panel:
+def _group_panel(
+    group: ErrorGroup,
+    scrubber: Scrubber,
+    *,
+    max_hosts: int | None = MAX_HOSTS_PER_GROUP,
+    log_lines: int = MAX_LOG_LINES,
+) -> Panel:
+    """One error group; ``max_hosts=None`` lists every host (``show --all``)."""
     n = len(group.hosts)
     exit_text = "no exit code" if group.exit_code is None else f"exit code {group.exit_code}"
     body = Text()
@@ -85,18 +101,19 @@ def _group_panel(group: ErrorGroup, scrubber: Scrubber) -> Panel:
             f"{_safe(scrubber, group.dominant_zone, 40)}",
             style="yellow",
         )
-    for host in group.hosts[:MAX_HOSTS_PER_GROUP]:
+    shown = group.hosts if max_hosts is None else group.hosts[:max_hosts]
+    for host in shown:
         body.append(f"\n• {_safe(scrubber, host.label, 60)}")
         details = [_safe(scrubber, v, 45) for v in (host.ip, host.availability_zone) if v]
         if details:
             body.append("  " + "  ".join(details), style="dim")
-    if n > MAX_HOSTS_PER_GROUP:
-        more = n - MAX_HOSTS_PER_GROUP
-        body.append(f"\n+{more} more host{'s' if more != 1 else ''} (the full report has all)")
+    if n > len(shown):
+        more = n - len(shown)
+        body.append(f"\n+{more} more host{'s' if more != 1 else ''} ({_ALL_HINT})")
     parts: list[RenderableType] = [body]
     if group.representative.log.strip():
         parts.append(Text(f"Log of {_safe(scrubber, group.representative.label, 60)}:"))
-        parts.append(_log_tail(group.representative.log, scrubber))
+        parts.append(_log_tail(group.representative.log, scrubber, log_lines))
     title = f"❌ {n} host{'s' if n != 1 else ''} · {exit_text}"
     return Panel(Group(*parts), title=Text(title), title_align="left", box=box.ROUNDED)
 
@@ -107,10 +124,92 @@ def render_execution(
     now: datetime,
     workflow_name: str | None = None,
     scrubber: Scrubber | None = None,
+    all_hosts: bool = False,
 ) -> RenderableType:
-    """Status, times, counts, and each error group with hosts and the last log lines."""
-    now = as_utc(now)
+    """Status, times, counts, and each error group with hosts and the last log lines.
+
+    ``all_hosts`` (``show --all``) lists every failed host instead of the first few per group.
+    """
     scrubber = scrubber or Scrubber()
+    head, groups = _execution_parts(
+        execution, now=now, workflow_name=workflow_name, scrubber=scrubber
+    )
+    max_hosts = None if all_hosts else MAX_HOSTS_PER_GROUP
+    return Group(*head, *(_group_panel(g, scrubber, max_hosts=max_hosts) for g in groups))
+
+
+def render_execution_fitted(
+    execution: ExecutionDetail,
+    *,
+    now: datetime,
+    console: Console,
+    height: int,
+    workflow_name: str | None = None,
+    scrubber: Scrubber | None = None,
+) -> RenderableType:
+    """The view cut to ``height`` lines of ``console`` (``show --follow``): the facts, then
+    as many compact error groups as fit, then one line counting the groups left out."""
+    scrubber = scrubber or Scrubber()
+    head, groups = _execution_parts(
+        execution, now=now, workflow_name=workflow_name, scrubber=scrubber
+    )
+    options = console.options
+
+    def lines(renderable: RenderableType) -> int:
+        return len(console.render_lines(renderable, options, pad=False))
+
+    used = sum(lines(part) for part in head)
+    parts = list(head)
+    index = 0
+    # Whole compact panels while they fit (keeping a line for what is left out) ...
+    while index < len(groups):
+        panel = _group_panel(
+            groups[index], scrubber, max_hosts=_FIT_HOSTS, log_lines=_FIT_LOG_LINES
+        )
+        reserve = 1 if index + 1 < len(groups) else 0
+        if used + lines(panel) + reserve > height:
+            break
+        parts.append(panel)
+        used += lines(panel)
+        index += 1
+    # ... then one line per further group ...
+    while index < len(groups) and used + 1 + (1 if index + 1 < len(groups) else 0) <= height:
+        parts.append(_group_line(groups[index], scrubber))
+        used += 1
+        index += 1
+    # ... and one line counting the rest.
+    rest = groups[index:]
+    if rest:
+        hosts = sum(len(g.hosts) for g in rest)
+        parts.append(
+            Text(
+                f"+{len(rest)} more error group{'s' if len(rest) != 1 else ''} "
+                f"({hosts} host{'s' if hosts != 1 else ''}) · {_ALL_HINT}",
+                style="yellow",
+            )
+        )
+    return Group(*parts)
+
+
+def _group_line(group: ErrorGroup, scrubber: Scrubber) -> Text:
+    """An error group on one line, for a screen with no room for its panel."""
+    n = len(group.hosts)
+    exit_text = "no exit code" if group.exit_code is None else f"exit code {group.exit_code}"
+    text = Text(f"❌ {n} host{'s' if n != 1 else ''} · {exit_text} · ", style="bold red")
+    text.append(_safe(scrubber, group.error, 200))
+    text.no_wrap = True
+    text.overflow = "ellipsis"
+    return text
+
+
+def _execution_parts(
+    execution: ExecutionDetail,
+    *,
+    now: datetime,
+    workflow_name: str | None,
+    scrubber: Scrubber,
+) -> tuple[list[RenderableType], tuple[ErrorGroup, ...]]:
+    """The facts (title, table, nodes) and the error groups of the view."""
     analysis = analyse(execution)
     counts = analysis.counts
     title = Text.assemble(
@@ -151,8 +250,7 @@ def render_execution(
                 _status_text(node.status, node.raw_status, scrubber),
             )
         parts.append(nodes)
-    parts.extend(_group_panel(group, scrubber) for group in analysis.groups)
-    return Group(*parts)
+    return parts, analysis.groups
 
 
 def _short_time(moment: datetime | None, now: datetime | None) -> str:
@@ -197,7 +295,14 @@ def render_executions_table(
     ordered = sorted(executions, key=lambda e: e.begin_time.timestamp() if e.begin_time else 0.0)
     ids = [_safe(scrubber, e.execution_id or "-", _ID_MAX) for e in reversed(ordered)]
     table = _table(
-        "Execution", "Status", "Started (UTC)", "Took", "Failed", "By", id_column="Execution", ids=ids
+        "Execution",
+        "Status",
+        "Started (UTC)",
+        "Took",
+        "Failed",
+        "By",
+        id_column="Execution",
+        ids=ids,
     )
     for ident, execution in zip(ids, reversed(ordered), strict=True):
         counts = analyse(execution).counts

@@ -211,3 +211,18 @@ def test_wrong_ids_get_one_line_naming_the_cli_command(args):
     assert "/aom-exec" not in result.stderr
     assert "aom.request.rejected" not in result.stderr
     assert result.stderr.count("\n") == 1, result.stderr
+
+
+def test_show_all_prints_every_failed_host_and_help_documents_it():
+    """`show --all` is the terminal's full list; it is in --help, with Ctrl-C's exit code."""
+    result = invoke("show", "--simulator", "--all")
+    assert result.exit_code == 1, result.output
+    assert "Not a directory" in result.stdout
+    assert "more host" not in result.stdout
+    clash = runner.invoke(app, ["show", "--simulator", "--all", "--json"])
+    assert clash.exit_code == 2
+    assert clash.stdout == ""
+    show_help = " ".join(invoke("show", "--help").stdout.split())
+    assert "--all" in show_help and "every failed host" in show_help
+    assert "130" in show_help
+    assert "130 interrupted" in " ".join(invoke("--help").stdout.split())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -11,10 +12,11 @@ from rich.console import Console, RenderableType
 from aom_bot.aom.models import Workflow
 from aom_bot.render.terminal import (
     render_execution,
+    render_execution_fitted,
     render_executions_table,
     render_workflows_table,
 )
-from tests.render.factories import execution, host, load_fixture, node
+from tests.render.factories import execution, host, load_fixture, mass_failure, node
 from tests.render.strategies import SECRETS
 
 NOW = datetime(2024, 3, 15, 8, 12, tzinfo=UTC)
@@ -125,3 +127,38 @@ def test_ids_in_the_tables_never_wrap(width: int) -> None:
     for workflow in workflows:
         assert any(workflow.id in line for line in listing.splitlines()), listing
     assert all(len(line) <= width for line in (table + listing).splitlines())
+
+
+def test_show_all_lists_every_failed_host() -> None:
+    """By default a group lists its first hosts and points at --all; with --all, every host."""
+    detail = mass_failure(60, 30, groups=1)
+    short = _plain(render_execution(detail, now=NOW))
+    assert "+20 more hosts (aom-bot show --all lists all)" in short
+    assert "the full report" not in short
+    full = _plain(render_execution(detail, now=NOW, all_hosts=True))
+    for i in range(30):
+        assert f"web-{i:04d}" in full
+    assert "more host" not in full
+
+
+def test_follow_view_fits_80_by_24_with_as_many_groups_as_fit() -> None:
+    """Cut to a screen: the facts, whole compact groups while they fit, one line per further
+    group while lines remain, then one line counting the groups (and hosts) left out."""
+    detail = mass_failure(200, 40, groups=6)
+    running = detail.model_copy(update={"status": detail.status.EXECUTING, "end_time": None})
+    console = Console(width=80, height=24, file=io.StringIO(), color_system=None)
+    assert len(_plain(render_execution(running, now=NOW)).splitlines()) > 24
+    view = _plain(render_execution_fitted(running, now=NOW, console=console, height=22))
+    lines = view.rstrip("\n").splitlines()
+    assert len(lines) <= 22, view
+    panels = sum(1 for line in lines if line.startswith("╭─ ❌"))
+    one_liners = sum(1 for line in lines if line.startswith("❌ "))
+    assert panels >= 1
+    more = re.search(r"\+(\d+) more error groups \((\d+) hosts\) · aom-bot show --all", view)
+    assert more is not None, view
+    assert panels + one_liners + int(more.group(1)) == 6
+    assert len(lines) >= 21  # the screen is used, not left half empty
+    shown = panels + one_liners
+    # and it really is "as many as fit": a screen a panel taller shows one more group
+    taller = _plain(render_execution_fitted(running, now=NOW, console=console, height=40))
+    assert sum(1 for line in taller.splitlines() if line.startswith(("╭─ ❌", "❌ "))) > shown
