@@ -208,7 +208,9 @@ async def follow_in_terminal(
                 )
             status: list[Text] = []
             if unreachable_since is not None:
-                status.append(Text(unreachable_notice(unreachable_since), style="yellow"))
+                status.append(
+                    Text(unreachable_notice(unreachable_since, slack=False), style="yellow")
+                )
             status.append(Text(f"{refresh_line(delay)}", style="dim"))
             view = render_execution_fitted(
                 execution,

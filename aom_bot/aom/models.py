@@ -251,9 +251,7 @@ def _list_of_objects(value: object) -> list[dict[str, Any]]:
 
 def _is_bucket(value: object) -> bool:
     """A list of host objects (an empty list too); a ``null`` bucket or a counter is not."""
-    return isinstance(value, list) and (
-        not value or any(isinstance(item, dict) for item in value)
-    )
+    return isinstance(value, list) and (not value or any(isinstance(item, dict) for item in value))
 
 
 def _split_buckets(

@@ -18,8 +18,9 @@ from enum import Enum
 from typing import Any
 
 from aom_bot.render.analysis import BucketCounts, ErrorGroup
-from aom_bot.render.escape import escape_mrkdwn, inline_code
+from aom_bot.render.escape import Mrkdwn, escape_mrkdwn, inline_code
 from aom_bot.render.scrub import Scrubber
+from aom_bot.render.wording import slack_time
 
 __all__ = [
     "COMPLETION_EVENT",
@@ -109,8 +110,11 @@ def update_kind(
     return None
 
 
-def unreachable_notice(since: datetime) -> str:
-    """The card line shown while AOM does not answer."""
+def unreachable_notice(since: datetime, *, slack: bool = True) -> str:
+    """The card line shown while AOM does not answer: the time in each reader's zone on
+    Slack (a date tag, UTC fallback), plain UTC for the terminal (``slack=False``)."""
+    if slack:
+        return Mrkdwn(f"AOM unreachable since {slack_time(since, since)} — retrying")
     return f"AOM unreachable since {since:%H:%M} UTC — retrying"
 
 

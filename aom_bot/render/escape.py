@@ -15,12 +15,23 @@ from __future__ import annotations
 import re
 
 __all__ = [
+    "Mrkdwn",
     "code_block",
     "escape_mrkdwn",
     "inline_code",
     "plain_text_safe",
     "strip_controls",
 ]
+
+
+class Mrkdwn(str):
+    """mrkdwn the bot wrote itself (e.g. a Slack date tag), already safe: never escaped again.
+
+    Like MarkupSafe's ``Markup``: only bot-authored text is wrapped, never text from AOM.
+    """
+
+    __slots__ = ()
+
 
 #: a backtick look-alike (MODIFIER LETTER GRAVE ACCENT): code spans and fences cannot close on it
 BACKTICK_LOOKALIKE = "\u02cb"

@@ -33,7 +33,7 @@ from aom_bot.render.analysis import (
     analyse,
     node_counts,
 )
-from aom_bot.render.escape import escape_mrkdwn, inline_code, plain_text_safe
+from aom_bot.render.escape import Mrkdwn, escape_mrkdwn, inline_code, plain_text_safe
 from aom_bot.render.failures import failed_blocks
 from aom_bot.render.kit import Block, SlackMessage
 from aom_bot.render.limits import (
@@ -146,7 +146,8 @@ def _context(
         texts.append(_approvers(execution.approvers, scrubber))
     texts.append(f"updated {slack_clock(now)}")
     if notice:
-        texts.append("⚠️ " + _safe(scrubber, notice, 500))
+        shown = notice if isinstance(notice, Mrkdwn) else _safe(scrubber, notice, 500)
+        texts.append("⚠️ " + shown)
     return kit.context(*(clip(t, CONTEXT_TEXT_MAX) for t in texts))
 
 

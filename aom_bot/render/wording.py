@@ -111,9 +111,7 @@ def slack_time(moment: datetime, now: datetime) -> str:
     moment = as_utc(moment)
     if moment.date() == as_utc(now).date():
         return _slack_date(moment, "{time}", moment.strftime("%H:%M UTC"))
-    return _slack_date(
-        moment, "{date_short_pretty} {time}", moment.strftime("%Y-%m-%d %H:%M UTC")
-    )
+    return _slack_date(moment, "{date_short_pretty} {time}", moment.strftime("%Y-%m-%d %H:%M UTC"))
 
 
 def format_duration(span: timedelta) -> str:

@@ -27,7 +27,10 @@ def outputs(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, int], set[str]]:
     output: dict[str, Any] = {}
     expected: dict[str, int] = {}
     meta: set[str] = set()
-    names = [*KNOWN, *draw(st.lists(st.sampled_from(["skipped", "timeout", "queued"]), unique=True))]
+    names = [
+        *KNOWN,
+        *draw(st.lists(st.sampled_from(["skipped", "timeout", "queued"]), unique=True)),
+    ]
     for name in names:
         kind = draw(st.sampled_from(["hosts", "empty", "odd", "missing"]))
         if kind == "hosts":
@@ -40,7 +43,9 @@ def outputs(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, int], set[str]]:
         elif kind == "odd":
             output[name] = draw(ODD_VALUES)
             meta.add(name)
-    for extra in draw(st.lists(st.sampled_from(["future_bucket_meta", "total", "note"]), unique=True)):
+    for extra in draw(
+        st.lists(st.sampled_from(["future_bucket_meta", "total", "note"]), unique=True)
+    ):
         output[extra] = draw(ODD_VALUES)
         meta.add(extra)
     return output, expected, meta

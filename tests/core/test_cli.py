@@ -223,6 +223,7 @@ def test_show_all_prints_every_failed_host_and_help_documents_it():
     assert clash.exit_code == 2
     assert clash.stdout == ""
     show_help = " ".join(invoke("show", "--help").stdout.split())
-    assert "--all" in show_help and "every failed host" in show_help
+    assert "--all" in show_help
+    assert "every failed host" in show_help
     assert "130" in show_help
     assert "130 interrupted" in " ".join(invoke("--help").stdout.split())

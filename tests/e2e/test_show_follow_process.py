@@ -19,7 +19,7 @@ def test_ctrl_c_stops_show_follow_with_exit_code_130() -> None:
         "AOM_BOT_POLL_MIN_SECONDS": "30",
         "AOM_BOT_POLL_MAX_SECONDS": "30",
     }
-    process = subprocess.Popen(  # noqa: S603 - our own CLI
+    process = subprocess.Popen(
         [sys.executable, "-m", "aom_bot", "show", "--simulator", "--follow"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -36,7 +36,7 @@ def test_ctrl_c_stops_show_follow_with_exit_code_130() -> None:
             seen += chunk
         assert b"refreshing every 30s \xc2\xb7 Ctrl-C to stop" in seen, seen[-2000:]
         process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=30)
+        _out, err = process.communicate(timeout=30)
     finally:
         if process.poll() is None:
             process.kill()

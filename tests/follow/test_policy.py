@@ -67,8 +67,15 @@ def test_display_key_changes_with_the_notice() -> None:
 
 
 def test_unreachable_notice_names_the_time_in_utc() -> None:
-    """The notice says since when, in UTC."""
-    assert policy.unreachable_notice(NOW) == "AOM unreachable since 08:00 UTC — retrying"
+    """The notice says since when: in each reader's zone on Slack (UTC fallback), in UTC in
+    the terminal."""
+    epoch = int(NOW.timestamp())
+    assert policy.unreachable_notice(NOW) == (
+        f"AOM unreachable since <!date^{epoch}^{{time}}|08:00 UTC> — retrying"
+    )
+    assert policy.unreachable_notice(NOW, slack=False) == (
+        "AOM unreachable since 08:00 UTC — retrying"
+    )
 
 
 def test_completion_text_for_a_failure() -> None:

@@ -349,3 +349,17 @@ def test_card_times_are_shown_in_each_readers_time_zone() -> None:
     next_day = execution_message(detail, now=datetime(2024, 3, 16, 9, tzinfo=UTC))
     context = " ".join(e["text"] for e in next_day.blocks[1]["elements"])
     assert "Started <!date^1710490200^{date_short_pretty} {time}|2024-03-15 08:10 UTC>" in context
+
+
+def test_a_bot_written_notice_keeps_its_date_tag_but_aom_text_is_escaped() -> None:
+    """The follow engine's notice (bot mrkdwn) shows the reader's time; a plain str notice,
+    which may carry AOM text, is still escaped."""
+    from aom_bot.follow.policy import unreachable_notice
+
+    detail = load_fixture("f1_running.json")
+    since = datetime(2024, 3, 15, 8, 11, tzinfo=UTC)
+    message = execution_message(detail, now=NOW, notice=unreachable_notice(since))
+    context = " ".join(e["text"] for e in message.blocks[1]["elements"])
+    assert "⚠️ AOM unreachable since <!date^1710490260^{time}|08:11 UTC> — retrying" in context
+    plain = execution_message(detail, now=NOW, notice="<!channel> since 08:11")
+    assert "&lt;!channel&gt;" in " ".join(e["text"] for e in plain.blocks[1]["elements"])
