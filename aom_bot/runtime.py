@@ -39,6 +39,8 @@ __all__ = [
     "simulator_settings",
 ]
 
+#: seconds to open a TCP (and TLS) connection to AOM or IAM: a black hole fails fast
+CONNECT_TIMEOUT = 5.0
 #: the base URL the in-process simulator answers on (never resolved: ASGITransport)
 SIMULATOR_URL = "http://aom.simulator.local"
 #: the scenario `show --simulator` picks when no IDs are given
@@ -61,7 +63,7 @@ def build_aom_client(
     project_id = settings.project_id()
     base_url = settings.aom_endpoint_url()
     timeout = httpx.Timeout(
-        settings.aom_timeout_seconds, connect=min(10.0, settings.aom_timeout_seconds)
+        settings.aom_timeout_seconds, connect=min(CONNECT_TIMEOUT, settings.aom_timeout_seconds)
     )
     credentials = settings.aom_auth()
     auth: httpx.Auth

@@ -188,3 +188,66 @@ def test_run_rejects_tokens_of_the_wrong_kind_without_showing_them():
     assert "does not look like an app-level token" in result.stderr
     assert "xoxp-user-token-123" not in result.output
     assert "xoxb-bot-token-456" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("write", "problem"),
+    [
+        (lambda p: p.write_text("AOM_REGION=cn-north-4\n", encoding="utf-16"), "UTF-16"),
+        (lambda p: p.write_bytes(b"AOM_REGION=cn-north-4\nX=\xe9t\xe9\n"), "not UTF-8"),
+        (lambda p: p.mkdir(), "Is a directory"),
+    ],
+)
+def test_an_unreadable_dotenv_is_one_line_naming_the_file(tmp_path, monkeypatch, write, problem):
+    """A .env that is UTF-16 (PowerShell's >), not UTF-8 or not a readable file: exit 2, one line."""
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / ".env")
+    result = runner.invoke(app, ["workflows", "--simulator"])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    [line] = result.stderr.strip().splitlines()
+    assert str(tmp_path / ".env") in " ".join(result.stderr.split()) or ".env" in line
+    assert problem in " ".join(result.stderr.split())
+
+
+def test_a_silent_aom_ends_the_command_at_its_deadline_saying_so(silent_port):
+    """AOM accepts and never answers: exit 3 at the command's deadline, naming what timed out."""
+    import time
+
+    env = {
+        "CLOUD_SDK_AK": "AKEXAMPLE",
+        "CLOUD_SDK_SK": "SKEXAMPLE",
+        "AOM_PROJECT_ID": PROJECT,
+        "AOM_ENDPOINT": f"http://127.0.0.1:{silent_port}",
+        "AOM_BOT_COMMAND_TIMEOUT_SECONDS": "1.5",
+    }
+    started = time.monotonic()
+    result = runner.invoke(app, ["workflows"], env=env)
+    elapsed = time.monotonic() - started
+    assert result.exit_code == 3, result.output
+    said = " ".join(result.stderr.split())
+    assert f"AOM (http://127.0.0.1:{silent_port}) did not answer within 1.5 s" in said
+    assert "AOM_BOT_COMMAND_TIMEOUT_SECONDS" in said
+    assert elapsed < 30  # the deadline, not 3 x AOM_TIMEOUT_SECONDS of retries
+
+
+def test_a_postgresql_port_that_never_answers_fails_migrate_quickly(silent_port):
+    """migrate against a port that accepts but never speaks PostgreSQL: exit 2, said plainly."""
+    env = {"AOM_BOT_DATABASE_URL": f"postgresql://bot:pw-secret@127.0.0.1:{silent_port}/aom"}
+    result = runner.invoke(app, ["migrate"], env=env)
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.stderr.split())
+    assert f"PostgreSQL at postgresql://bot:***@127.0.0.1:{silent_port}/aom" in said or (
+        f"127.0.0.1:{silent_port}" in said
+    )
+    assert "did not answer within 5 s" in said
+    assert "pw-secret" not in result.output
+
+
+def test_version_prints_the_package_version():
+    """`aom-bot --version` prints the installed version on stdout."""
+    from aom_bot import __version__
+
+    result = invoke("--version")
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"aom-bot {__version__}"
