@@ -148,12 +148,15 @@ def test_simulate_prints_the_environment_lines_and_serves(tmp_path):
     try:
         assert process.stdout is not None
         lines: dict[str, str] = {}
+        exported: list[str] = []
         while len(lines) < 5:
             line = process.stdout.readline()
             assert line, "simulate exited before printing its environment"
             if "=" in line and not line.startswith("#"):
-                key, value = line.strip().split("=", 1)
+                assert line.startswith("export "), line  # pasted into a shell, they carry over
+                key, value = line.strip().removeprefix("export ").split("=", 1)
                 lines[key] = value
+                exported.append(line.strip())
         assert set(lines) == {
             "AOM_ENDPOINT", "AOM_IAM_ENDPOINT", "AOM_PROJECT_ID", "CLOUD_SDK_AK", "CLOUD_SDK_SK",
         }  # fmt: skip
@@ -163,6 +166,15 @@ def test_simulate_prints_the_environment_lines_and_serves(tmp_path):
                 break
         assert listed.exit_code == 0, listed.output
         assert [w["name"] for w in json.loads(listed.stdout)] == ["deploy-nginx"]
+        shell = subprocess.run(
+            ["sh", "-c", "\n".join([*exported, "env"])], capture_output=True, text=True, env={}
+        )
+        assert f"AOM_ENDPOINT={lines['AOM_ENDPOINT']}" in shell.stdout.splitlines()
+        (tmp_path / ".env").write_text("\n".join(exported) + "\n", encoding="utf-8")
+        from aom_bot.config import Settings
+
+        from_dotenv = Settings(_env_file=tmp_path / ".env")  # type: ignore[call-arg]
+        assert from_dotenv.aom_endpoint == lines["AOM_ENDPOINT"]  # also valid .env lines
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -251,3 +263,19 @@ def test_version_prints_the_package_version():
     result = invoke("--version")
     assert result.exit_code == 0
     assert result.stdout.strip() == f"aom-bot {__version__}"
+
+
+def test_simulate_on_a_busy_port_says_so_before_printing_anything():
+    """Another process holds the port: exit 2 naming it, and no environment lines on stdout."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = runner.invoke(app, ["simulate", "--port", str(port)])
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    said = " ".join(result.stderr.split())
+    assert f"Cannot listen on 127.0.0.1:{port}: the port is already in use" in said
+    assert "Traceback" not in result.output
