@@ -279,3 +279,16 @@ def test_simulate_on_a_busy_port_says_so_before_printing_anything():
     said = " ".join(result.stderr.split())
     assert f"Cannot listen on 127.0.0.1:{port}: the port is already in use" in said
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("command", [["run", "--simulator"], ["check", "--simulator"]])
+def test_with_no_slack_settings_both_modes_and_their_needs_are_named(command):
+    """Nothing about Slack is set: the user learns both ways to run and what each one needs."""
+    result = runner.invoke(app, command)
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.stderr.split())
+    assert "Socket Mode" in said
+    assert "SLACK_APP_TOKEN" in said
+    assert "HTTP mode" in said
+    assert "SLACK_SIGNING_SECRET" in said
+    assert "Traceback" not in result.output
