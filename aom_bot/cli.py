@@ -96,6 +96,7 @@ def _root(
 ) -> None:
     """Huawei Cloud AOM automation executions in Slack and in the terminal."""
 
+
 SimulatorOption = Annotated[
     bool,
     typer.Option(
@@ -137,7 +138,9 @@ def _settings() -> Settings:
 
 
 @contextlib.asynccontextmanager
-async def _deadline(settings: Settings, timed_out: Callable[[str], AomBotError]) -> AsyncIterator[None]:
+async def _deadline(
+    settings: Settings, timed_out: Callable[[str], AomBotError]
+) -> AsyncIterator[None]:
     """The one overall deadline of a command (AOM_BOT_COMMAND_TIMEOUT_SECONDS), retries included:
     a silent server ends the command with ``timed_out``'s message instead of hanging it."""
     seconds = settings.aom_bot_command_timeout_seconds

@@ -296,3 +296,25 @@ async def test_run_with_the_simulator_leaves_the_real_store_alone_and_starts_qui
     assert "bot.started" in log
     assert "will be ignored" not in log
     assert not (state / "aom-bot.sqlite3").exists()
+
+
+async def test_a_refused_app_token_stops_socket_mode_at_start_with_exit_2(tmp_path):
+    """Socket Mode with an app token Slack refuses: exit 2 with one line, no retry loop."""
+    clock = HandClock()
+    async with FakeSlack() as slack:
+        with simulator(clock) as (aom_env, _):
+            env = bot_environment(aom_env, slack, tmp_path / "bot.sqlite3")
+            env["SLACK_APP_TOKEN"] = "xapp-not-the-right-one"
+            env["AOM_BOT_LOG_FORMAT"] = "console"
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "aom_bot", "run", "--mode", "socket",
+                env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            async with asyncio.timeout(60):
+                _, raw = await process.communicate()
+    err = raw.decode()
+    assert process.returncode == 2, err
+    assert "Slack refused SLACK_APP_TOKEN (invalid_auth)" in err
+    assert "xapp-not-the-right-one" not in err
+    assert "Traceback" not in err
+    assert len(slack.calls_to("apps.connections.open")) == 1
