@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -33,11 +34,20 @@ if TYPE_CHECKING:
 __all__ = ["replica_owner", "run_bot", "run_checks"]
 
 
+#: the store of ``run --simulator``: in memory, gone with the process like the simulator's world
+SIMULATOR_STORE = "sqlite:///:memory:"
 #: a follow poll must not sit in retries for long: the card should say "unreachable" quickly
 FOLLOW_RETRY = RetryPolicy(attempts=2, timeout=10.0, wait_initial=0.5, wait_max=2.0)
 
 
 def _check_slack(settings: Settings, mode: str) -> tuple[str, str, str]:
+    from aom_bot.slack.check import NO_MODE_HINT
+
+    if all(
+        s is None
+        for s in (settings.slack_bot_token, settings.slack_app_token, settings.slack_signing_secret)
+    ):
+        raise ConfigError("No Slack settings are configured.", hint=NO_MODE_HINT)
     problems = []
     if settings.slack_bot_token is None:
         problems.append("SLACK_BOT_TOKEN is not set (the bot token, xoxb-…).")
@@ -136,7 +146,9 @@ async def run_bot(
 
     async with contextlib.AsyncExitStack() as stack:
         settings, aom, polling = await stack.enter_async_context(_aom_for_bot(settings, simulator))
-        store = await open_store(database_url(settings))
+        # The simulator's executions exist only in this process: its follows and subscriptions
+        # go to a throwaway store, never the real one that the bot later resumes against AOM.
+        store = await open_store(SIMULATOR_STORE if simulator else database_url(settings))
         stack.push_async_callback(store.aclose)
         await store.migrate()
         # Bolt's own client retries 429s (slack_sdk's handler); the notifier paces and handles
@@ -210,7 +222,7 @@ async def run_bot(
         )
         authorize = await _authorize_once(bolt_client)
         bolt = create_app(
-            deps, signing_secret=signing_secret, client=bolt_client, authorize=authorize
+            deps, signing_secret=signing_secret, client=_tokenless(bolt_client), authorize=authorize
         )
 
         stop = asyncio.Event()
@@ -296,6 +308,15 @@ async def _authorize_once(client: AsyncWebClient) -> Callable[..., Awaitable[Aut
         return result
 
     return authorize
+
+
+def _tokenless(client: AsyncWebClient) -> AsyncWebClient:
+    """The client Bolt copies its per-request clients from, without the token: the token comes
+    from ``authorize``, and a client that carries one too makes Bolt warn at every start that
+    it is ignored. The copy shares the connection pool (closed with ``client``)."""
+    template = copy.copy(client)
+    template.token = None
+    return template
 
 
 def _logger() -> logging.Logger:

@@ -15,10 +15,11 @@ Machine-readable output (``--json``, ``--blocks``) is the only thing written to 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from enum import IntEnum, StrEnum
 from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
@@ -28,6 +29,7 @@ from rich.console import Console
 from aom_bot.errors import (
     AomBotError,
     AomError,
+    AomTransportError,
     ConfigError,
     InvalidIdError,
     SlackDeliveryError,
@@ -77,6 +79,27 @@ app = typer.Typer(
 
 _stderr = Console(stderr=True, highlight=False)
 
+
+def _show_version(value: bool) -> None:
+    if value:
+        from aom_bot import __version__
+
+        sys.stdout.write(f"aom-bot {__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Huawei Cloud AOM automation executions in Slack and in the terminal."""
+
+
 SimulatorOption = Annotated[
     bool,
     typer.Option(
@@ -118,6 +141,34 @@ def _settings(*, quiet: bool = False) -> Settings:
     ]
     configure_logging(level=level, fmt=settings.aom_bot_log_format, secrets=secrets)
     return settings
+
+
+@contextlib.asynccontextmanager
+async def _deadline(
+    settings: Settings, timed_out: Callable[[str], AomBotError]
+) -> AsyncIterator[None]:
+    """The one overall deadline of a command (AOM_BOT_COMMAND_TIMEOUT_SECONDS), retries included:
+    a silent server ends the command with ``timed_out``'s message instead of hanging it."""
+    seconds = settings.aom_bot_command_timeout_seconds
+    limit = asyncio.timeout(seconds)
+    try:
+        async with limit:
+            yield
+    except TimeoutError:
+        if not limit.expired():
+            raise
+        raise timed_out(f"{seconds:g} s (AOM_BOT_COMMAND_TIMEOUT_SECONDS)") from None
+
+
+def _aom_timed_out(settings: Settings, simulator: bool) -> Callable[[str], AomBotError]:
+    def error(within: str) -> AomBotError:
+        try:
+            where = "the simulator" if simulator else settings.aom_endpoint_url()
+        except ConfigError:
+            where = "AOM"
+        return AomTransportError(f"AOM ({where}) did not answer within {within}.")
+
+    return error
 
 
 def _run(work: Callable[[], Awaitable[T]]) -> T:
@@ -209,7 +260,13 @@ def show(
         from aom_bot import console
 
         settings = _settings(quiet=True)
-        async with console.aom_session(settings, simulator=simulator) as session:
+        # --follow is a live view with no end set in advance; the rest has one deadline
+        deadline = (
+            contextlib.nullcontext()
+            if follow
+            else _deadline(settings, _aom_timed_out(settings, simulator))
+        )
+        async with deadline, console.aom_session(settings, simulator=simulator) as session:
             wf, ex = await session.resolve_ids(workflow_id, execution_id, live=follow)
             if follow:
                 execution = await console.follow_in_terminal(
@@ -242,7 +299,10 @@ def executions(
         from aom_bot import console
 
         settings = _settings(quiet=True)
-        async with console.aom_session(settings, simulator=simulator) as session:
+        async with (
+            _deadline(settings, _aom_timed_out(settings, simulator)),
+            console.aom_session(settings, simulator=simulator) as session,
+        ):
             wf = await session.resolve_workflow(workflow_id)
             items = (await session.client.list_executions(wf))[:limit]
             if as_json:
@@ -268,7 +328,10 @@ def workflows(
         from aom_bot import console
 
         settings = _settings(quiet=True)
-        async with console.aom_session(settings, simulator=simulator) as session:
+        async with (
+            _deadline(settings, _aom_timed_out(settings, simulator)),
+            console.aom_session(settings, simulator=simulator) as session,
+        ):
             items = await session.client.list_workflows(filter_text, limit=limit)
             if as_json:
                 _print_json([item.model_dump(mode="json") for item in items])
@@ -339,7 +402,12 @@ def check(simulator: SimulatorOption = False) -> None:
         from aom_bot import bot
 
         settings = _settings()
-        return await bot.run_checks(settings, simulator=simulator, console=_stderr)
+
+        def timed_out(within: str) -> AomBotError:
+            return SlackDeliveryError(f"The checks did not finish within {within}.")
+
+        async with _deadline(settings, timed_out):
+            return await bot.run_checks(settings, simulator=simulator, console=_stderr)
 
     ok = _run(work)
     raise typer.Exit(0 if ok else int(ExitCode.USAGE))
@@ -353,7 +421,12 @@ def migrate() -> None:
         from aom_bot import runtime
 
         settings = _settings()
-        version = await runtime.migrate_store(settings)
+
+        def timed_out(within: str) -> AomBotError:
+            return StoreError(f"The store did not answer within {within}.")
+
+        async with _deadline(settings, timed_out):
+            version = await runtime.migrate_store(settings)
         _stderr.print(f"store is at schema version {version}")
 
     _run(work)

@@ -12,6 +12,7 @@ the variables to fix.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,16 @@ __all__ = [
 
 _REGION = re.compile(r"^[a-z]{2,}(-[a-z0-9]+){1,3}$")
 _PROJECT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
-_DEFAULT_STATE_DIR = Path.home() / ".local" / "state" / "aom-bot"
+#: the ``.env`` file read from the working directory (when it exists)
+ENV_FILE = ".env"
+
+
+def default_state_dir() -> Path:
+    """``$XDG_STATE_HOME/aom-bot``, else ``~/.local/state/aom-bot`` (the XDG base directory
+    rule: a relative XDG_STATE_HOME is ignored)."""
+    xdg = os.environ.get("XDG_STATE_HOME", "")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "state"
+    return base / "aom-bot"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +91,7 @@ class Settings(BaseSettings):
     """Everything configurable, by environment variable name (case-insensitive)."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=ENV_FILE, env_file_encoding="utf-8", extra="ignore", case_sensitive=False
     )
 
     # --- AOM ---------------------------------------------------------------------------------
@@ -100,6 +110,7 @@ class Settings(BaseSettings):
     aom_iam_endpoint: str | None = None
     aom_console_url: str | None = None
     aom_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    aom_bot_command_timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
 
     # --- Slack -------------------------------------------------------------------------------
     slack_bot_token: SecretStr | None = None
@@ -108,7 +119,7 @@ class Settings(BaseSettings):
     slack_api_url: str | None = None
 
     # --- the bot -----------------------------------------------------------------------------
-    aom_bot_state_dir: Path = _DEFAULT_STATE_DIR
+    aom_bot_state_dir: Path = Field(default_factory=default_state_dir)
     aom_bot_database_url: str | None = None
     aom_bot_poll_min_seconds: float = Field(default=5.0, ge=0.05, le=3600)
     aom_bot_poll_max_seconds: float = Field(default=30.0, ge=0.05, le=3600)
@@ -284,8 +295,32 @@ def _env_name(loc: tuple[int | str, ...]) -> str:
     return str(loc[0]).upper() if loc else "configuration"
 
 
+def check_env_file(path: Path) -> None:
+    """A ``.env`` that exists must be readable UTF-8 text: one clear ConfigError otherwise
+    (python-dotenv would fail deep inside pydantic-settings with a long traceback)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise ConfigError(
+            f"Cannot read {path.absolute()}: {exc.strerror or type(exc).__name__}.",
+            hint="Make it a readable file, or remove it and use environment variables.",
+        ) from None
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        utf16 = data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data[:200]
+        what = "UTF-16 (as PowerShell's > writes)" if utf16 else f"invalid at byte {exc.start}"
+        raise ConfigError(
+            f"Cannot read {path.absolute()}: it is {what}, not UTF-8 text.",
+            hint="Save it as UTF-8, e.g. PowerShell: Set-Content -Encoding utf8 .env.",
+        ) from None
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read the settings from the environment (and ``.env``), or fail with one clear ConfigError."""
+    check_env_file(Path(ENV_FILE))
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:

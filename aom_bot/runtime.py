@@ -6,6 +6,8 @@ Only this package's edges (the CLI, :mod:`aom_bot.console`, :mod:`aom_bot.bot`) 
 
 from __future__ import annotations
 
+import errno
+import shlex
 import socket
 import sys
 from typing import TYPE_CHECKING
@@ -39,6 +41,8 @@ __all__ = [
     "simulator_settings",
 ]
 
+#: seconds to open a TCP (and TLS) connection to AOM or IAM: a black hole fails fast
+CONNECT_TIMEOUT = 5.0
 #: the base URL the in-process simulator answers on (never resolved: ASGITransport)
 SIMULATOR_URL = "http://aom.simulator.local"
 #: the scenario `show --simulator` picks when no IDs are given
@@ -61,7 +65,7 @@ def build_aom_client(
     project_id = settings.project_id()
     base_url = settings.aom_endpoint_url()
     timeout = httpx.Timeout(
-        settings.aom_timeout_seconds, connect=min(10.0, settings.aom_timeout_seconds)
+        settings.aom_timeout_seconds, connect=min(CONNECT_TIMEOUT, settings.aom_timeout_seconds)
     )
     credentials = settings.aom_auth()
     auth: httpx.Auth
@@ -169,10 +173,24 @@ def in_process_simulator(settings: Settings) -> tuple[Settings, httpx.AsyncBaseT
     return settings, transport, demo
 
 
-def _free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind the simulator's port before printing anything: a busy port is one clear error, and
+    uvicorn serves on this very socket (no window for another process to take it)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        busy = exc.errno == errno.EADDRINUSE
+        reason = "the port is already in use" if busy else (exc.strerror or type(exc).__name__)
+        raise ConfigError(
+            f"Cannot listen on {host}:{port}: {reason}.",
+            hint="Choose another --port (0 picks a free one)"
+            + (", or stop what is using it." if busy else ", or another --host."),
+        ) from None
+    return sock
 
 
 async def serve_simulator(
@@ -184,13 +202,15 @@ async def serve_simulator(
     from aom_bot.simulator import build_demo, create_simulator_app, environment_lines
 
     demo = build_demo(scenario, speed, seed)
-    port = port or _free_port(host)
+    sock = _listen(host, port)
+    port = int(sock.getsockname()[1])
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104
     base_url = f"http://{shown_host}:{port}"
     app = create_simulator_app(demo.world, credentials=demo.credentials)
-    print("# AOM simulator: point aom-bot at it with these lines (e.g. in .env):", flush=True)
+    print("# AOM simulator: paste these lines into your shell (or put them in .env):", flush=True)
     for line in environment_lines(demo, base_url):
-        print(line, flush=True)
+        key, _, value = line.partition("=")
+        print(f"export {key}={shlex.quote(value)}", flush=True)
     summary = ", ".join(
         f"{wf['name']} ({wf['id']})" for wf in demo.world.workflow_page(size=100)["elements"]
     )
@@ -198,7 +218,7 @@ async def serve_simulator(
     print("# then: aom-bot workflows; aom-bot executions WORKFLOW_ID; aom-bot show WORKFLOW_ID EXECUTION_ID",
           file=sys.stderr, flush=True)  # fmt: skip
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
-    await uvicorn.Server(config).serve()
+    await uvicorn.Server(config).serve(sockets=[sock])
 
 
 def database_url(settings: Settings) -> str:

@@ -8,15 +8,18 @@ One ``exchange`` sends a request, reads a capped body and turns every failure in
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 import math
 import time
+import urllib.request
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 import aiohttp
 import httpx
@@ -34,6 +37,7 @@ from aom_bot.errors import (
     AomServerError,
     AomThrottledError,
     AomTransportError,
+    ConfigError,
 )
 
 __all__ = [
@@ -49,6 +53,7 @@ __all__ = [
     "error_from_response",
     "exchange",
     "parse_retry_after",
+    "proxy_for",
 ]
 
 T = TypeVar("T")
@@ -77,17 +82,83 @@ def build_http_client(
     """The one ``httpx.AsyncClient`` to share: pooled, no redirects, explicit timeouts.
 
     The default transport is httpx-aiohttp's, measured at a fraction of httpx's own CPU cost per
-    request; tests pass ``httpx.MockTransport`` or ``httpx.ASGITransport`` instead.
+    request; tests pass ``httpx.MockTransport`` or ``httpx.ASGITransport`` instead. It goes
+    through the proxy that :func:`proxy_for` picks for ``base_url`` (HTTPS_PROXY, NO_PROXY…).
     """
+    if transport is None:
+        proxy = proxy_for(base_url)
+        transport = AiohttpTransport(limits=limits, proxy=httpx.Proxy(proxy) if proxy else None)
     return httpx.AsyncClient(
         base_url=base_url,
         auth=auth,
-        transport=transport if transport is not None else AiohttpTransport(limits=limits),
+        transport=transport,
         timeout=timeout,
         follow_redirects=False,
         trust_env=False,
         headers={"Accept": "application/json", "User-Agent": "aom-bot"},
     )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _bypassed(host: str, no_proxy: str) -> bool:
+    """NO_PROXY as curl reads it: ``*``, domains (``example.com`` and ``.example.com`` both
+    match subdomains), IP addresses and CIDR ranges; a ``:port`` suffix is ignored."""
+    host = host.lower().rstrip(".")
+    try:
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(
+            host.strip("[]")
+        )
+    except ValueError:
+        address = None
+    for raw in no_proxy.split(","):
+        entry = raw.strip().lower()
+        if not entry:
+            continue
+        if entry == "*":
+            return True
+        if address is not None:
+            try:
+                if address in ipaddress.ip_network(entry.strip("[]"), strict=False):
+                    return True
+            except ValueError:
+                pass
+            continue
+        domain = entry.rsplit(":", 1)[0] if entry.count(":") == 1 else entry
+        domain = domain.lstrip(".").rstrip(".")
+        if domain and (host == domain or host.endswith("." + domain)):
+            return True
+    return False
+
+
+def proxy_for(url: str) -> str | None:
+    """The proxy for ``url`` from the environment, as curl and the Slack client read it:
+    ``HTTPS_PROXY`` / ``HTTP_PROXY`` by scheme, else ``ALL_PROXY``, unless ``NO_PROXY`` matches
+    the host (lower-case names work too). Loopback addresses are always reached directly."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if not host or _is_loopback(host):
+        return None
+    proxies = urllib.request.getproxies_environment()
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    if not proxy or _bypassed(host, proxies.get("no", "")):
+        return None
+    if "://" not in proxy:
+        proxy = f"http://{proxy}"
+    if urlsplit(proxy).scheme not in ("http", "https"):
+        raise ConfigError(
+            f"The proxy for {host} is not an http:// or https:// proxy.",
+            hint="Set HTTPS_PROXY (or HTTP_PROXY) to http://host:port, or exempt the host with "
+            "NO_PROXY.",
+        )
+    return proxy
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

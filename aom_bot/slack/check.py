@@ -30,6 +30,13 @@ __all__ = ["CheckResult", "Mode", "run_checks"]
 
 Mode = Literal["socket", "http"]
 
+#: what each of the two modes needs, for when neither is configured
+NO_MODE_HINT = (
+    "Socket Mode (no public URL needed) needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN (xapp-…, "
+    "scope connections:write); HTTP mode (--mode http) needs SLACK_BOT_TOKEN and "
+    "SLACK_SIGNING_SECRET, and a public URL for POST /slack/events."
+)
+
 _SLACK_HINTS = {
     "invalid_auth": "Check SLACK_BOT_TOKEN: use the Bot User OAuth Token (xoxb-…) of this app.",
     "not_authed": "Set SLACK_BOT_TOKEN to the Bot User OAuth Token (xoxb-…).",
@@ -98,7 +105,17 @@ def _configuration(settings: Settings, mode: Mode) -> list[CheckResult]:
         else:
             results.append(CheckResult("Slack app token", True, "set (xapp-…): Socket Mode."))
     else:
-        if not _secret(settings.slack_signing_secret):
+        if not _secret(settings.slack_signing_secret) and not _secret(settings.slack_app_token):
+            results.append(
+                CheckResult(
+                    "Slack signing secret",
+                    False,
+                    "Neither SLACK_APP_TOKEN (Socket Mode) nor SLACK_SIGNING_SECRET (HTTP mode) "
+                    "is set.",
+                    NO_MODE_HINT,
+                )
+            )
+        elif not _secret(settings.slack_signing_secret):
             results.append(
                 CheckResult(
                     "Slack signing secret",

@@ -79,7 +79,12 @@ class PostgresStore:
 
     @classmethod
     async def open(
-        cls, dsn: str, *, schema: str | None = None, max_connections: int = 10
+        cls,
+        dsn: str,
+        *,
+        schema: str | None = None,
+        max_connections: int = 10,
+        connect_timeout: float = 5.0,
     ) -> PostgresStore:
         """Connect a pool; ``schema`` (created by ``migrate``) becomes the search_path."""
         if schema is not None and not _SCHEMA_NAME.match(schema):
@@ -90,8 +95,18 @@ class PostgresStore:
         settings = {"search_path": schema} if schema else {}
         try:
             pool = await asyncpg.create_pool(
-                dsn, min_size=1, max_size=max_connections, server_settings=settings
+                dsn,
+                min_size=1,
+                max_size=max_connections,
+                server_settings=settings,
+                timeout=connect_timeout,
             )
+        except TimeoutError:
+            raise StoreError(
+                f"PostgreSQL at {redact_dsn(dsn)} did not answer within {connect_timeout:g} s "
+                "(connect timeout).",
+                hint="Check AOM_BOT_DATABASE_URL: the host and port must be a PostgreSQL server.",
+            ) from None
         except (*_DRIVER_ERRORS, ValueError) as exc:  # ValueError: malformed DSN
             raise StoreError(
                 f"Could not connect to PostgreSQL at {redact_dsn(dsn)}: "

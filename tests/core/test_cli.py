@@ -148,12 +148,15 @@ def test_simulate_prints_the_environment_lines_and_serves(tmp_path):
     try:
         assert process.stdout is not None
         lines: dict[str, str] = {}
+        exported: list[str] = []
         while len(lines) < 5:
             line = process.stdout.readline()
             assert line, "simulate exited before printing its environment"
             if "=" in line and not line.startswith("#"):
-                key, value = line.strip().split("=", 1)
+                assert line.startswith("export "), line  # pasted into a shell, they carry over
+                key, value = line.strip().removeprefix("export ").split("=", 1)
                 lines[key] = value
+                exported.append(line.strip())
         assert set(lines) == {
             "AOM_ENDPOINT", "AOM_IAM_ENDPOINT", "AOM_PROJECT_ID", "CLOUD_SDK_AK", "CLOUD_SDK_SK",
         }  # fmt: skip
@@ -163,6 +166,15 @@ def test_simulate_prints_the_environment_lines_and_serves(tmp_path):
                 break
         assert listed.exit_code == 0, listed.output
         assert [w["name"] for w in json.loads(listed.stdout)] == ["deploy-nginx"]
+        shell = subprocess.run(
+            ["sh", "-c", "\n".join([*exported, "env"])], capture_output=True, text=True, env={}
+        )
+        assert f"AOM_ENDPOINT={lines['AOM_ENDPOINT']}" in shell.stdout.splitlines()
+        (tmp_path / ".env").write_text("\n".join(exported) + "\n", encoding="utf-8")
+        from aom_bot.config import Settings
+
+        from_dotenv = Settings(_env_file=tmp_path / ".env")  # type: ignore[call-arg]
+        assert from_dotenv.aom_endpoint == lines["AOM_ENDPOINT"]  # also valid .env lines
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -227,3 +239,95 @@ def test_show_all_prints_every_failed_host_and_help_documents_it():
     assert "every failed host" in show_help
     assert "130" in show_help
     assert "130 interrupted" in " ".join(invoke("--help").stdout.split())
+
+
+@pytest.mark.parametrize(
+    ("write", "problem"),
+    [
+        (lambda p: p.write_text("AOM_REGION=cn-north-4\n", encoding="utf-16"), "UTF-16"),
+        (lambda p: p.write_bytes(b"AOM_REGION=cn-north-4\nX=\xe9t\xe9\n"), "not UTF-8"),
+        (lambda p: p.mkdir(), "Is a directory"),
+    ],
+)
+def test_an_unreadable_dotenv_is_one_line_naming_the_file(tmp_path, monkeypatch, write, problem):
+    """A .env that is UTF-16 (PowerShell's >), not UTF-8 or not a readable file: exit 2, one line."""
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / ".env")
+    result = runner.invoke(app, ["workflows", "--simulator"])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    [line] = result.stderr.strip().splitlines()
+    assert str(tmp_path / ".env") in " ".join(result.stderr.split()) or ".env" in line
+    assert problem in " ".join(result.stderr.split())
+
+
+def test_a_silent_aom_ends_the_command_at_its_deadline_saying_so(silent_port):
+    """AOM accepts and never answers: exit 3 at the command's deadline, naming what timed out."""
+    import time
+
+    env = {
+        "CLOUD_SDK_AK": "AKEXAMPLE",
+        "CLOUD_SDK_SK": "SKEXAMPLE",
+        "AOM_PROJECT_ID": PROJECT,
+        "AOM_ENDPOINT": f"http://127.0.0.1:{silent_port}",
+        "AOM_BOT_COMMAND_TIMEOUT_SECONDS": "1.5",
+    }
+    started = time.monotonic()
+    result = runner.invoke(app, ["workflows"], env=env)
+    elapsed = time.monotonic() - started
+    assert result.exit_code == 3, result.output
+    said = " ".join(result.stderr.split())
+    assert f"AOM (http://127.0.0.1:{silent_port}) did not answer within 1.5 s" in said
+    assert "AOM_BOT_COMMAND_TIMEOUT_SECONDS" in said
+    assert elapsed < 30  # the deadline, not 3 x AOM_TIMEOUT_SECONDS of retries
+
+
+def test_a_postgresql_port_that_never_answers_fails_migrate_quickly(silent_port):
+    """migrate against a port that accepts but never speaks PostgreSQL: exit 2, said plainly."""
+    env = {"AOM_BOT_DATABASE_URL": f"postgresql://bot:pw-secret@127.0.0.1:{silent_port}/aom"}
+    result = runner.invoke(app, ["migrate"], env=env)
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.stderr.split())
+    assert f"PostgreSQL at postgresql://bot:***@127.0.0.1:{silent_port}/aom" in said or (
+        f"127.0.0.1:{silent_port}" in said
+    )
+    assert "did not answer within 5 s" in said
+    assert "pw-secret" not in result.output
+
+
+def test_version_prints_the_package_version():
+    """`aom-bot --version` prints the installed version on stdout."""
+    from aom_bot import __version__
+
+    result = invoke("--version")
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"aom-bot {__version__}"
+
+
+def test_simulate_on_a_busy_port_says_so_before_printing_anything():
+    """Another process holds the port: exit 2 naming it, and no environment lines on stdout."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = runner.invoke(app, ["simulate", "--port", str(port)])
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    said = " ".join(result.stderr.split())
+    assert f"Cannot listen on 127.0.0.1:{port}: the port is already in use" in said
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("command", [["run", "--simulator"], ["check", "--simulator"]])
+def test_with_no_slack_settings_both_modes_and_their_needs_are_named(command):
+    """Nothing about Slack is set: the user learns both ways to run and what each one needs."""
+    result = runner.invoke(app, command)
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.stderr.split())
+    assert "Socket Mode" in said
+    assert "SLACK_APP_TOKEN" in said
+    assert "HTTP mode" in said
+    assert "SLACK_SIGNING_SECRET" in said
+    assert "Traceback" not in result.output

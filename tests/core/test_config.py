@@ -142,3 +142,14 @@ def test_default_database_is_a_sqlite_file_in_the_state_directory(tmp_path):
     settings = Settings(aom_bot_state_dir=tmp_path)
     assert settings.database_url() == f"sqlite:///{tmp_path / 'aom-bot.sqlite3'}"
     assert Settings(aom_bot_database_url="postgresql://db/x").database_url() == "postgresql://db/x"
+
+
+def test_default_state_directory_follows_xdg_state_home(monkeypatch, tmp_path):
+    """$XDG_STATE_HOME/aom-bot when set (and absolute), else ~/.local/state/aom-bot."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    assert Settings().aom_bot_state_dir == tmp_path / "state" / "aom-bot"
+    monkeypatch.setenv("XDG_STATE_HOME", "relative/is/ignored")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert Settings().aom_bot_state_dir == tmp_path / "home" / ".local" / "state" / "aom-bot"
+    monkeypatch.setenv("AOM_BOT_STATE_DIR", str(tmp_path / "explicit"))
+    assert Settings().aom_bot_state_dir == tmp_path / "explicit"

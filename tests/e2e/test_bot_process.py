@@ -254,3 +254,67 @@ async def test_unreachable_slack_at_start_exits_3(tmp_path):
     assert code == 3, err
     assert "Cannot reach Slack" in err
     assert "Traceback" not in err
+
+
+async def test_run_with_the_simulator_leaves_the_real_store_alone_and_starts_quietly(tmp_path):
+    """`run --simulator` keeps its follows out of the default store, and Bolt has nothing to
+    warn about at start-up (no "token ... will be ignored")."""
+    state = tmp_path / "state"
+    async with FakeSlack() as slack:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "AOM_"))},
+            "SLACK_BOT_TOKEN": slack.bot_token,
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": slack.base_url,
+            "AOM_BOT_STATE_DIR": str(state),
+            "AOM_BOT_LOG_FORMAT": "console",
+        }
+        port = free_port()
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "aom_bot", "run", "--simulator", "--mode", "http",
+            "--host", "127.0.0.1", "--port", str(port),
+            env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            async with httpx.AsyncClient() as client, asyncio.timeout(30):
+                while process.returncode is None:
+                    try:
+                        if (await client.get(f"http://127.0.0.1:{port}/healthz")).is_success:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    await asyncio.sleep(0.05)  # waiting for a subprocess to listen
+            process.send_signal(signal.SIGTERM)
+            async with asyncio.timeout(15):
+                _, err = await process.communicate()
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+    log = err.decode()
+    assert process.returncode == 0, log
+    assert "bot.started" in log
+    assert "will be ignored" not in log
+    assert not (state / "aom-bot.sqlite3").exists()
+
+
+async def test_a_refused_app_token_stops_socket_mode_at_start_with_exit_2(tmp_path):
+    """Socket Mode with an app token Slack refuses: exit 2 with one line, no retry loop."""
+    clock = HandClock()
+    async with FakeSlack() as slack:
+        with simulator(clock) as (aom_env, _):
+            env = bot_environment(aom_env, slack, tmp_path / "bot.sqlite3")
+            env["SLACK_APP_TOKEN"] = "xapp-not-the-right-one"
+            env["AOM_BOT_LOG_FORMAT"] = "console"
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "aom_bot", "run", "--mode", "socket",
+                env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            async with asyncio.timeout(60):
+                _, raw = await process.communicate()
+    err = raw.decode()
+    assert process.returncode == 2, err
+    assert "Slack refused SLACK_APP_TOKEN (invalid_auth)" in err
+    assert "xapp-not-the-right-one" not in err
+    assert "Traceback" not in err
+    assert len(slack.calls_to("apps.connections.open")) == 1

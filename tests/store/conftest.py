@@ -7,6 +7,9 @@ play a second replica or a restart.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import functools
 import os
 import socket
 import sqlite3
@@ -27,15 +30,40 @@ def postgres_dsn() -> str:
     return os.environ.get("AOM_BOT_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 
 
+@functools.cache
 def postgres_unreachable_reason(dsn: str) -> str | None:
-    """Why PostgreSQL tests cannot run here, or ``None`` when the server answers."""
+    """Why PostgreSQL tests cannot run here, or ``None`` when the server lets us in.
+
+    A server that answers is not enough: its database may not exist (a developer's own
+    PostgreSQL without a ``test`` database) or may refuse the user; that is a skip too.
+    """
     parts = urlsplit(dsn)
     host, port = parts.hostname or "127.0.0.1", parts.port or 5432
     try:
         with socket.create_connection((host, port), timeout=2):
-            return None
+            pass
     except OSError as exc:
         return f"PostgreSQL at {host}:{port} is unreachable ({exc}); set AOM_BOT_TEST_POSTGRES_DSN"
+
+    async def probe() -> None:
+        conn = await asyncpg.connect(dsn, timeout=5)
+        await conn.close()
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # callers may be inside a loop
+        try:
+            pool.submit(asyncio.run, probe()).result()
+        except asyncpg.InvalidCatalogNameError:
+            database = parts.path.lstrip("/") or "(default)"
+            return (
+                f"PostgreSQL at {host}:{port} has no database {database!r}; create it "
+                f"(createdb -h {host} -p {port} {database}) or set AOM_BOT_TEST_POSTGRES_DSN"
+            )
+        except (asyncpg.PostgresError, OSError, TimeoutError) as exc:
+            return (
+                f"PostgreSQL at {host}:{port} refused the test connection "
+                f"({type(exc).__name__}); set AOM_BOT_TEST_POSTGRES_DSN"
+            )
+    return None
 
 
 def require_postgres() -> str:

@@ -50,7 +50,7 @@ async def test_sqlite_file_in_a_missing_directory_is_a_store_error(tmp_path: Pat
         ("mysql://bot:s3cr3t-Pa55@db/aom", "'mysql' URLs"),
         ("aom-bot.db", "without a scheme"),
         ("sqlite:///", "names no file"),
-        ("sqlite://relative.db", "'sqlite' URLs"),
+        ("sqlite://relative.db", "three slashes"),
     ],
 )
 async def test_unusable_urls_are_config_errors(url: str, says: str) -> None:
@@ -154,3 +154,17 @@ async def test_postgres_scheme_alias_is_accepted(pg_dsn: str) -> None:
         assert await store.schema_version() >= 0
     finally:
         await store.aclose()
+
+
+async def test_three_slashes_before_a_missing_relative_directory_suggest_four(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``sqlite:///tmp/x.db`` is ``tmp/x.db`` in the working directory: said, with the fix."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match="relative to the working directory") as caught:
+        await open_store("sqlite:///tmp/x.db")
+    assert "sqlite:////tmp/x.db" in caught.value.user_message()
+    (tmp_path / "tmp").mkdir()  # a relative directory that exists is used as given
+    store = await open_store("sqlite:///tmp/x.db")
+    await store.aclose()
+    assert (tmp_path / "tmp" / "x.db").exists()
