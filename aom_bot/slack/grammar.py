@@ -17,7 +17,7 @@ from typing import Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from aom_bot.aom.ids import validate_id
-from aom_bot.errors import AomBotError, InvalidIdError
+from aom_bot.errors import CommandSyntaxError, InvalidIdError
 from aom_bot.render.subscriptions import SAFE_MENTION
 
 __all__ = [
@@ -46,10 +46,6 @@ MAX_LIST_LIMIT = 20
 PRIVATE_FLAG = "--private"
 
 SubscriptionVerb = Literal["subscribe", "unsubscribe", "subscriptions"]
-
-
-class CommandSyntaxError(AomBotError):
-    """The command text does not follow the grammar; the message says what was wrong."""
 
 
 @dataclass(frozen=True, slots=True)
