@@ -58,7 +58,7 @@ class AomSession:
 
         Without IDs in simulator mode: the run in progress when ``live``, else the last finished.
         """
-        from aom_bot.slack.grammar import parse_execution_link
+        from aom_bot.aom.links import parse_execution_link
 
         if first and not second:
             ref = parse_execution_link(first)
