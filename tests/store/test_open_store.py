@@ -150,7 +150,7 @@ def test_both_backends_ship_the_same_migration_versions() -> None:
 @pytest.fixture
 async def fresh_schema(pg_dsn: str) -> AsyncIterator[str]:
     """A schema name no other test uses; dropped afterwards."""
-    import asyncpg  # type: ignore[import-untyped]
+    import asyncpg
 
     schema = f"t_{uuid.uuid4().hex[:16]}"
     yield schema
