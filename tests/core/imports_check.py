@@ -1,7 +1,7 @@
 """The import rules of aom_bot's layers, read from the source with ``ast`` (nothing imported).
 
-Layers point inward: a pure core (AOM models and signing, rendering, follow policy, config,
-errors, records) imports no Slack, HTTP transport, database or Starlette; the follow engine and
+Layers point inward: a pure core (AOM models, IDs, console links and signing, rendering, follow
+policy, config, errors, records) imports no Slack, HTTP transport, database or Starlette; the follow engine and
 the terminal never import the Slack listeners; the simulator takes only ``aom.signing`` and
 ``errors`` from the package; and no two modules import each other in a circle.
 
@@ -42,6 +42,8 @@ FORBIDDEN_IN_CORE = frozenset(
 #: the pure core: packages (every module below) and single modules
 CORE = (
     "aom_bot.render",
+    "aom_bot.aom.ids",
+    "aom_bot.aom.links",
     "aom_bot.aom.models",
     "aom_bot.aom.signing",
     "aom_bot.follow.policy",
