@@ -29,7 +29,7 @@ __all__ = [
     "IamAgencyCredentials",
     "IamPasswordCredentials",
     "Settings",
-    "StaticToken",
+    "StaticTokenCredentials",
     "load_settings",
 ]
 
@@ -60,8 +60,8 @@ class AkSkCredentials:
 
 
 @dataclass(frozen=True, slots=True)
-class StaticToken:
-    """An IAM token given as is (``AOM_TOKEN``)."""
+class StaticTokenCredentials:
+    """An IAM token given as is (``AOM_TOKEN``); the client sends it via ``aom.tokens.StaticToken``."""
 
     token: SecretStr
 
@@ -84,7 +84,9 @@ class IamAgencyCredentials:
     agency_name: str
 
 
-AomAuthSettings = AkSkCredentials | StaticToken | IamPasswordCredentials | IamAgencyCredentials
+AomAuthSettings = (
+    AkSkCredentials | StaticTokenCredentials | IamPasswordCredentials | IamAgencyCredentials
+)
 
 
 class Settings(BaseSettings):
@@ -228,7 +230,7 @@ class Settings(BaseSettings):
                 security_token=self.cloud_sdk_security_token,
             )
         if self.aom_token is not None:
-            return StaticToken(self.aom_token)
+            return StaticTokenCredentials(self.aom_token)
         missing_iam = [
             name
             for name, value in (

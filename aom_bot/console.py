@@ -58,7 +58,7 @@ class AomSession:
 
         Without IDs in simulator mode: the run in progress when ``live``, else the last finished.
         """
-        from aom_bot.slack.grammar import parse_execution_link
+        from aom_bot.aom.links import parse_execution_link
 
         if first and not second:
             ref = parse_execution_link(first)
@@ -167,7 +167,8 @@ async def follow_in_terminal(
     from rich.console import Group
     from rich.text import Text
 
-    from aom_bot.follow.policy import error_interval, jittered, poll_interval, unreachable_notice
+    from aom_bot.follow.policy import error_interval, jittered, poll_interval
+    from aom_bot.render.follow_notices import unreachable_notice
     from aom_bot.render.terminal import render_execution, render_execution_fitted
 
     rng = random.Random()  # noqa: S311 - jitter, not security

@@ -4,7 +4,11 @@
 
     AomBotError
     ├── ConfigError              a setting is missing, malformed or contradicts another
+    │   ├── ConsoleTemplateError     AOM_CONSOLE_URL: unknown placeholder, not a web URL
+    │   └── ScrubPatternError        a configured scrub pattern is not a valid regex
     ├── InvalidIdError           an ID failed validation before any request was sent
+    ├── CommandSyntaxError       a command's text does not follow the grammar
+    ├── SubscriptionError        a subscribe/unsubscribe request that cannot be done
     ├── StoreError               the follow/subscription store failed
     ├── SlackDeliveryError       a Slack Web API call failed (``error`` holds Slack's code)
     │   ├── SlackNotInChannel        not_in_channel: a public channel the bot could join
@@ -21,6 +25,14 @@
             ├── AomNotFoundError     404: unknown workflow or execution
             ├── AomThrottledError    429: throttled (``retry_after`` seconds when given)
             └── AomServerError       5xx
+    SimulatorError               (aom_bot.simulator.world) the simulated AOM refuses a request
+    ├── NotFoundError                its app answers HTTP 404
+    └── RejectedError                its app answers HTTP 400
+
+The simulator's errors stay in the simulator: they are the simulated server's refusals,
+which its app turns into HTTP answers (the bot then meets them as ``AomNotFoundError`` or
+``AomBadRequestError``), so no code of the bot ever catches them. They still derive from
+``AomBotError`` (drawn apart above) so that a demo's mistakes read the same way.
 
 Every message is written for a person: it says what went wrong and what to do, and never
 contains a secret (the client never puts credentials into an exception).
@@ -69,6 +81,22 @@ class InvalidIdError(AomBotError, ValueError):
         )
         self.kind = kind
         self.value = value
+
+
+class ConsoleTemplateError(ConfigError, ValueError):
+    """The console URL template cannot be used (unknown placeholder, not a web URL)."""
+
+
+class ScrubPatternError(ConfigError, ValueError):
+    """A configured scrub pattern is not a valid regular expression."""
+
+
+class CommandSyntaxError(AomBotError):
+    """The command text does not follow the grammar; the message says what was wrong."""
+
+
+class SubscriptionError(AomBotError):
+    """A subscription request that cannot be done; the message says why and what to do."""
 
 
 class StoreError(AomBotError):

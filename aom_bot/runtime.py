@@ -24,7 +24,7 @@ from aom_bot.config import (
     IamPasswordCredentials,
     Settings,
 )
-from aom_bot.config import StaticToken as StaticTokenSetting
+from aom_bot.config import StaticTokenCredentials as StaticTokenSetting
 from aom_bot.errors import ConfigError
 from aom_bot.render.scrub import Scrubber
 

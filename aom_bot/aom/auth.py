@@ -22,10 +22,11 @@ from pydantic import SecretStr
 from aom_bot.aom import signing
 from aom_bot.aom.ids import validate_project_id
 
-__all__ = ["AkSkAuth", "Clock", "TokenAuth", "TokenSource", "utc_now"]
+__all__ = ["AkSkAuth", "TokenAuth", "TokenSource", "UtcNow", "utc_now"]
 
-#: returns the current time, timezone-aware; injected so tests control time
-Clock = Callable[[], datetime]
+#: returns the current time, timezone-aware; injected so tests control time. A bare callable
+#: (signing and token expiry only read the date), not the ``aom_bot.clock.Clock`` protocol
+UtcNow = Callable[[], datetime]
 
 # The headers AOM needs signed. httpx's own defaults (accept, user-agent, connection ...) are left
 # out on purpose: they may change between httpx versions or be rewritten by a transport.
@@ -70,7 +71,7 @@ class AkSkAuth(httpx.Auth):
         sk: str,
         project_id: str,
         security_token: str | None = None,
-        clock: Clock = utc_now,
+        clock: UtcNow = utc_now,
         extra_signed_headers: Iterable[str] = (),
     ) -> None:
         if not ak or not sk:

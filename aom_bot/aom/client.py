@@ -25,7 +25,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import ValidationError
 
-from aom_bot.aom.auth import Clock, utc_now
+from aom_bot.aom.auth import UtcNow, utc_now
 from aom_bot.aom.http import (
     DEFAULT_LIMITS,
     DEFAULT_MAX_BODY_BYTES,
@@ -124,7 +124,7 @@ class AomClient:
         project_id: str,
         retry: RetryPolicy | None = None,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-        clock: Clock = utc_now,
+        clock: UtcNow = utc_now,
         logger: logging.Logger | None = None,
     ) -> None:
         self._http = http

@@ -26,7 +26,7 @@ import httpx
 import stamina
 from httpx_aiohttp import AiohttpTransport
 
-from aom_bot.aom.auth import Clock
+from aom_bot.aom.auth import UtcNow
 from aom_bot.errors import (
     AomApiError,
     AomAuthError,
@@ -389,7 +389,7 @@ async def exchange(
     *,
     action: str,
     max_body_bytes: int,
-    clock: Clock,
+    clock: UtcNow,
     logger: logging.Logger,
     service: str = "AOM",
 ) -> Reply:

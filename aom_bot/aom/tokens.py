@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 import httpx
 from pydantic import SecretStr
 
-from aom_bot.aom.auth import Clock, TokenSource, utc_now
+from aom_bot.aom.auth import TokenSource, UtcNow, utc_now
 from aom_bot.aom.http import LOGGER_NAME, RetryPolicy, exchange
 from aom_bot.aom.ids import validate_project_id
 from aom_bot.errors import AomAuthError, AomResponseError
@@ -137,7 +137,7 @@ class IamTokenProvider:
         http: httpx.AsyncClient,
         identity: PasswordIdentity | AgencyIdentity,
         *,
-        clock: Clock = utc_now,
+        clock: UtcNow = utc_now,
         renew_before: timedelta = timedelta(hours=1),
         retry: RetryPolicy | None = None,
         logger: logging.Logger | None = None,

@@ -1,4 +1,6 @@
-"""Pure decisions of following: how often to poll, what counts as new, what to say.
+"""Pure decisions of following: how often to poll, what counts as new, when to edit a card.
+
+What the follow says (notices, replies) is worded in :mod:`aom_bot.render.follow_notices`.
 
 No I/O and no clock: callers pass times in. ``aom-bot show --follow`` uses the same polling
 policy as the engine.
@@ -17,10 +19,8 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from aom_bot.render.analysis import BucketCounts, ErrorGroup
-from aom_bot.render.escape import Mrkdwn, escape_mrkdwn, inline_code
-from aom_bot.render.scrub import Scrubber
-from aom_bot.render.wording import slack_time
+# the follow's wording lives in render/; re-exported so existing callers keep working
+from aom_bot.render.follow_notices import completion_text, new_failure_text, unreachable_notice
 
 __all__ = [
     "COMPLETION_EVENT",
@@ -108,53 +108,6 @@ def update_kind(
     if rendered_at is None or (now - rendered_at).total_seconds() >= heartbeat_seconds:
         return UpdateKind.HEARTBEAT
     return None
-
-
-def unreachable_notice(since: datetime, *, slack: bool = True) -> str:
-    """The card line shown while AOM does not answer: the time in each reader's zone on
-    Slack (a date tag, UTC fallback), plain UTC for the terminal (``slack=False``)."""
-    if slack:
-        return Mrkdwn(f"AOM unreachable since {slack_time(since, since)} — retrying")
-    return f"AOM unreachable since {since:%H:%M} UTC — retrying"
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
-
-
-def new_failure_text(group: ErrorGroup, scrubber: Scrubber | None = None) -> str:
-    """One line for the thread: a failure mode that appeared while the run was going."""
-    error = (scrubber or Scrubber()).scrub(group.error)[:300]
-    parts = [_plural(len(group.hosts), "host")]
-    if group.exit_code is not None:
-        parts.append(f"exit {group.exit_code}")
-    parts.append(inline_code(error))
-    return "new failure: " + " · ".join(parts)
-
-
-def completion_text(
-    *,
-    mention: str | None,
-    status: str,
-    failed: bool,
-    counts: BucketCounts,
-    groups: int,
-    workflow_name: str | None = None,
-) -> str:
-    """The completion reply, e.g. ``<@U1> finished: fail — 12 of 200 hosts failed, 3 error
-    groups``. ``mention`` is trusted (a Slack reference); AOM text is escaped."""
-    subject = f"*{escape_mrkdwn(workflow_name)}* finished" if workflow_name else "finished"
-    head = f"{mention} {subject}" if mention else subject[0].upper() + subject[1:]
-    total = counts.total
-    if counts.failed or failed:
-        detail = f"{counts.failed} of {_plural(total, 'host')} failed"
-        if groups:
-            detail += f", {_plural(groups, 'error group')}"
-    elif total:
-        detail = f"{counts.succeeded} of {_plural(total, 'host')} succeeded"
-    else:
-        detail = "no hosts reported"
-    return f"{head}: {escape_mrkdwn(status)} — {detail}"
 
 
 def completion_metadata(follow_id: int, execution_id: str) -> dict[str, Any]:

@@ -10,16 +10,12 @@ from __future__ import annotations
 from string import Formatter
 from urllib.parse import quote
 
-from aom_bot.errors import ConfigError
+from aom_bot.errors import ConsoleTemplateError
 
 __all__ = ["PLACEHOLDERS", "ConsoleTemplateError", "console_link", "validate_console_template"]
 
 #: the placeholders a console URL template may use
 PLACEHOLDERS: frozenset[str] = frozenset({"region", "project_id", "workflow_id", "execution_id"})
-
-
-class ConsoleTemplateError(ConfigError, ValueError):
-    """The console URL template cannot be used (unknown placeholder, not a web URL)."""
 
 
 def validate_console_template(template: str) -> None:

@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from aom_bot.errors import ConfigError
+from aom_bot.errors import ScrubPatternError
 
 __all__ = ["DEFAULT_PATTERNS", "REDACTED", "ScrubPatternError", "Scrubber"]
 
@@ -115,10 +115,6 @@ _DEFAULT_RULES: tuple[tuple[str, tuple[str, ...], Callable[[re.Match[str]], bool
 
 #: the built-in patterns, in the order they are applied (most specific first)
 DEFAULT_PATTERNS: tuple[str, ...] = tuple(pattern for pattern, _, _ in _DEFAULT_RULES)
-
-
-class ScrubPatternError(ConfigError, ValueError):
-    """A configured scrub pattern is not a valid regular expression."""
 
 
 _Accept = Callable[[re.Match[str]], bool]

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
+from aom_bot.records import Follow, Subscription
 from aom_bot.render import kit
 from aom_bot.render.actions import ACTION_STOP_FOLLOW, ACTION_UNSUBSCRIBE, decode_ref
 from aom_bot.render.escape import escape_mrkdwn, inline_code
@@ -32,7 +33,6 @@ from aom_bot.render.limits import (
 )
 from aom_bot.render.scrub import Scrubber
 from aom_bot.render.wording import as_utc, slack_time
-from aom_bot.store.base import Follow, Subscription
 
 __all__ = [
     "HOME_BLOCKS_MAX",

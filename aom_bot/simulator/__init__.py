@@ -37,7 +37,7 @@ from aom_bot.simulator.faults import (
 from aom_bot.simulator.scenarios import SCENARIOS
 from aom_bot.simulator.serve import SimulatorServer, serve_simulator
 from aom_bot.simulator.world import (
-    Clock,
+    EpochClock,
     NotFoundError,
     RejectedError,
     SimulatorError,
@@ -47,8 +47,8 @@ from aom_bot.simulator.world import (
 
 __all__ = [
     "SCENARIOS",
-    "Clock",
     "Demo",
+    "EpochClock",
     "FaultKind",
     "Faults",
     "NotFoundError",

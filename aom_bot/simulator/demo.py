@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from aom_bot.simulator.auth import SimulatorCredentials
 from aom_bot.simulator.ids import hex_id
 from aom_bot.simulator.scenarios import SCENARIOS, get_scenario
-from aom_bot.simulator.world import Clock, World
+from aom_bot.simulator.world import EpochClock, World
 
 __all__ = ["Demo", "build_demo", "build_world", "demo_credentials", "environment_lines"]
 
@@ -35,7 +35,7 @@ class Demo:
         return self.world.project_id
 
 
-def build_world(*, seed: int, clock: Clock, speed: float = 1.0,
+def build_world(*, seed: int, clock: EpochClock, speed: float = 1.0,
                 scenarios: list[str] | None = None, current_runs: bool = True) -> World:  # fmt: skip
     """One workflow per scenario (named as in :data:`SCENARIOS`), each with two finished past
     runs and, with ``current_runs``, one run that starts now and follows the scenario."""
@@ -65,7 +65,7 @@ def demo_credentials(seed: int) -> SimulatorCredentials:
 
 
 def build_demo(scenario: str | None = None, speed: float = 1.0, seed: int = 0,
-               clock: Clock = time.time) -> Demo:  # fmt: skip
+               clock: EpochClock = time.time) -> Demo:  # fmt: skip
     """The ``aom-bot simulate`` world: every scenario, or only ``scenario``; raises ConfigError
     for an unknown name or a bad speed."""
     world = build_world(seed=seed, clock=clock, speed=speed,

@@ -35,7 +35,7 @@ from aom_bot.simulator.scenarios import (
 from aom_bot.simulator.timeline import Action, ActionKind, Snapshot, replay
 
 __all__ = [
-    "Clock",
+    "EpochClock",
     "NotFoundError",
     "RejectedError",
     "SimulatorError",
@@ -44,7 +44,7 @@ __all__ = [
     "scenario_names",
 ]
 
-Clock = Callable[[], float]
+EpochClock = Callable[[], float]
 """Returns the current time as epoch seconds (``time.time`` in a demo, a fake in tests)."""
 
 _DAY_MS = 86_400_000
@@ -133,7 +133,7 @@ class _Workflow:
 class World:
     """Workflows and executions of one project; see the module docstring."""
 
-    def __init__(self, *, seed: int, clock: Clock, speed: float = 1.0,
+    def __init__(self, *, seed: int, clock: EpochClock, speed: float = 1.0,
                  project_id: str | None = None) -> None:  # fmt: skip
         if not (speed > 0 and math.isfinite(speed)):
             raise ConfigError(f"Simulator speed must be a positive number, not {speed!r}.")

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from itertools import pairwise
 from typing import Literal
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 from aom_bot.aom.ids import validate_id
-from aom_bot.errors import AomBotError, InvalidIdError
+from aom_bot.aom.links import ExecutionRef, looks_like_link, parse_execution_link
+from aom_bot.errors import CommandSyntaxError, InvalidIdError
 from aom_bot.render.subscriptions import SAFE_MENTION
 
 __all__ = [
@@ -46,18 +45,6 @@ MAX_LIST_LIMIT = 20
 PRIVATE_FLAG = "--private"
 
 SubscriptionVerb = Literal["subscribe", "unsubscribe", "subscriptions"]
-
-
-class CommandSyntaxError(AomBotError):
-    """The command text does not follow the grammar; the message says what was wrong."""
-
-
-@dataclass(frozen=True, slots=True)
-class ExecutionRef:
-    """A validated (workflow ID, execution ID) pair."""
-
-    workflow_id: str
-    execution_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +131,6 @@ _REF_VERBS: dict[str, type[ShowCommand | FollowCommand | UnfollowCommand]] = {
 }
 _SUBSCRIPTION_VERBS: tuple[SubscriptionVerb, ...] = ("subscribe", "unsubscribe", "subscriptions")
 # Slack wraps links as <url> or <url|label> when the command escapes its text.
-_SLACK_LINK = re.compile(r"^<(?P<url>[^|>]+)(?:\|[^>]*)?>$")
 _WRAPPED_LINK = re.compile(r"<(?P<url>https?://[^|>\s]+)(?:\|[^>]*)?>", re.IGNORECASE)
 _QUOTES = "`'\"\u2018\u2019\u201c\u201d"
 _ARG_TOKEN = re.compile(r"(?:<[^>]*>|[^\s<])+")
@@ -153,8 +139,6 @@ _USER_MENTION = re.compile(r"<@(?P<id>[UW][A-Z0-9]{2,30})(?:\|[^<>]*)?>")
 _GROUP_MENTION = re.compile(r"<!subteam\^(?P<id>S[A-Z0-9]{2,30})(?:\|[^<>]*)?>")
 _BARE_ID = re.compile(r"[UWS][A-Z0-9]{6,30}")
 _BROADCASTS = frozenset({"channel", "here", "everyone", "group"})
-_WORKFLOW_KEYS = frozenset({"workflow", "workflows", "workflowid"})
-_EXECUTION_KEYS = frozenset({"execution", "executions", "executionid"})
 
 
 def parse_command(text: str) -> Command:
@@ -188,7 +172,7 @@ def parse_command(text: str) -> Command:
     if verb == "help":
         return HelpCommand(private=True)
     # No verb: `/aom-exec WORKFLOW_ID EXECUTION_ID` or a pasted link mean `show`.
-    if len(words) == 1 and not _looks_like_link(words[0]):
+    if len(words) == 1 and not looks_like_link(words[0]):
         raise CommandSyntaxError(
             f"`{_shown(words[0])}` is not a subcommand. To show an execution, give the workflow ID "
             "and the execution ID, or paste the console link."
@@ -281,41 +265,9 @@ def _checked(mention: str) -> str:
     return mention
 
 
-def parse_execution_link(text: str) -> ExecutionRef | None:
-    """The workflow and execution IDs a console link carries, or ``None`` if it has not both.
-
-    Accepts ``…/workflow/<wf>/execution/<ex>``, ``…?workflow_id=<wf>&execution_id=<ex>`` and the
-    same inside the fragment (single-page consoles), wrapped by Slack as ``<url>``/``<url|label>``
-    or not. Raises :class:`InvalidIdError` when an ID is present but malformed.
-    """
-    match = _SLACK_LINK.match(text.strip())
-    url = match.group("url") if match else text.strip()
-    # Slack escapes &, < and > in the text it sends.
-    url = url.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
-    if not _looks_like_link(url):
-        return None
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    found: dict[str, str] = {}
-    for path, query in (
-        (parts.path, parts.query),
-        _split_fragment(parts.fragment),
-    ):
-        _collect_from_path(path, found)
-        _collect_from_query(query, found)
-    if "workflow" not in found or "execution" not in found:
-        return None
-    return ExecutionRef(
-        validate_id("workflow ID", found["workflow"]),
-        validate_id("execution ID", found["execution"]),
-    )
-
-
 def _parse_ref(words: list[str], verb: str | None) -> ExecutionRef:
     how = f"`{verb} WORKFLOW_ID EXECUTION_ID`" if verb else "`WORKFLOW_ID EXECUTION_ID`"
-    if len(words) == 1 and _looks_like_link(words[0]):
+    if len(words) == 1 and looks_like_link(words[0]):
         ref = _ref_from_link(words[0])
         if ref is None:
             raise CommandSyntaxError(
@@ -368,41 +320,8 @@ def _subscription_verb(verb: str) -> SubscriptionVerb:
     raise CommandSyntaxError(f"Unknown subcommand `{_shown(verb)}`.")  # pragma: no cover
 
 
-def _looks_like_link(word: str) -> bool:
-    word = word.strip("<>").lower()
-    return word.startswith(("https://", "http://"))
-
-
 def _unquote_token(token: str) -> str:
     return token.strip(_QUOTES)
-
-
-def _split_fragment(fragment: str) -> tuple[str, str]:
-    path, _, query = fragment.partition("?")
-    return path, query
-
-
-def _normalise_key(key: str) -> str:
-    return key.lower().replace("_", "").replace("-", "")
-
-
-def _collect_from_path(path: str, found: dict[str, str]) -> None:
-    segments = [unquote(s) for s in path.split("/") if s]
-    for key, value in pairwise(segments):
-        name = _normalise_key(key)
-        if name in _WORKFLOW_KEYS:
-            found.setdefault("workflow", value)
-        elif name in _EXECUTION_KEYS:
-            found.setdefault("execution", value)
-
-
-def _collect_from_query(query: str, found: dict[str, str]) -> None:
-    for key, value in parse_qsl(query, keep_blank_values=False):
-        name = _normalise_key(key)
-        if name in _WORKFLOW_KEYS:
-            found.setdefault("workflow", value)
-        elif name in _EXECUTION_KEYS:
-            found.setdefault("execution", value)
 
 
 def _shown(text: str) -> str:

@@ -26,7 +26,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from aom_bot.aom.ids import validate_id
 from aom_bot.aom.models import ExecutionDetail, Workflow
 from aom_bot.clock import Clock
-from aom_bot.errors import AomBotError, AomNotFoundError, InvalidIdError
+from aom_bot.errors import AomNotFoundError, InvalidIdError, SubscriptionError
 from aom_bot.render.escape import escape_mrkdwn, inline_code
 from aom_bot.render.kit import SlackMessage, section
 from aom_bot.render.limits import clip_rendered
@@ -57,10 +57,6 @@ log = logging.getLogger(__name__)
 _CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{2,30}")
 #: workflows read to find a name when no name lookup is given
 _WORKFLOWS_LIMIT = 1000
-
-
-class SubscriptionError(AomBotError):
-    """A subscription request that cannot be done; the message says why and what to do."""
 
 
 class WorkflowReader(Protocol):

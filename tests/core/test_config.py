@@ -10,7 +10,7 @@ from aom_bot.config import (
     IamAgencyCredentials,
     IamPasswordCredentials,
     Settings,
-    StaticToken,
+    StaticTokenCredentials,
     load_settings,
 )
 from aom_bot.errors import ConfigError
@@ -61,7 +61,7 @@ def test_missing_or_contradictory_credentials_name_the_variables(kwargs, named):
 
 def test_each_credential_kind_is_recognised():
     """AK/SK, a static token, an IAM user and an IAM agency are the four ways in."""
-    assert isinstance(Settings(aom_token="tok").aom_auth(), StaticToken)
+    assert isinstance(Settings(aom_token="tok").aom_auth(), StaticTokenCredentials)
     user = Settings(aom_iam_user="u", aom_iam_password="p", aom_iam_domain="d").aom_auth()
     assert isinstance(user, IamPasswordCredentials)
     agency = Settings(

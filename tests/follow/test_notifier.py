@@ -70,6 +70,16 @@ async def drive(clock: TrackingClock, *works: Awaitable[T]) -> list[T]:
     return [t.result() for t in tasks]
 
 
+async def until_asleep(clock: TrackingClock, task: asyncio.Task[T], within: float = 20) -> None:
+    """Wait (real time, at most ``within`` s) until ``task`` sleeps on the simulated clock."""
+    give_up = asyncio.get_running_loop().time() + within
+    while not clock.asleep(task):
+        if task.done() or asyncio.get_running_loop().time() > give_up:
+            task.cancel()
+            raise AssertionError("the update never queued for a slot")
+        await asyncio.sleep(0.001)
+
+
 async def drive_one(clock: TrackingClock, work: Awaitable[T]) -> T:
     """``drive`` for a single awaitable."""
     (result,) = await drive(clock, work)
@@ -209,10 +219,9 @@ async def test_latest_state_is_rendered_when_the_slot_comes(
     ts = await notifier.post(C, msg("card"))
     state = {"text": "old"}
     await drive(clock, *(notifier.update(C, ts, msg("filler")) for _ in range(3)))
-    pending = asyncio.ensure_future(notifier.update(C, ts, lambda: msg(state["text"])))
+    pending = asyncio.create_task(notifier.update(C, ts, lambda: msg(state["text"])))
     # queued behind the burst, waiting for its slot (the clock's bookkeeping has no event)
-    while not clock.asleep(pending):  # noqa: ASYNC110
-        await asyncio.sleep(0.001)
+    await until_asleep(clock, pending)
     state["text"] = "newest"
     await drive_one(clock, pending)
     assert slack.message(C, ts)["text"] == "newest"

@@ -7,7 +7,17 @@ import importlib
 
 import pytest
 
-MODULES = ["__init__", "actions", "analysis", "escape", "links", "message", "scrub", "wording"]
+MODULES = [
+    "__init__",
+    "actions",
+    "analysis",
+    "escape",
+    "follow_notices",
+    "links",
+    "message",
+    "scrub",
+    "wording",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -54,9 +54,8 @@ async def test_everything_ok_in_http_mode() -> None:
         assert all(r.ok for r in results), [r.line() for r in results]
         checks = _by_name(results)
         assert "Slack signing secret" in checks
-        assert (
-            "U0BOTUSER" in checks["Slack auth.test"].detail
-            or "@" in checks["Slack auth.test"].detail
+        assert checks["Slack auth.test"].detail == (
+            f"connected to workspace {slack.identity.team} as @aom-exec."
         )
         assert "AOM request" in checks
         assert slack.calls_to("auth.test")

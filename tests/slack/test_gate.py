@@ -39,12 +39,18 @@ async def test_quiet_waits_for_the_burst_to_settle() -> None:
 
 
 async def test_quiet_is_immediate_when_idle() -> None:
-    """With nothing pending the work starts at once."""
-    await asyncio.wait_for(AckGate(settle=0).quiet(), timeout=5)
+    """With nothing pending the work starts at once: no waiting for ``max_wait``, no timer."""
+    waiter = asyncio.create_task(AckGate(settle=0, max_wait=60).quiet())
+    await _yield()
+    assert waiter.done()
 
 
 async def test_sustained_traffic_cannot_starve_the_work() -> None:
     """However busy the app, the work starts after max_wait."""
     gate = AckGate(settle=0, max_wait=0.01)
+    loop = asyncio.get_running_loop()
     with gate.acknowledging():
+        started = loop.time()
         await asyncio.wait_for(gate.quiet(), timeout=5)
+        assert loop.time() - started >= 0.01
+        assert gate.pending == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -146,12 +147,29 @@ def test_both_backends_ship_the_same_migration_versions() -> None:
     assert sqlite[0] == (1, "initial")
 
 
-@pytest.mark.postgres
-async def test_postgres_scheme_alias_is_accepted(pg_dsn: str) -> None:
-    """``postgres://`` (Heroku-style) works the same as ``postgresql://``."""
-    store = await open_store(pg_dsn.replace("postgresql://", "postgres://", 1))
+@pytest.fixture
+async def fresh_schema(pg_dsn: str) -> AsyncIterator[str]:
+    """A schema name no other test uses; dropped afterwards."""
+    import asyncpg
+
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    yield schema
+    conn = await asyncpg.connect(pg_dsn)
     try:
-        assert await store.schema_version() >= 0
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()
+
+
+@pytest.mark.postgres
+async def test_postgres_scheme_alias_is_accepted(pg_dsn: str, fresh_schema: str) -> None:
+    """``postgres://`` (Heroku-style) works the same as ``postgresql://``: it migrates."""
+    url = pg_dsn.replace("postgresql://", "postgres://", 1)
+    store = await open_store(url, schema=fresh_schema)
+    try:
+        assert await store.schema_version() == 0
+        await store.migrate()
+        assert await store.schema_version() == load_migrations("postgres")[-1].version
     finally:
         await store.aclose()
 
