@@ -16,10 +16,14 @@ import asyncio
 import heapq
 import itertools
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-__all__ = ["Clock", "ManualClock", "SystemClock", "sleep_or_wake"]
+__all__ = ["Clock", "ManualClock", "Sleep", "SystemClock", "sleep_or_wake"]
+
+#: an injectable ``asyncio.sleep`` (tests pass one that advances simulated time)
+Sleep = Callable[[float], Awaitable[None]]
 
 
 class Clock(Protocol):

@@ -38,7 +38,8 @@ from aom_bot.simulator.world import NotFoundError, RejectedError, World, dump_js
 
 __all__ = ["create_simulator_app"]
 
-Sleep = Callable[[float], Awaitable[None]]
+#: how the simulator waits out an injected delay (its own: the simulator stands apart from aom_bot.clock)
+Delay = Callable[[float], Awaitable[None]]
 
 _JSON = "application/json;charset=UTF-8"
 PARAM_ERROR = {"error_code": "AOM.31001403", "error_message": "param error.", "htp_code": "400"}
@@ -88,7 +89,7 @@ class _FaultMiddleware:
     """Counts every request, then maybe delays, fails, garbles or drops it."""
 
     def __init__(self, app: ASGIApp, *, world: World, faults: Faults, requests: RequestCounter,
-                 sleep: Sleep) -> None:  # fmt: skip
+                 sleep: Delay) -> None:  # fmt: skip
         self.app = app
         self.world = world
         self.faults = faults
@@ -302,7 +303,7 @@ async def _unknown_api(request: Request, exc: Exception) -> Response:
 
 def create_simulator_app(world: World, *, credentials: SimulatorCredentials,
                          faults: Faults | None = None, requests: RequestCounter | None = None,
-                         sleep: Sleep = asyncio.sleep) -> Starlette:  # fmt: skip
+                         sleep: Delay = asyncio.sleep) -> Starlette:  # fmt: skip
     """The simulated AOM (+ IAM ``/v3/auth/tokens``) serving ``world``.
 
     ``credentials`` is required so that open mode is a visible choice:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import aiohttp
@@ -28,6 +27,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.web.async_client import AsyncWebClient
 
+from aom_bot.clock import Sleep
 from aom_bot.errors import ConfigError, SlackDeliveryError
 
 __all__ = ["Reconnect", "build_socket_handler", "open_socket_url", "run_socket_mode"]
@@ -45,8 +45,6 @@ _REFUSED = frozenset(
         "account_inactive",
     }
 )
-
-Sleep = Callable[[float], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
