@@ -8,6 +8,7 @@ Ingress for HTTP mode (the Ingress publishing POST /slack/events alone).
 from __future__ import annotations
 
 import copy
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from tests.deploy.helpers import (
 #: the Kubernetes version whose schemas the manifests must pass (kubernetes-validate ships them)
 KUBERNETES_VERSION = "1.33"
 
-MANIFEST_FILES = sorted(KUBERNETES_DIR.glob("*.yaml"))
+MANIFEST_FILES = sorted(KUBERNETES_DIR.rglob("*.yaml"))  # jobs/ included
 
 
 def _resources() -> list[dict[str, Any]]:
@@ -58,7 +59,9 @@ def _container(deployment: dict[str, Any]) -> dict[str, Any]:
     return container
 
 
-@pytest.mark.parametrize("path", MANIFEST_FILES, ids=lambda p: Path(p).name)
+@pytest.mark.parametrize(
+    "path", MANIFEST_FILES, ids=lambda p: str(Path(p).relative_to(KUBERNETES_DIR))
+)
 def test_every_manifest_passes_the_kubernetes_schemas(path: Path) -> None:
     """Each document is accepted by the strict schema of its kind (unknown fields are errors)."""
     documents = load_yaml_documents(path)
@@ -67,12 +70,40 @@ def test_every_manifest_passes_the_kubernetes_schemas(path: Path) -> None:
         _validate(resource)
 
 
+def _pod_templates() -> dict[str, dict[str, Any]]:
+    """Every pod template: the Deployment's and the migration Job's."""
+    return {
+        r["kind"]: r["spec"]["template"]["spec"]
+        for r in _resources()
+        if r["kind"] in ("Deployment", "Job")
+    }
+
+
 def test_the_manifests_are_the_expected_kinds() -> None:
-    """Deployment, Service, Ingress, PodDisruptionBudget, ConfigMap, ServiceAccount; no Secret."""
+    """Deployment, Service, Ingress, PDB, ConfigMap, ServiceAccount, the migrate Job; no Secret."""
     kinds = sorted(r["kind"] for r in _resources())
-    assert kinds == sorted(
-        ["ConfigMap", "Deployment", "Ingress", "PodDisruptionBudget", "Service", "ServiceAccount"]
-    )
+    expected = ["ConfigMap", "Deployment", "Ingress", "Job", "PodDisruptionBudget", "Service"]
+    assert kinds == sorted([*expected, "ServiceAccount"])
+    top_level = {r["kind"] for p in KUBERNETES_DIR.glob("*.yaml") for r in load_yaml_documents(p)}
+    assert "Job" not in top_level  # `kubectl apply -f deploy/kubernetes/` must not re-apply it
+
+
+def test_the_image_is_this_versions_and_the_same_everywhere() -> None:
+    """Deployment and Job run one image, tagged with the version in pyproject (never latest)."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    images = {c["image"] for pod in _pod_templates().values() for c in pod["containers"]}
+    assert images == {f"aom-bot:{pyproject['project']['version']}"}
+
+
+def test_the_migration_job_runs_aom_bot_migrate_once() -> None:
+    """The Job's command is `aom-bot migrate`, never retried forever, pods not restarted."""
+    job = _one("Job")
+    pod = job["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    parse_cli(container["command"] + container.get("args", []))
+    assert container["command"][:2] == ["aom-bot", "migrate"]
+    assert pod["restartPolicy"] == "Never"
+    assert job["spec"]["backoffLimit"] <= 5
 
 
 @pytest.mark.parametrize(
@@ -99,11 +130,13 @@ def test_two_replicas_that_a_rollout_never_reduces() -> None:
     assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
 
 
-def test_pods_run_as_the_images_non_root_user() -> None:
+@pytest.mark.parametrize("kind", ["Deployment", "Job"])
+def test_pods_run_as_the_images_non_root_user(kind: str) -> None:
     """runAsNonRoot with the image's numeric user; no privilege escalation, no capabilities."""
-    deployment = _one("Deployment")
-    pod_security = _pod(deployment)["securityContext"]
-    container_security = _container(deployment)["securityContext"]
+    pod = _pod_templates()[kind]
+    pod_security = pod["securityContext"]
+    (container,) = pod["containers"]
+    container_security = container["securityContext"]
     assert pod_security["runAsNonRoot"] is True
     assert pod_security["runAsUser"] != 0
     dockerfile_user = [
@@ -115,7 +148,7 @@ def test_pods_run_as_the_images_non_root_user() -> None:
     assert container_security["allowPrivilegeEscalation"] is False
     assert container_security["readOnlyRootFilesystem"] is True
     assert container_security["capabilities"]["drop"] == ["ALL"]
-    assert _pod(deployment)["automountServiceAccountToken"] is False
+    assert pod["automountServiceAccountToken"] is False
 
 
 def test_the_container_command_is_accepted_by_aom_bot() -> None:
@@ -140,16 +173,18 @@ def test_probes_ask_healthz_on_the_port_the_bot_serves() -> None:
 
 
 def test_credentials_are_secret_references_never_values() -> None:
-    """Every credential the bot reads comes from a secretKeyRef; none is written in the file."""
-    env = _container(_one("Deployment"))["env"]
-    credentials = credential_names()
-    given = {e["name"] for e in env}
+    """Every credential the bot reads comes from a secretKeyRef; none is written in the files."""
+    given = {e["name"] for e in _container(_one("Deployment"))["env"]}
     assert {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "AOM_BOT_DATABASE_URL"} <= given
-    assert {"CLOUD_SDK_AK", "CLOUD_SDK_SK"} <= given or {"AOM_IAM_PASSWORD"} <= given
-    for entry in env:
-        if entry["name"] in credentials:
-            assert "value" not in entry, entry["name"]
-            assert "secretKeyRef" in entry["valueFrom"], entry["name"]
+    assert {"CLOUD_SDK_AK", "CLOUD_SDK_SK"} <= given
+    credentials = credential_names()
+    for kind, pod in _pod_templates().items():
+        for container in pod["containers"]:
+            assert "envFrom" not in container, kind  # every variable named, none by surprise
+            for entry in container["env"]:
+                if entry["name"] in credentials:
+                    assert "value" not in entry, (kind, entry["name"])
+                    assert "secretKeyRef" in entry["valueFrom"], (kind, entry["name"])
     for path in MANIFEST_FILES:
         text = path.read_text(encoding="utf-8")
         for prefix in ("xoxb-", "xapp-", "xoxp-"):
@@ -158,9 +193,9 @@ def test_credentials_are_secret_references_never_values() -> None:
 
 def test_every_environment_variable_is_one_the_bot_reads() -> None:
     """A misspelt name would be ignored without a word (the settings ignore unknown variables)."""
-    env = _container(_one("Deployment"))["env"]
-    unknown = {e["name"] for e in env} - setting_names()
-    assert not unknown
+    for kind, pod in _pod_templates().items():
+        names = {e["name"] for c in pod["containers"] for e in c["env"]}
+        assert not names - setting_names(), kind
 
 
 def test_resource_requests_and_a_memory_limit() -> None:
