@@ -14,7 +14,9 @@ RUN python -m venv /opt/aom-bot \
 
 # Final stage: the interpreter, that virtualenv and an unprivileged user; nothing is built here.
 FROM python:3.11-slim-bookworm
-RUN groupadd --system --gid 10001 aom-bot \
+# The base image's own pip, setuptools and wheel are not needed to run the bot: remove them.
+RUN python -m pip uninstall --yes --quiet pip setuptools wheel \
+    && groupadd --system --gid 10001 aom-bot \
     && useradd --system --uid 10001 --gid aom-bot --home-dir /var/lib/aom-bot \
        --create-home --shell /usr/sbin/nologin aom-bot
 COPY --from=build /opt/aom-bot /opt/aom-bot
