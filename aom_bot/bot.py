@@ -141,10 +141,17 @@ async def run_bot(
         await store.migrate()
         # Bolt's own client retries 429s (slack_sdk's handler); the notifier paces and handles
         # 429s itself on the bot's clock, so its client must not also sleep on them.
-        bolt_client = build_web_client(bot_token, base_url=settings.slack_api_url, metrics=metrics)
+        secrets = settings.secret_values()
+        bolt_client = build_web_client(
+            bot_token, base_url=settings.slack_api_url, metrics=metrics, secrets=secrets
+        )
         stack.push_async_callback(bolt_client.aclose)
         notifier_client = build_web_client(
-            bot_token, base_url=settings.slack_api_url, metrics=metrics, rate_limit_retries=0
+            bot_token,
+            base_url=settings.slack_api_url,
+            metrics=metrics,
+            rate_limit_retries=0,
+            secrets=secrets,
         )
         stack.push_async_callback(notifier_client.aclose)
         notifier = SlackNotifier(notifier_client, clock=clock)

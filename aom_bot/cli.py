@@ -85,7 +85,11 @@ SimulatorOption = Annotated[
 
 
 def _fail(code: ExitCode, message: str) -> NoReturn:
-    _stderr.print(f"[bold red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+    from aom_bot.logs import redact_as_logged
+    from rich.markup import escape
+
+    shown = escape(redact_as_logged(message))
+    _stderr.print(f"[bold red]error:[/] {shown}", markup=True, highlight=False, soft_wrap=True)
     raise typer.Exit(int(code))
 
 
@@ -94,22 +98,10 @@ def _settings() -> Settings:
     from aom_bot.logs import configure_logging
 
     settings = load_settings()
-    secrets = [
-        s.get_secret_value()
-        for s in (
-            settings.cloud_sdk_ak,
-            settings.cloud_sdk_sk,
-            settings.cloud_sdk_security_token,
-            settings.aom_token,
-            settings.aom_iam_password,
-            settings.slack_bot_token,
-            settings.slack_signing_secret,
-            settings.slack_app_token,
-        )
-        if s is not None
-    ]
     configure_logging(
-        level=settings.aom_bot_log_level, fmt=settings.aom_bot_log_format, secrets=secrets
+        level=settings.aom_bot_log_level,
+        fmt=settings.aom_bot_log_format,
+        secrets=settings.secret_values(),
     )
     return settings
 
@@ -149,7 +141,11 @@ def execution_exit_code(execution: ExecutionDetail) -> ExitCode:
 
 
 def _print_json(data: object) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    from aom_bot.logs import logged_secrets
+    from aom_bot.render.scrub import SecretMask
+
+    masked = SecretMask(logged_secrets()).data(data)  # the values only: the data stays intact
+    sys.stdout.write(json.dumps(masked, ensure_ascii=False, indent=2) + "\n")
     sys.stdout.flush()
 
 

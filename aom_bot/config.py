@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import unquote
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -273,11 +274,40 @@ class Settings(BaseSettings):
         if problems:
             raise ConfigError("AOM is not configured: " + " ".join(problems))
 
+    def secret_values(self) -> tuple[str, ...]:
+        """Every configured secret value (credentials, tokens, URL passwords), for masking
+        anything the bot prints, logs or sends to Slack."""
+        values = [
+            secret.get_secret_value()
+            for secret in (
+                self.cloud_sdk_ak,
+                self.cloud_sdk_sk,
+                self.cloud_sdk_security_token,
+                self.aom_token,
+                self.aom_iam_password,
+                self.slack_bot_token,
+                self.slack_signing_secret,
+                self.slack_app_token,
+            )
+            if secret is not None
+        ]
+        for url in (self.aom_bot_database_url, self.aom_endpoint, self.aom_iam_endpoint):
+            password = _url_password(url)
+            if password:
+                values.append(password)
+        return tuple(v for v in values if v)
+
     def database_url(self) -> str:
         """``AOM_BOT_DATABASE_URL``, else a SQLite file in the state directory."""
         if self.aom_bot_database_url:
             return self.aom_bot_database_url
         return f"sqlite:///{self.aom_bot_state_dir / 'aom-bot.sqlite3'}"
+
+
+def _url_password(url: str | None) -> str | None:
+    """The password of ``scheme://user:password@host…``, if any (also when the URL is invalid)."""
+    match = re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/@\s]*?:([^/@\s]*)@", url or "")
+    return unquote(match.group(1)) if match and match.group(1) else None
 
 
 def _env_name(loc: tuple[int | str, ...]) -> str:

@@ -23,10 +23,31 @@
             └── AomServerError       5xx
 
 Every message is written for a person: it says what went wrong and what to do, and never
-contains a secret (the client never puts credentials into an exception).
+contains a secret (the client never puts credentials into an exception). What AOM or IAM
+*said* is scrubbed like host text as the error is made: a 401 body may quote the request,
+credentials included.
 """
 
 from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aom_bot.render.scrub import Scrubber
+
+
+@cache
+def _error_scrubber() -> Scrubber:
+    # Imported late: aom_bot.render.scrub imports this module for ConfigError.
+    from aom_bot.render.scrub import Scrubber
+
+    return Scrubber()
+
+
+def scrub_service_text(text: str | None) -> str | None:
+    """Text a remote service wrote (an error body, an exception's detail), secrets removed."""
+    return _error_scrubber().scrub(text) if text else text
 
 
 class AomBotError(Exception):
@@ -85,11 +106,11 @@ class AomError(AomBotError):
         aom_message: str | None = None,
         request_id: str | None = None,
     ) -> None:
-        super().__init__(message, hint=hint)
+        super().__init__(scrub_service_text(message) or "", hint=hint)
         self.status_code = status_code
-        self.error_code = error_code
-        self.aom_message = aom_message
-        self.request_id = request_id
+        self.error_code = scrub_service_text(error_code)
+        self.aom_message = scrub_service_text(aom_message)
+        self.request_id = scrub_service_text(request_id)
 
     def user_message(self) -> str:
         parts = [self.message]

@@ -13,7 +13,7 @@ never part of a result.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import aiohttp
@@ -23,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from aom_bot.config import Settings
 from aom_bot.errors import AomBotError, AomError
 from aom_bot.render.links import validate_console_template
+from aom_bot.render.scrub import SecretMask
 from aom_bot.slack.deps import AomReader
 from aom_bot.slack.webclient import build_web_client
 
@@ -214,4 +215,5 @@ async def run_checks(
         results.append(await _aom(make_aom))
     elif make_aom is None:
         results.append(CheckResult("AOM request", True, "skipped (no AOM client given)."))
-    return results
+    mask = SecretMask(settings.secret_values())  # whatever a service echoed, never a secret
+    return [replace(r, detail=mask.text(r.detail), hint=mask.text(r.hint)) for r in results]
