@@ -85,8 +85,9 @@ SimulatorOption = Annotated[
 
 
 def _fail(code: ExitCode, message: str) -> NoReturn:
-    from aom_bot.logs import redact_as_logged
     from rich.markup import escape
+
+    from aom_bot.logs import redact_as_logged
 
     shown = escape(redact_as_logged(message))
     _stderr.print(f"[bold red]error:[/] {shown}", markup=True, highlight=False, soft_wrap=True)

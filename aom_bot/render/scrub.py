@@ -154,9 +154,7 @@ class SecretMask:
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, dict):
-            return {
-                k: v if k in keep else self.data(v, keep=keep) for k, v in value.items()
-            }
+            return {k: v if k in keep else self.data(v, keep=keep) for k, v in value.items()}
         if isinstance(value, list | tuple):
             return type(value)(self.data(v, keep=keep) for v in value)
         return value

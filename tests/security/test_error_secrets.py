@@ -79,9 +79,7 @@ async def test_echoed_secrets_never_reach_slack() -> None:
     """`/aom-exec show` against that AOM: the user is told AOM refused the credentials, and no
     request the bot makes to (fake) Slack carries a configured secret or a shaped one."""
     secrets = (SK, TOKEN, PASSWORD)
-    async with running_bot(
-        aom_transport=httpx.MockTransport(_echoing_aom), secrets=secrets
-    ) as bot:
+    async with running_bot(aom_transport=httpx.MockTransport(_echoing_aom), secrets=secrets) as bot:
         response = await bot.command("show wf1 ex1")
         assert response.status_code == 200
         reply = await bot.hook_post()

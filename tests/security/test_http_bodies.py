@@ -60,7 +60,8 @@ async def test_malformed_body_is_refused_with_one_log_line(
         "/slack/events", content=body, headers=_headers(body, signed=signed)
     )
     assert response.status_code == (400 if signed else 401), response.text
-    assert not bot.slack.calls and bot.requests.total == 0
+    assert not bot.slack.calls
+    assert bot.requests.total == 0
     records = [
         r for r in caplog.records if r.levelno >= logging.INFO and not r.name.startswith("httpx")
     ]
