@@ -118,6 +118,7 @@ async def run_bot(
     from aom_bot.follow.engine import FollowEngine
     from aom_bot.slack.app import create_app
     from aom_bot.slack.deps import MeteredAom, SlackDeps
+    from aom_bot.slack.limits import FollowLimits
     from aom_bot.slack.metrics import Metrics
     from aom_bot.slack.notifier import SlackNotifier
     from aom_bot.slack.subscriptions import SlackChannelDirectory, SubscriptionService
@@ -214,6 +215,11 @@ async def run_bot(
             subscriptions=subscriptions,
             home=subscriptions,
             workflow_names=names.name,
+            follow_limits=FollowLimits(
+                store,
+                per_user=settings.aom_bot_max_follows_per_user,
+                per_workspace=settings.aom_bot_max_follows_per_workspace,
+            ),
         )
         authorize = await _authorize_once(bolt_client)
         bolt = create_app(

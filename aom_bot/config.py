@@ -115,6 +115,8 @@ class Settings(BaseSettings):
     aom_bot_poll_max_seconds: float = Field(default=30.0, ge=0.05, le=3600)
     aom_bot_discovery_seconds: float = Field(default=60.0, ge=0.05, le=86400)
     aom_bot_max_follow_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+    aom_bot_max_follows_per_user: int = Field(default=20, ge=1, le=100_000)
+    aom_bot_max_follows_per_workspace: int = Field(default=100, ge=1, le=100_000)
     aom_bot_broadcast_failures: bool = True
     aom_bot_scrub_secrets: bool = True
     aom_bot_scrub_patterns: Annotated[list[str], NoDecode] = Field(default_factory=list)

@@ -6,6 +6,7 @@
     ├── ConfigError              a setting is missing, malformed or contradicts another
     ├── InvalidIdError           an ID failed validation before any request was sent
     ├── StoreError               the follow/subscription store failed
+    ├── FollowLimitReached       one more follow would exceed a configured limit
     ├── SlackDeliveryError       a Slack Web API call failed (``error`` holds Slack's code)
     │   ├── SlackNotInChannel        not_in_channel: a public channel the bot could join
     │   ├── SlackChannelUnreachable  channel_not_found: private channel / DM the bot cannot see
@@ -89,6 +90,10 @@ class InvalidIdError(AomBotError, ValueError):
 
 class StoreError(AomBotError):
     """The store (SQLite or PostgreSQL) failed or holds data this version cannot read."""
+
+
+class FollowLimitReached(AomBotError):
+    """A new follow would exceed AOM_BOT_MAX_FOLLOWS_PER_USER or _PER_WORKSPACE."""
 
 
 class AomError(AomBotError):

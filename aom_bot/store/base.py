@@ -200,6 +200,11 @@ class Store(Protocol):
         """Active follows a user started or that live in one of the channels (App Home)."""
         ...
 
+    async def count_active_follows(self, *, started_by: str | None = None) -> int:
+        """How many follows are active: all of them, or those ``started_by`` started by hand
+        (follows a subscription started do not count as anyone's)."""
+        ...
+
     async def set_message(self, follow_id: int, message_ts: str) -> None:
         """Record the ``ts`` of the card posted for this follow."""
         ...

@@ -251,6 +251,18 @@ class SqliteStore:
         rows = await self._rows(_SELECT_FOLLOW + " WHERE state = 'active' ORDER BY started_at, id")
         return [_follow(row) for row in rows]
 
+    async def count_active_follows(self, *, started_by: str | None = None) -> int:
+        """Active follows, all or those a user started by hand (not via a subscription)."""
+        if started_by is None:
+            rows = await self._rows("SELECT COUNT(*) FROM follows WHERE state = 'active'")
+        else:
+            rows = await self._rows(
+                "SELECT COUNT(*) FROM follows WHERE state = 'active' AND started_by = ?"
+                " AND subscription_id IS NULL",
+                (started_by,),
+            )
+        return int(rows[0][0])
+
     async def follows_for_home(self, user_id: str, channel_ids: Iterable[str] = ()) -> list[Follow]:
         """Active follows a user started or that live in one of the channels."""
         rows = await self._rows(

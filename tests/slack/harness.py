@@ -38,6 +38,7 @@ from aom_bot.slack.deps import (
     SubscriptionHandler,
 )
 from aom_bot.slack.http import build_http_app
+from aom_bot.slack.limits import FollowLimits
 from aom_bot.slack.metrics import Metrics
 from aom_bot.slack.notifier import Rate, SlackLimits, SlackNotifier
 from aom_bot.slack.webclient import build_web_client
@@ -252,11 +253,13 @@ async def running_bot(
     rate_limit_retries: int = 1,
     aom_transport: httpx.AsyncBaseTransport | None = None,
     secrets: tuple[str, ...] = (),
+    max_follows: tuple[int, int] | None = None,
 ) -> AsyncIterator[Harness]:
     """Start FakeSlack, the simulator and the bot; stop everything afterwards.
 
     ``aom_transport`` replaces the simulator as AOM; ``secrets`` are the configured secret
-    values the bot must never send (its scrubber and Web API client get them)."""
+    values the bot must never send (its scrubber and Web API client get them);
+    ``max_follows`` is (per user, per workspace)."""
     clock = ManualClock()
     world = build_world(seed=3, clock=lambda: clock.now().timestamp())
     faults = Faults()
@@ -314,6 +317,7 @@ async def running_bot(
             join_channels=join_channels,
             workflow_names=WorkflowNames(metered).name,
             scrubber=Scrubber(secrets=secrets) if secrets else None,
+            follow_limits=FollowLimits(store, *max_follows) if max_follows else None,
         )
         bolt = create_app(deps, signing_secret=SECRET, client=client)
         web = build_http_app(bolt, metrics=metrics)
