@@ -234,6 +234,7 @@ async def run_bot(
         async def report_gauges() -> None:
             while True:
                 metrics.set_active_follows(engine.stats.active_follows)
+                await store.health_problem()  # logs, once, when the store's file goes bad
                 await asyncio.sleep(5)
 
         tasks = [
@@ -245,7 +246,9 @@ async def run_bot(
             from aom_bot.slack.http import build_http_app, start_http
 
             async def healthy() -> bool:
-                return not (tasks[0].done() or tasks[1].done())
+                if tasks[0].done() or tasks[1].done():
+                    return False
+                return await store.health_problem() is None
 
             http_app = build_http_app(bolt, metrics=metrics, health=healthy)
             server = await stack.enter_async_context(start_http(http_app, host, port))

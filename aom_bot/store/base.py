@@ -173,6 +173,11 @@ class Store(Protocol):
         """Close connections; the store is unusable afterwards."""
         ...
 
+    async def health_problem(self) -> str | None:
+        """Why the store cannot keep state right now (SQLite: its file deleted, replaced or
+        unwritable; PostgreSQL: no answer), in words for the operator; None when healthy."""
+        ...
+
     # -- follows -----------------------------------------------------------------------------
 
     async def start_follow(self, new: NewFollow) -> tuple[Follow, bool]:

@@ -103,6 +103,14 @@ class PostgresStore:
     def __repr__(self) -> str:
         return f"PostgresStore({self._shown!r}, schema={self._schema!r})"
 
+    async def health_problem(self) -> str | None:
+        """Why the store cannot keep state now (the server does not answer), or None."""
+        try:
+            await self._rows("SELECT 1")
+        except StoreError as exc:
+            return exc.message
+        return None
+
     @asynccontextmanager
     async def _conn(self, *, transaction: bool = False) -> AsyncIterator[asyncpg.Connection]:
         """A pooled connection; driver errors become ``StoreError`` without the password."""

@@ -44,7 +44,7 @@ from aom_bot.store._common import (
 )
 from aom_bot.store.base import EndReason, Follow, NewFollow, NewSubscription, Subscription
 from aom_bot.store.migrations import load_migrations
-from aom_bot.store.sqlite_files import unwritable_reason
+from aom_bot.store.sqlite_files import StoreFileWatch, file_identity, unwritable_reason
 
 __all__ = ["SqliteStore"]
 
@@ -107,6 +107,8 @@ class SqliteStore:
         self._label = label
         self._lock = asyncio.Lock()
         self._closed = False
+        self._files = None if label == ":memory:" else StoreFileWatch(Path(label))
+        self._reported: str | None = None
 
     @classmethod
     async def open(cls, path: str | Path) -> SqliteStore:
@@ -121,6 +123,7 @@ class SqliteStore:
                     hint="Fix the disk or the permissions, or set AOM_BOT_STATE_DIR / "
                     "AOM_BOT_DATABASE_URL to a writable place.",
                 )
+        created = label != ":memory:" and file_identity(Path(label)) is None
         pending = aiosqlite.connect(label, isolation_level=None)
         try:
             db = await pending
@@ -141,10 +144,34 @@ class SqliteStore:
         except sqlite3.Error as exc:
             await db.close()
             raise StoreError(f"Could not open the SQLite store {label!r}: {exc}") from exc
+        if created:
+            _log.warning(
+                "store.sqlite.created path=%s: a new, empty store. If this bot ran before, its "
+                "follows and subscriptions are not in it (was the state directory removed?)",
+                label,
+            )
         return cls(db, label=label)
 
     def __repr__(self) -> str:
         return f"SqliteStore({self._label!r})"
+
+    async def health_problem(self) -> str | None:
+        """What makes the store unfit to keep state now (its file deleted, replaced or
+        unwritable), or None. Logged once, as an error, when it first appears."""
+        problem = self._files.problem() if self._files is not None else None
+        if problem != self._reported:
+            if problem is not None:
+                _log.error("store.unhealthy %s", problem)
+            else:
+                _log.info("store.healthy again path=%s", self._label)
+            self._reported = problem
+        return problem
+
+    def _failed(self, exc: BaseException) -> StoreError:
+        """The StoreError for a driver error, saying why when the file itself is the cause."""
+        problem = self._files.problem() if self._files is not None else None
+        detail = f" {problem}" if problem else ""
+        return StoreError(f"The SQLite store {self._label!r} failed: {exc}.{detail}")
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -153,19 +180,19 @@ class SqliteStore:
             try:
                 await self._db.execute("BEGIN IMMEDIATE")
             except (sqlite3.Error, ValueError) as exc:  # ValueError: connection closed
-                raise StoreError(f"The SQLite store {self._label!r} failed: {exc}") from exc
+                raise self._failed(exc) from exc
             try:
                 yield self._db
             except BaseException as exc:
                 with suppress(sqlite3.Error):  # the original error is what matters
                     await self._db.execute("ROLLBACK")
                 if isinstance(exc, sqlite3.Error):
-                    raise StoreError(f"The SQLite store {self._label!r} failed: {exc}") from exc
+                    raise self._failed(exc) from exc
                 raise
             try:
                 await self._db.execute("COMMIT")
             except sqlite3.Error as exc:
-                raise StoreError(f"The SQLite store {self._label!r} failed: {exc}") from exc
+                raise self._failed(exc) from exc
 
     async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         async with self._tx() as db, db.execute(sql, params) as cur:

@@ -13,7 +13,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["SIDE_SUFFIXES", "FileIdentity", "file_identity", "unwritable_reason"]
+__all__ = [
+    "SIDE_SUFFIXES",
+    "FileIdentity",
+    "StoreFileWatch",
+    "file_identity",
+    "unwritable_reason",
+]
 
 #: files SQLite keeps next to the database (journal, and those of WAL mode in older versions)
 SIDE_SUFFIXES = ("-journal", "-wal", "-shm")
@@ -52,3 +58,37 @@ def file_identity(path: Path) -> FileIdentity | None:
     except OSError:
         return None
     return FileIdentity(info.st_dev, info.st_ino)
+
+
+class StoreFileWatch:
+    """Notices the database file vanishing or being replaced under a running store.
+
+    SQLite keeps writing to an open file even after ``rm -rf`` of its directory; the next start
+    then silently creates an empty store and every follow is lost. ``problem()`` compares the
+    file at the path with the one opened, and with what can be written.
+    """
+
+    __slots__ = ("_identity", "path")
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._identity = file_identity(path)
+
+    def problem(self) -> str | None:
+        """What is wrong with the store's file now, in words for the operator; None if fine."""
+        now = file_identity(self.path)
+        if now is None:
+            return (
+                f"The SQLite store file {self.path} was deleted while the bot runs: what it "
+                "records now is lost at the next restart. Restore the state directory (or "
+                "AOM_BOT_DATABASE_URL) from a backup and restart the bot."
+            )
+        if now != self._identity:
+            return (
+                f"The SQLite store file {self.path} was replaced by another file while the bot "
+                "runs. Restart the bot to use the new file, or put the old one back."
+            )
+        reason = unwritable_reason(self.path)
+        if reason is not None:
+            return f"The SQLite store cannot be written: {reason}."
+        return None
