@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -168,6 +168,21 @@ class Settings(BaseSettings):
         value = value.strip()
         if not re.match(r"^https?://[^\s/]+", value):
             raise ValueError("expected an http:// or https:// URL")
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        except ValueError:
+            raise ValueError(
+                "expected an http:// or https:// URL with a valid host and port"
+            ) from None
+        if "@" in parts.netloc:
+            # Never echoed: the user part may hold a password.
+            raise ValueError(
+                "must not contain a user name or password (user:pass@); credentials go in "
+                "CLOUD_SDK_AK/CLOUD_SDK_SK, AOM_TOKEN or AOM_IAM_*"
+            )
+        if not parts.hostname:
+            raise ValueError("expected an http:// or https:// URL with a host")
         return value.rstrip("/")
 
     @model_validator(mode="after")
