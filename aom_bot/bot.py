@@ -128,6 +128,7 @@ async def run_bot(
     from aom_bot.follow.engine import FollowEngine
     from aom_bot.slack.app import create_app
     from aom_bot.slack.deps import MeteredAom, SlackDeps
+    from aom_bot.slack.limits import FollowLimits
     from aom_bot.slack.metrics import Metrics
     from aom_bot.slack.notifier import SlackNotifier
     from aom_bot.slack.subscriptions import SlackChannelDirectory, SubscriptionService
@@ -153,10 +154,17 @@ async def run_bot(
         await store.migrate()
         # Bolt's own client retries 429s (slack_sdk's handler); the notifier paces and handles
         # 429s itself on the bot's clock, so its client must not also sleep on them.
-        bolt_client = build_web_client(bot_token, base_url=settings.slack_api_url, metrics=metrics)
+        secrets = settings.secret_values()
+        bolt_client = build_web_client(
+            bot_token, base_url=settings.slack_api_url, metrics=metrics, secrets=secrets
+        )
         stack.push_async_callback(bolt_client.aclose)
         notifier_client = build_web_client(
-            bot_token, base_url=settings.slack_api_url, metrics=metrics, rate_limit_retries=0
+            bot_token,
+            base_url=settings.slack_api_url,
+            metrics=metrics,
+            rate_limit_retries=0,
+            secrets=secrets,
         )
         stack.push_async_callback(notifier_client.aclose)
         notifier = SlackNotifier(notifier_client, clock=clock)
@@ -219,6 +227,11 @@ async def run_bot(
             subscriptions=subscriptions,
             home=subscriptions,
             workflow_names=names.name,
+            follow_limits=FollowLimits(
+                store,
+                per_user=settings.aom_bot_max_follows_per_user,
+                per_workspace=settings.aom_bot_max_follows_per_workspace,
+            ),
         )
         authorize = await _authorize_once(bolt_client)
         bolt = create_app(
@@ -233,6 +246,7 @@ async def run_bot(
         async def report_gauges() -> None:
             while True:
                 metrics.set_active_follows(engine.stats.active_follows)
+                await store.health_problem()  # logs, once, when the store's file goes bad
                 await asyncio.sleep(5)
 
         tasks = [
@@ -244,7 +258,9 @@ async def run_bot(
             from aom_bot.slack.http import build_http_app, start_http
 
             async def healthy() -> bool:
-                return not (tasks[0].done() or tasks[1].done())
+                if tasks[0].done() or tasks[1].done():
+                    return False
+                return await store.health_problem() is None
 
             http_app = build_http_app(bolt, metrics=metrics, health=healthy)
             server = await stack.enter_async_context(start_http(http_app, host, port))

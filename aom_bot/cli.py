@@ -111,7 +111,12 @@ SimulatorOption = Annotated[
 
 
 def _fail(code: ExitCode, message: str) -> NoReturn:
-    _stderr.print(f"[bold red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+    from rich.markup import escape
+
+    from aom_bot.logs import redact_as_logged
+
+    shown = escape(redact_as_logged(message))
+    _stderr.print(f"[bold red]error:[/] {shown}", markup=True, highlight=False, soft_wrap=True)
     raise typer.Exit(int(code))
 
 
@@ -125,21 +130,9 @@ def _settings(*, quiet: bool = False) -> Settings:
     level = settings.aom_bot_log_level
     if quiet and "aom_bot_log_level" not in settings.model_fields_set:
         level = "WARNING"
-    secrets = [
-        s.get_secret_value()
-        for s in (
-            settings.cloud_sdk_ak,
-            settings.cloud_sdk_sk,
-            settings.cloud_sdk_security_token,
-            settings.aom_token,
-            settings.aom_iam_password,
-            settings.slack_bot_token,
-            settings.slack_signing_secret,
-            settings.slack_app_token,
-        )
-        if s is not None
-    ]
-    configure_logging(level=level, fmt=settings.aom_bot_log_format, secrets=secrets)
+    configure_logging(
+        level=level, fmt=settings.aom_bot_log_format, secrets=settings.secret_values()
+    )
     return settings
 
 
@@ -206,7 +199,11 @@ def execution_exit_code(execution: ExecutionDetail) -> ExitCode:
 
 
 def _print_json(data: object) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    from aom_bot.logs import logged_secrets
+    from aom_bot.render.scrub import SecretMask
+
+    masked = SecretMask(logged_secrets()).data(data)  # the values only: the data stays intact
+    sys.stdout.write(json.dumps(masked, ensure_ascii=False, indent=2) + "\n")
     sys.stdout.flush()
 
 

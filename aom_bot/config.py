@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -127,6 +128,8 @@ class Settings(BaseSettings):
     aom_bot_poll_max_seconds: float = Field(default=30.0, ge=0.05, le=3600)
     aom_bot_discovery_seconds: float = Field(default=60.0, ge=0.05, le=86400)
     aom_bot_max_follow_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+    aom_bot_max_follows_per_user: int = Field(default=20, ge=1, le=100_000)
+    aom_bot_max_follows_per_workspace: int = Field(default=100, ge=1, le=100_000)
     aom_bot_broadcast_failures: bool = True
     aom_bot_scrub_secrets: bool = True
     aom_bot_scrub_patterns: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -178,6 +181,21 @@ class Settings(BaseSettings):
         value = value.strip()
         if not re.match(r"^https?://[^\s/]+", value):
             raise ValueError("expected an http:// or https:// URL")
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        except ValueError:
+            raise ValueError(
+                "expected an http:// or https:// URL with a valid host and port"
+            ) from None
+        if "@" in parts.netloc:
+            # Never echoed: the user part may hold a password.
+            raise ValueError(
+                "must not contain a user name or password (user:pass@); credentials go in "
+                "CLOUD_SDK_AK/CLOUD_SDK_SK, AOM_TOKEN or AOM_IAM_*"
+            )
+        if not parts.hostname:
+            raise ValueError("expected an http:// or https:// URL with a host")
         return value.rstrip("/")
 
     @model_validator(mode="after")
@@ -286,11 +304,40 @@ class Settings(BaseSettings):
         if problems:
             raise ConfigError("AOM is not configured: " + " ".join(problems))
 
+    def secret_values(self) -> tuple[str, ...]:
+        """Every configured secret value (credentials, tokens, URL passwords), for masking
+        anything the bot prints, logs or sends to Slack."""
+        values = [
+            secret.get_secret_value()
+            for secret in (
+                self.cloud_sdk_ak,
+                self.cloud_sdk_sk,
+                self.cloud_sdk_security_token,
+                self.aom_token,
+                self.aom_iam_password,
+                self.slack_bot_token,
+                self.slack_signing_secret,
+                self.slack_app_token,
+            )
+            if secret is not None
+        ]
+        for url in (self.aom_bot_database_url, self.aom_endpoint, self.aom_iam_endpoint):
+            password = _url_password(url)
+            if password:
+                values.append(password)
+        return tuple(v for v in values if v)
+
     def database_url(self) -> str:
         """``AOM_BOT_DATABASE_URL``, else a SQLite file in the state directory."""
         if self.aom_bot_database_url:
             return self.aom_bot_database_url
         return f"sqlite:///{self.aom_bot_state_dir / 'aom-bot.sqlite3'}"
+
+
+def _url_password(url: str | None) -> str | None:
+    """The password of ``scheme://user:password@host…``, if any (also when the URL is invalid)."""
+    match = re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/@\s]*?:([^/@\s]*)@", url or "")
+    return unquote(match.group(1)) if match and match.group(1) else None
 
 
 def _env_name(loc: tuple[int | str, ...]) -> str:

@@ -10,6 +10,7 @@
     ├── CommandSyntaxError       a command's text does not follow the grammar
     ├── SubscriptionError        a subscribe/unsubscribe request that cannot be done
     ├── StoreError               the follow/subscription store failed
+    ├── FollowLimitReached       one more follow would exceed a configured limit
     ├── SlackDeliveryError       a Slack Web API call failed (``error`` holds Slack's code)
     │   ├── SlackNotInChannel        not_in_channel: a public channel the bot could join
     │   ├── SlackChannelUnreachable  channel_not_found: private channel / DM the bot cannot see
@@ -35,10 +36,31 @@ which its app turns into HTTP answers (the bot then meets them as ``AomNotFoundE
 ``AomBotError`` (drawn apart above) so that a demo's mistakes read the same way.
 
 Every message is written for a person: it says what went wrong and what to do, and never
-contains a secret (the client never puts credentials into an exception).
+contains a secret (the client never puts credentials into an exception). What AOM or IAM
+*said* is scrubbed like host text as the error is made: a 401 body may quote the request,
+credentials included.
 """
 
 from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aom_bot.render.scrub import Scrubber
+
+
+@cache
+def _error_scrubber() -> Scrubber:
+    # Imported late: aom_bot.render.scrub imports this module for ConfigError.
+    from aom_bot.render.scrub import Scrubber
+
+    return Scrubber()
+
+
+def scrub_service_text(text: str | None) -> str | None:
+    """Text a remote service wrote (an error body, an exception's detail), secrets removed."""
+    return _error_scrubber().scrub(text) if text else text
 
 
 class AomBotError(Exception):
@@ -103,6 +125,10 @@ class StoreError(AomBotError):
     """The store (SQLite or PostgreSQL) failed or holds data this version cannot read."""
 
 
+class FollowLimitReached(AomBotError):
+    """A new follow would exceed AOM_BOT_MAX_FOLLOWS_PER_USER or _PER_WORKSPACE."""
+
+
 class AomError(AomBotError):
     """Talking to AOM failed. Carries what AOM said, when it said anything."""
 
@@ -118,11 +144,11 @@ class AomError(AomBotError):
         aom_message: str | None = None,
         request_id: str | None = None,
     ) -> None:
-        super().__init__(message, hint=hint)
+        super().__init__(scrub_service_text(message) or "", hint=hint)
         self.status_code = status_code
-        self.error_code = error_code
-        self.aom_message = aom_message
-        self.request_id = request_id
+        self.error_code = scrub_service_text(error_code)
+        self.aom_message = scrub_service_text(aom_message)
+        self.request_id = scrub_service_text(request_id)
 
     def user_message(self, *, cli: bool = False) -> str:
         parts = [self.message]

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Literal
 
-__all__ = ["RedactingFilter", "configure_logging", "redact"]
+__all__ = ["RedactingFilter", "configure_logging", "logged_secrets", "redact", "redact_as_logged"]
 
 _REDACTED = "[redacted]"
 _CREDENTIAL_SHAPES = re.compile(
@@ -45,8 +45,16 @@ class RedactingFilter(logging.Filter):
         super().__init__()
         self._secrets = tuple(sorted({s for s in secrets if s}, key=len, reverse=True))
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The secret values this filter masks (longest first)."""
+        return self._secrets
+
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a bad format string must not stop the redaction
+            message = f"{record.msg!s} {record.args!r}"
         record.msg = redact(message, self._secrets)
         record.args = None
         if record.exc_info and record.exc_info[1] is not None:
@@ -56,6 +64,21 @@ class RedactingFilter(logging.Filter):
             )
             record.exc_info = None
         return True
+
+
+def logged_secrets() -> tuple[str, ...]:
+    """The secret values :func:`configure_logging` was given (none before it ran): what the
+    CLI prints itself is masked with them too, without a second copy of the secrets."""
+    for handler in logging.getLogger().handlers:
+        for found in handler.filters:
+            if isinstance(found, RedactingFilter):
+                return found.secrets
+    return ()
+
+
+def redact_as_logged(text: str) -> str:
+    """``text`` redacted exactly as the log lines are (the configured secrets included)."""
+    return redact(text, logged_secrets())
 
 
 class _JsonFormatter(logging.Formatter):

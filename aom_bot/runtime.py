@@ -51,7 +51,11 @@ DEFAULT_DEMO_SCENARIO = "few-failures"
 
 def build_scrubber(settings: Settings) -> Scrubber:
     """The secret scrubber for everything shown from AOM, from AOM_BOT_SCRUB_* settings."""
-    return Scrubber(settings.aom_bot_scrub_patterns or None, enabled=settings.aom_bot_scrub_secrets)
+    return Scrubber(
+        settings.aom_bot_scrub_patterns or None,
+        enabled=settings.aom_bot_scrub_secrets,
+        secrets=settings.secret_values(),
+    )
 
 
 def build_aom_client(

@@ -163,6 +163,12 @@ class TokenAuth(httpx.Auth):
     def __repr__(self) -> str:
         return f"TokenAuth(source={type(self._source).__name__})"
 
+    async def aclose(self) -> None:
+        """Close the source's own HTTP client (IAM), if it has one."""
+        close = getattr(self._source, "aclose", None)
+        if close is not None:
+            await close()
+
     def sync_auth_flow(
         self, request: httpx.Request
     ) -> Generator[httpx.Request, httpx.Response, None]:

@@ -157,8 +157,11 @@ class AomClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the shared HTTP client and its connection pool."""
+        """Close the shared HTTP client and its connection pool (and the IAM client, if any)."""
+        close_auth = getattr(self._http.auth, "aclose", None)
         await self._http.aclose()
+        if close_auth is not None:
+            await close_auth()
 
     # --- plumbing ---
 

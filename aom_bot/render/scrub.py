@@ -13,12 +13,13 @@ match goes.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aom_bot.errors import ScrubPatternError
 
-__all__ = ["DEFAULT_PATTERNS", "REDACTED", "ScrubPatternError", "Scrubber"]
+__all__ = ["DEFAULT_PATTERNS", "REDACTED", "ScrubPatternError", "Scrubber", "SecretMask"]
 
 REDACTED = "[redacted]"
 
@@ -117,6 +118,51 @@ _DEFAULT_RULES: tuple[tuple[str, tuple[str, ...], Callable[[re.Match[str]], bool
 DEFAULT_PATTERNS: tuple[str, ...] = tuple(pattern for pattern, _, _ in _DEFAULT_RULES)
 
 
+#: configured secrets shorter than this are not masked: "abc" would blank out ordinary words
+MIN_SECRET_LENGTH = 4
+
+
+class SecretMask:
+    """Replaces the bot's own configured secret values wherever they appear: the last line of
+    defence behind the patterns, for text that quotes a credential in a shape no pattern knows
+    (an error body echoing the request, say). Always on, whatever ``AOM_BOT_SCRUB_SECRETS``.
+
+    >>> SecretMask(["hunter2-pw"]).text("IAM said: bad password hunter2-pw")
+    'IAM said: bad password [redacted]'
+    """
+
+    __slots__ = ("_regex",)
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        values = sorted({s for s in secrets if len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True)
+        self._regex = re.compile("|".join(map(re.escape, values))) if values else None
+
+    def __bool__(self) -> bool:
+        return self._regex is not None
+
+    def text(self, text: str) -> str:
+        """``text`` with every configured secret value replaced by ``[redacted]``."""
+        if self._regex is None or not text:
+            return text
+        return self._regex.sub(REDACTED, text)
+
+    def data(self, value: Any, *, keep: frozenset[str] = frozenset()) -> Any:
+        """A copy of JSON-like ``value`` with the secrets masked in every string; the values of
+        keys in ``keep`` (e.g. the ``token`` a Web API call must send) are left alone."""
+        if self._regex is None:
+            return value
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {k: v if k in keep else self.data(v, keep=keep) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return type(value)(self.data(v, keep=keep) for v in value)
+        return value
+
+    def __repr__(self) -> str:  # never the values
+        return f"SecretMask(active={self._regex is not None})"
+
+
 _Accept = Callable[[re.Match[str]], bool]
 
 
@@ -168,10 +214,11 @@ class Scrubber:
 
     ``enabled=False`` turns scrubbing off (for operators who must see raw logs); the default is
     on. Invalid patterns raise :class:`ScrubPatternError` (a ``ConfigError``) at construction,
-    that is at configuration time, never while rendering.
+    that is at configuration time, never while rendering. ``secrets`` are the bot's own
+    configured secret values: they are masked even when scrubbing is off.
     """
 
-    __slots__ = ("_rules", "enabled")
+    __slots__ = ("_rules", "enabled", "secrets")
 
     def __init__(
         self,
@@ -179,16 +226,21 @@ class Scrubber:
         *,
         enabled: bool = True,
         include_defaults: bool = True,
+        secrets: Iterable[str] = (),
     ) -> None:
         defaults = _DEFAULT_RULES if include_defaults else ()
         rules = [_Rule(_compile(p), hints, accept, True) for p, hints, accept in defaults]
         rules += [_Rule(_compile(p), (), None, False) for p in patterns or () if p]
         self._rules = tuple(rules)
         self.enabled = enabled
+        self.secrets = SecretMask(secrets)
 
     def scrub(self, text: str) -> str:
         """``text`` with every match of every pattern replaced by ``[redacted]``."""
-        if not self.enabled or not text:
+        if not text:
+            return text
+        text = self.secrets.text(text)
+        if not self.enabled:
             return text
         skip_built_ins = len(text) < _SHORTEST_TOKEN and not _BUILT_IN_TRIGGERS.search(text)
         lowered = text.lower()

@@ -38,7 +38,7 @@ from aom_bot.render.actions import (
 from aom_bot.render.escape import inline_code
 from aom_bot.render.kit import SlackMessage
 from aom_bot.slack.cards import card, report
-from aom_bot.slack.commands import SUBSCRIPTIONS_DISABLED, notice_message
+from aom_bot.slack.commands import SUBSCRIPTIONS_DISABLED, check_follow_limits, notice_message
 from aom_bot.slack.deps import SlackDeps
 from aom_bot.slack.grammar import ExecutionRef
 from aom_bot.slack.home import home_notice, publish_home
@@ -215,6 +215,9 @@ async def _follow(deps: SlackDeps, click: Click, replier: Replier) -> None:
             )
         )
         return
+    await check_follow_limits(
+        deps, click.channel_id, click.user_id, ref.workflow_id, ref.execution_id
+    )
     result = await deps.follow.follow(
         workflow_id=ref.workflow_id,
         execution_id=ref.execution_id,

@@ -12,8 +12,11 @@ never part of a result.
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Literal
 
 import aiohttp
@@ -23,6 +26,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from aom_bot.config import Settings
 from aom_bot.errors import AomBotError, AomError
 from aom_bot.render.links import validate_console_template
+from aom_bot.render.scrub import SecretMask
 from aom_bot.slack.deps import AomReader
 from aom_bot.slack.webclient import build_web_client
 
@@ -197,6 +201,81 @@ async def _aom(make_aom: Callable[[], AomReader]) -> CheckResult:
     return CheckResult("AOM request", True, f"AOM answered the workflow list ({shown}).")
 
 
+#: how long the store check waits for a database server that does not answer
+STORE_TIMEOUT_SECONDS = 15.0
+_SQLITE = "sqlite:///"
+
+
+def _sqlite_creatable(path: Path) -> str | None:
+    """None when the SQLite file can be created at first start; else why not."""
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not os.access(parent, os.W_OK):
+        return f"{parent} is not writable"
+    return None
+
+
+def _sqlite_not_created(path: Path) -> CheckResult | None:
+    """The result for a SQLite file that does not exist yet (creatable or not); None if it does."""
+    if path.exists():
+        return None
+    problem = _sqlite_creatable(path)
+    if problem:
+        return CheckResult(
+            "Store",
+            False,
+            f"the SQLite store {path} cannot be created: {problem}.",
+            "Set AOM_BOT_STATE_DIR or AOM_BOT_DATABASE_URL to a writable place.",
+        )
+    return CheckResult("Store", True, f"SQLite at {path} (created at first start).")
+
+
+async def _store(settings: Settings) -> CheckResult:
+    """Open the store the bot would use and read its schema version (never creates it)."""
+    from aom_bot.store import open_store
+    from aom_bot.store._common import redact_dsn
+
+    name = "Store"
+    url = settings.database_url()
+    if url.startswith(_SQLITE) and url != _SQLITE + ":memory:":
+        path = Path(url.removeprefix(_SQLITE))
+        not_yet = _sqlite_not_created(path)
+        if not_yet is not None:
+            return not_yet
+        shown = str(path)
+    else:
+        shown = redact_dsn(url)
+    try:
+        async with asyncio.timeout(STORE_TIMEOUT_SECONDS):
+            store = await open_store(url)
+            try:
+                version = await store.schema_version()
+            finally:
+                await store.aclose()
+    except TimeoutError:
+        return CheckResult(
+            name,
+            False,
+            f"the store at {shown} did not answer within {STORE_TIMEOUT_SECONDS:.0f} s.",
+            "Check AOM_BOT_DATABASE_URL and that the server is reachable from here.",
+        )
+    except AomBotError as exc:  # StoreError, or ConfigError for a URL the store cannot use
+        hint = exc.hint or "Check AOM_BOT_DATABASE_URL."
+        return CheckResult(name, False, exc.message, hint)
+    except ImportError:
+        return CheckResult(
+            name,
+            False,
+            "the PostgreSQL driver is not installed.",
+            "pip install 'aom-bot[postgres]'",
+        )
+    state = (
+        f"schema version {version}" if version else "empty: `aom-bot migrate` or `run` sets it up"
+    )
+    return CheckResult(name, True, f"{shown} answers ({state}).")
+
+
 async def run_checks(
     settings: Settings,
     *,
@@ -204,7 +283,8 @@ async def run_checks(
     make_aom: Callable[[], AomReader] | None = None,
     slack_client: AsyncWebClient | None = None,
 ) -> list[CheckResult]:
-    """Validate the configuration, then call Slack's ``auth.test`` and one AOM request.
+    """Validate the configuration, then call Slack's ``auth.test`` and one AOM request, and
+    open the store the bot would use.
 
     ``mode`` defaults to Socket Mode when ``SLACK_APP_TOKEN`` is set. ``make_aom`` builds the
     AOM client (its own configuration errors become a failed check); without it the AOM
@@ -231,4 +311,6 @@ async def run_checks(
         results.append(await _aom(make_aom))
     elif make_aom is None:
         results.append(CheckResult("AOM request", True, "skipped (no AOM client given)."))
-    return results
+    results.append(await _store(settings))
+    mask = SecretMask(settings.secret_values())  # whatever a service echoed, never a secret
+    return [replace(r, detail=mask.text(r.detail), hint=mask.text(r.hint)) for r in results]

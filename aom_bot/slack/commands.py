@@ -44,6 +44,7 @@ from aom_bot.slack.replies import Conversation, Replier, outcome_of, with_invite
 __all__ = [
     "COMMAND",
     "SUBSCRIPTIONS_DISABLED",
+    "check_follow_limits",
     "handle_command",
     "notice_message",
     "register_commands",
@@ -201,6 +202,9 @@ async def _follow(deps: SlackDeps, command: FollowCommand, replier: Replier) -> 
     goes through response_url once, with the invite line."""
     ref = command.ref
     conv = replier.conversation
+    await check_follow_limits(
+        deps, conv.channel_id, conv.user_id, ref.workflow_id, ref.execution_id
+    )
     try:
         result = await deps.follow.follow(
             workflow_id=ref.workflow_id,
@@ -221,6 +225,18 @@ async def _follow(deps: SlackDeps, command: FollowCommand, replier: Replier) -> 
         await replier.privately(
             notice_message(f"Execution {shown} is already followed in this channel.")
         )
+
+
+async def check_follow_limits(
+    deps: SlackDeps, channel_id: str, user_id: str, workflow_id: str, execution_id: str
+) -> None:
+    """Refuse a follow over the limits (FollowLimitReached); asking again for one already
+    followed here starts nothing, so it is never refused."""
+    if deps.follow_limits is None:
+        return
+    if await deps.follow.is_following(channel_id, workflow_id, execution_id):
+        return
+    await deps.follow_limits.check(user_id)
 
 
 async def _unfollow(deps: SlackDeps, command: UnfollowCommand, replier: Replier) -> None:

@@ -22,6 +22,7 @@ from aom_bot.render.kit import SlackMessage
 from aom_bot.render.scrub import Scrubber
 from aom_bot.slack.gate import AckGate
 from aom_bot.slack.grammar import SubscriptionCommand
+from aom_bot.slack.limits import FollowLimits
 from aom_bot.slack.metrics import Metrics
 
 __all__ = [
@@ -200,5 +201,7 @@ class SlackDeps:
     workflow_names: Callable[[str], Awaitable[str | None]] | None = None
     #: how users invite the bot (`/invite @<handle>`)
     bot_handle: str = "aom-exec"
+    #: how many follows a person / the workspace may start (None: no limit)
+    follow_limits: FollowLimits | None = None
     #: work after ``ack()`` waits for pending acks (one gate per app instance)
     ack_gate: AckGate = field(default_factory=AckGate)

@@ -1,8 +1,11 @@
 """HTTP mode: Bolt inside Starlette (served by uvicorn), plus health and metrics.
 
-``POST /slack/events`` takes slash commands, interactivity and Events API deliveries; Bolt
-verifies each signature (HMAC with the signing secret, timestamps older than 5 minutes refused)
-and answers 401 to anything else before a listener runs. The route is ours rather than Bolt's
+``POST /slack/events`` takes slash commands, interactivity and Events API deliveries. The
+signature (HMAC with the signing secret, timestamps older than 5 minutes refused) is checked on
+the raw bytes *before anything parses them*: anyone can reach the endpoint, so an unsigned body
+costs one log line and a 401, whatever it holds. A signed body that is not a Slack payload (not
+an object, too deep, ``actions`` not a list of objects…) gets 400, never a 500 and a traceback.
+Bolt verifies the signature again, as it always does. The route is ours rather than Bolt's
 Starlette adapter to work around Bolt's form parsing, which loses any slash command whose body
 contains the word "payload" (reference/slack-platform.md §2).
 
@@ -16,7 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+import hashlib
+import hmac
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
@@ -39,9 +46,13 @@ __all__ = [
     "RunningServer",
     "bolt_request",
     "build_http_app",
+    "payload_problem",
     "serve_http",
+    "signature_problem",
     "start_http",
 ]
+
+log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 #: Slack's payloads are a few kilobytes; anything far larger is not from Slack
@@ -50,19 +61,75 @@ MAX_BODY_BYTES = 1024 * 1024
 #: returns True when the bot can serve (e.g. the store answers)
 HealthCheck = Callable[[], Awaitable[bool]]
 
+#: how old a signed request may be (Slack's recommendation, and Bolt's)
+MAX_REQUEST_AGE_SECONDS = 5 * 60
+#: keys of a payload that Bolt and the listeners read as objects (or lists of objects)
+_OBJECT_KEYS = ("event", "view", "container", "message", "channel", "user", "team", "enterprise")
+
+
+def signature_problem(
+    raw: bytes, headers: Mapping[str, str], secret: str, *, now: float
+) -> str | None:
+    """None when ``raw`` carries a valid, fresh Slack signature; else why not (for the log).
+
+    Works on the bytes as received: nothing is decoded or parsed before the request is known
+    to come from Slack.
+    """
+    timestamp = headers.get("x-slack-request-timestamp", "")
+    signature = headers.get("x-slack-signature", "")
+    if not timestamp or not signature:
+        return "unsigned"
+    if not timestamp.isdigit() or abs(now - int(timestamp)) > MAX_REQUEST_AGE_SECONDS:
+        return "stale_or_bad_timestamp"
+    if not secret:
+        return "no_signing_secret"
+    base = b"v0:" + timestamp.encode() + b":" + raw
+    expected = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, signature):
+        return "bad_signature"
+    return None
+
+
+def payload_problem(body: object) -> str | None:
+    """None when a parsed body has the shape Bolt and the listeners rely on; else what is wrong.
+
+    Slack always sends an object; where it sends ``actions`` that is a list of objects, and the
+    keys in ``_OBJECT_KEYS`` are objects (``user``/``channel``/``team`` may be plain IDs).
+    """
+    if not isinstance(body, dict) or not body:
+        return "not_an_object"
+    if not any(key in body for key in ("type", "command", "ssl_check")):
+        return "not_a_slack_payload"
+    actions = body.get("actions", [{}])
+    if not isinstance(actions, list) or not actions:
+        return "actions_not_a_list"
+    if not all(isinstance(a, dict) and isinstance(a.get("action_id", ""), str) for a in actions):
+        return "action_not_an_object"
+    for key in _OBJECT_KEYS:
+        value = body.get(key)
+        if value is not None and not isinstance(value, dict | str):
+            return f"{key}_not_an_object"
+    if body.get("type") in ("block_actions", "interactive_message") and "actions" not in body:
+        return "actions_missing"
+    return None
+
+
+def _refused(status: int, reason: str) -> Response:
+    log.warning("slack.request.refused status=%d reason=%s", status, reason)
+    return PlainTextResponse("invalid request" if status == 400 else "", status_code=status)
+
 
 def bolt_request(request: Request, raw: bytes) -> AsyncBoltRequest:
     """The Bolt request for a raw body, with Bolt's "payload" parsing defect corrected.
 
-    A body Bolt cannot parse at all still becomes a request (with an empty body) so that its
-    signature is checked like any other: unsigned garbage gets 401, never 500.
+    Raises ``ValueError`` for a body Bolt cannot turn into a request (not UTF-8, broken or
+    too deeply nested JSON, JSON that is not an object): callers answer 400.
     """
     try:
         req = to_async_bolt_request(request, raw)
-    except ValueError:  # not UTF-8, or broken JSON
-        req = AsyncBoltRequest(body="", query=request.url.query, headers=dict(request.headers))
-        req.raw_body = raw.decode("utf-8", errors="replace")
-        return req
+    except (ValueError, TypeError, AttributeError, RecursionError) as exc:
+        # Bolt's parser assumes an object: a list, a number or null fails inside it.
+        raise ValueError(f"unparsable body ({type(exc).__name__})") from None
     if not req.body and "command=" in req.raw_body:
         # Bolt takes any form body containing "payload" for interactivity; a slash command
         # is a plain form, so parse it as one.
@@ -77,8 +144,14 @@ def build_http_app(
     metrics: Metrics,
     health: HealthCheck | None = None,
     path: str = EVENTS_PATH,
+    signing_secret: str | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> Starlette:
-    """The ASGI app of HTTP mode: Slack events, ``/healthz`` and ``/metrics``."""
+    """The ASGI app of HTTP mode: Slack events, ``/healthz`` and ``/metrics``.
+
+    ``signing_secret`` defaults to the one ``bolt_app`` was built with.
+    """
+    secret = signing_secret if signing_secret is not None else _bolt_secret(bolt_app)
 
     async def events(request: Request) -> Response:
         declared = request.headers.get("content-length", "")
@@ -87,7 +160,17 @@ def build_http_app(
         raw = await request.body()
         if len(raw) > MAX_BODY_BYTES:
             return PlainTextResponse("request body too large", status_code=413)
-        response = await bolt_app.async_dispatch(bolt_request(request, raw))
+        refused = signature_problem(raw, request.headers, secret, now=clock())
+        if refused is not None:
+            return _refused(401, refused)
+        try:
+            req = bolt_request(request, raw)
+        except ValueError:
+            return _refused(400, "unparsable")
+        problem = payload_problem(req.body)
+        if problem is not None:
+            return _refused(400, problem)
+        response = await bolt_app.async_dispatch(req)
         return to_starlette_response(response)
 
     async def healthz(request: Request) -> Response:
@@ -111,6 +194,11 @@ def build_http_app(
             Route("/metrics", metrics_endpoint, methods=["GET"]),
         ]
     )
+
+
+def _bolt_secret(bolt_app: AsyncApp) -> str:
+    # AsyncApp keeps the secret it verifies with; reading it keeps one source of truth.
+    return str(getattr(bolt_app, "_signing_secret", "") or "")
 
 
 def _config(app: Starlette, host: str, port: int) -> uvicorn.Config:

@@ -24,6 +24,7 @@ from aom_bot.errors import (
 )
 from aom_bot.render.escape import escape_mrkdwn
 from aom_bot.render.kit import SlackMessage, context, section
+from aom_bot.render.scrub import Scrubber
 from aom_bot.slack.deps import SlackDeps
 from aom_bot.slack.webclient import retry_handlers
 
@@ -72,10 +73,11 @@ def outcome_of(exc: BaseException) -> str:
     return "internal_error"
 
 
-def error_message(exc: BaseException) -> SlackMessage:
-    """A clear, escaped message for an error: what went wrong and what to do."""
+def error_message(exc: BaseException, scrubber: Scrubber | None = None) -> SlackMessage:
+    """A clear, escaped message for an error: what went wrong and what to do; scrubbed like
+    host text (what AOM said may quote credentials)."""
     text = exc.user_message() if isinstance(exc, AomBotError) else _UNEXPECTED
-    safe = escape_mrkdwn(text)
+    safe = escape_mrkdwn((scrubber or Scrubber()).scrub(text))
     return SlackMessage(text=safe, blocks=[section(f":warning: {safe}")])
 
 
@@ -116,7 +118,7 @@ class Replier:
         if not isinstance(exc, AomBotError):
             log.error("slack.listener.failed kind=%s", type(exc).__name__, exc_info=exc)
         try:
-            await self.privately(error_message(exc))
+            await self.privately(error_message(exc, self._deps.scrubber))
         except Exception as failure:  # the user cannot be reached; the log must say so
             log.warning("slack.error_reply.failed kind=%s", type(failure).__name__)
 
@@ -134,6 +136,8 @@ class Replier:
                 "Slack gave no response_url for this request.", error="no_response_url"
             )
         body: dict[str, Any] = {**message.to_dict(), "response_type": response_type}
+        if self._deps.scrubber is not None:  # last line of defence: never a configured secret
+            body = self._deps.scrubber.secrets.data(body)
         if replace_original:
             body["replace_original"] = True
         elif response_type == "ephemeral":

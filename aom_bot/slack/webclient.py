@@ -10,6 +10,7 @@ one in tests or a proxy. The token is given explicitly; nothing here reads the e
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import aiohttp
@@ -23,6 +24,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+from aom_bot.render.scrub import SecretMask
 from aom_bot.slack.metrics import Metrics
 
 __all__ = ["DEFAULT_BASE_URL", "MeteredWebClient", "build_web_client", "retry_handlers"]
@@ -39,17 +41,28 @@ def retry_handlers(*, rate_limit_retries: int = 2) -> list[AsyncRetryHandler]:
     ]
 
 
+#: arguments that carry a credential on purpose (apps.connections.open sends the app token)
+_SENT_AS_IS = frozenset({"token"})
+
+
 class MeteredWebClient(AsyncWebClient):
     """An AsyncWebClient that counts each Web API call and each failure in :class:`Metrics`,
     and keeps one connection pool (slack_sdk otherwise opens a new aiohttp session, and TCP
-    connection, for every call)."""
+    connection, for every call). With ``secrets``, those values are masked in everything a
+    call sends (the last line of defence; the ``token`` argument itself is left alone)."""
 
     def __init__(
-        self, *args: Any, metrics: Metrics | None = None, pooled: bool = True, **kwargs: Any
+        self,
+        *args: Any,
+        metrics: Metrics | None = None,
+        pooled: bool = True,
+        secrets: Iterable[str] = (),
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self._metrics = metrics
         self._pooled = pooled
+        self._mask = SecretMask(secrets)
 
     def __repr__(self) -> str:  # never show the token
         return f"MeteredWebClient(base_url={self.base_url!r})"
@@ -65,6 +78,10 @@ class MeteredWebClient(AsyncWebClient):
             self.session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.timeout), trust_env=False
             )
+        if self._mask:
+            for part in ("json", "data", "params"):
+                if isinstance(kwargs.get(part), dict):
+                    kwargs[part] = self._mask.data(kwargs[part], keep=_SENT_AS_IS)
         if self._metrics is None:
             return await super().api_call(api_method, **kwargs)
         try:
@@ -87,9 +104,11 @@ def build_web_client(
     metrics: Metrics | None = None,
     rate_limit_retries: int = 2,
     timeout: int = 30,
+    secrets: Iterable[str] = (),
 ) -> MeteredWebClient:
     """The bot's Web API client (``base_url``: ``SLACK_API_URL``, default slack.com).
 
+    ``secrets`` (the configured secret values) are masked in everything it sends.
     Call ``await client.aclose()`` at shutdown to close its connection pool.
     """
     return MeteredWebClient(
@@ -98,4 +117,5 @@ def build_web_client(
         timeout=timeout,
         retry_handlers=retry_handlers(rate_limit_retries=rate_limit_retries),
         metrics=metrics,
+        secrets=secrets,
     )

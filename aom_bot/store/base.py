@@ -69,6 +69,11 @@ class Store(Protocol):
         """Close connections; the store is unusable afterwards."""
         ...
 
+    async def health_problem(self) -> str | None:
+        """Why the store cannot keep state right now (SQLite: its file deleted, replaced or
+        unwritable; PostgreSQL: no answer), in words for the operator; None when healthy."""
+        ...
+
     # -- follows -----------------------------------------------------------------------------
 
     async def start_follow(self, new: NewFollow) -> tuple[Follow, bool]:
@@ -94,6 +99,11 @@ class Store(Protocol):
 
     async def follows_for_home(self, user_id: str, channel_ids: Iterable[str] = ()) -> list[Follow]:
         """Active follows a user started or that live in one of the channels (App Home)."""
+        ...
+
+    async def count_active_follows(self, *, started_by: str | None = None) -> int:
+        """How many follows are active: all of them, or those ``started_by`` started by hand
+        (follows a subscription started do not count as anyone's)."""
         ...
 
     async def set_message(self, follow_id: int, message_ts: str) -> None:

@@ -118,6 +118,14 @@ class PostgresStore:
     def __repr__(self) -> str:
         return f"PostgresStore({self._shown!r}, schema={self._schema!r})"
 
+    async def health_problem(self) -> str | None:
+        """Why the store cannot keep state now (the server does not answer), or None."""
+        try:
+            await self._rows("SELECT 1")
+        except StoreError as exc:
+            return exc.message
+        return None
+
     @asynccontextmanager
     async def _conn(self, *, transaction: bool = False) -> AsyncIterator[asyncpg.Connection]:
         """A pooled connection; driver errors become ``StoreError`` without the password."""
@@ -248,6 +256,18 @@ class PostgresStore:
         """Every active follow, oldest first."""
         rows = await self._rows(_SELECT_FOLLOW + " WHERE state = 'active' ORDER BY started_at, id")
         return [_follow(row) for row in rows]
+
+    async def count_active_follows(self, *, started_by: str | None = None) -> int:
+        """Active follows, all or those a user started by hand (not via a subscription)."""
+        if started_by is None:
+            rows = await self._rows("SELECT COUNT(*) FROM follows WHERE state = 'active'")
+        else:
+            rows = await self._rows(
+                "SELECT COUNT(*) FROM follows WHERE state = 'active' AND started_by = $1"
+                " AND subscription_id IS NULL",
+                started_by,
+            )
+        return int(rows[0][0])
 
     async def follows_for_home(self, user_id: str, channel_ids: Iterable[str] = ()) -> list[Follow]:
         """Active follows a user started or that live in one of the channels."""

@@ -26,6 +26,7 @@ from aom_bot.aom.names import WorkflowNames
 from aom_bot.clock import ManualClock
 from aom_bot.follow.engine import FollowEngine
 from aom_bot.render.actions import encode_ref
+from aom_bot.render.scrub import Scrubber
 from aom_bot.simulator import SimulatorCredentials, World, build_world, create_simulator_app
 from aom_bot.simulator.faults import Faults, RequestCounter
 from aom_bot.slack.app import create_app
@@ -37,6 +38,7 @@ from aom_bot.slack.deps import (
     SubscriptionHandler,
 )
 from aom_bot.slack.http import build_http_app
+from aom_bot.slack.limits import FollowLimits
 from aom_bot.slack.metrics import Metrics
 from aom_bot.slack.notifier import Rate, SlackLimits, SlackNotifier
 from aom_bot.slack.webclient import build_web_client
@@ -249,8 +251,15 @@ async def running_bot(
     subscriptions: SubscriptionHandler | None = None,
     join_channels: bool = True,
     rate_limit_retries: int = 1,
+    aom_transport: httpx.AsyncBaseTransport | None = None,
+    secrets: tuple[str, ...] = (),
+    max_follows: tuple[int, int] | None = None,
 ) -> AsyncIterator[Harness]:
-    """Start FakeSlack, the simulator and the bot; stop everything afterwards."""
+    """Start FakeSlack, the simulator and the bot; stop everything afterwards.
+
+    ``aom_transport`` replaces the simulator as AOM; ``secrets`` are the configured secret
+    values the bot must never send (its scrubber and Web API client get them);
+    ``max_follows`` is (per user, per workspace)."""
     clock = ManualClock()
     world = build_world(seed=3, clock=lambda: clock.now().timestamp())
     faults = Faults()
@@ -261,7 +270,9 @@ async def running_bot(
     metrics = Metrics()
     aom = AomClient(
         build_http_client(
-            base_url="http://aom.test", auth=None, transport=httpx.ASGITransport(app=sim)
+            base_url="http://aom.test",
+            auth=None,
+            transport=aom_transport or httpx.ASGITransport(app=sim),
         ),
         project_id=world.project_id,
         retry=RetryPolicy(attempts=1),
@@ -274,6 +285,7 @@ async def running_bot(
             base_url=slack.base_url,
             metrics=metrics,
             rate_limit_retries=rate_limit_retries,
+            secrets=secrets,
         )
         notifier = SlackNotifier(client, clock=clock, limits=FAST)
         metered = MeteredAom(aom, metrics)
@@ -304,6 +316,8 @@ async def running_bot(
             subscriptions=subscriptions,
             join_channels=join_channels,
             workflow_names=WorkflowNames(metered).name,
+            scrubber=Scrubber(secrets=secrets) if secrets else None,
+            follow_limits=FollowLimits(store, *max_follows) if max_follows else None,
         )
         bolt = create_app(deps, signing_secret=SECRET, client=client)
         web = build_http_app(bolt, metrics=metrics)

@@ -559,3 +559,21 @@ async def test_closed_store_raises_store_error(backend: Backend) -> None:
 def timezone_hours(hours: int) -> timezone:
     """A fixed-offset time zone."""
     return timezone(timedelta(hours=hours))
+
+
+async def test_active_follows_are_counted_per_user_and_in_all(store: Store) -> None:
+    """Follow limits: all active follows count for the workspace; a user's count is what they
+    started by hand (not ended ones, not a subscription's)."""
+    sub, _ = await store.subscribe(subscription_request(channel_id="C5"))
+    await store.start_follow(follow_request(channel_id="C1", started_by="U1"))
+    await store.start_follow(follow_request(channel_id="C2", started_by="U1"))
+    await store.start_follow(follow_request(channel_id="C3", started_by="U2"))
+    await store.start_follow(
+        follow_request(channel_id="C5", started_by="U1", subscription_id=sub.id)
+    )
+    ended, _ = await store.start_follow(follow_request(channel_id="C4", started_by="U1"))
+    await store.end_follow(ended.id, EndReason.STOPPED_BY_USER, T0)
+    assert await store.count_active_follows() == 4
+    assert await store.count_active_follows(started_by="U1") == 2
+    assert await store.count_active_follows(started_by="U2") == 1
+    assert await store.count_active_follows(started_by="U9") == 0
