@@ -24,6 +24,7 @@ from aom_bot.render.scrub import Scrubber
 __all__ = [
     "COMPLETION_EVENT",
     "UpdateKind",
+    "card_notice",
     "completion_in_thread",
     "completion_metadata",
     "completion_text",
@@ -33,6 +34,7 @@ __all__ = [
     "new_failure_text",
     "new_groups",
     "poll_interval",
+    "store_notice",
     "unreachable_notice",
     "update_kind",
 ]
@@ -112,6 +114,17 @@ def update_kind(
 def unreachable_notice(since: datetime) -> str:
     """The card line shown while AOM does not answer."""
     return f"AOM unreachable since {since:%H:%M} UTC — retrying"
+
+
+def store_notice(since: datetime) -> str:
+    """The card line shown while the bot's own store fails (the card may lag behind)."""
+    return f"The bot's storage is failing since {since:%H:%M} UTC — retrying"
+
+
+def card_notice(*notices: str | None) -> str | None:
+    """The notice lines of a card, joined; ``None`` when there is none."""
+    shown = [n for n in notices if n]
+    return " · ".join(shown) if shown else None
 
 
 def _plural(count: int, word: str) -> str:
