@@ -61,7 +61,7 @@ def build_aom_client(
     project_id = settings.project_id()
     base_url = settings.aom_endpoint_url()
     timeout = httpx.Timeout(
-        settings.aom_timeout_seconds, connect=min(10.0, settings.aom_timeout_seconds)
+        settings.aom_timeout_seconds, connect=min(5.0, settings.aom_timeout_seconds)
     )
     credentials = settings.aom_auth()
     auth: httpx.Auth
