@@ -28,6 +28,7 @@ from aom_bot.errors import (
     AomApiError,
     AomAuthError,
     AomBadRequestError,
+    AomBodyTooLargeError,
     AomError,
     AomNotFoundError,
     AomResponseError,
@@ -338,7 +339,7 @@ async def _read_capped(response: httpx.Response, limit: int, action: str, servic
                 break
             chunks.append(chunk)
     if size > limit:
-        raise AomResponseError(
+        raise AomBodyTooLargeError(
             f"{service} sent more than {limit // (1024 * 1024)} MB; refused to {action}.",
             status_code=response.status_code,
             request_id=_request_id(response.headers),

@@ -34,6 +34,8 @@ __all__ = [
     "new_failure_text",
     "new_groups",
     "poll_interval",
+    "refused_interval",
+    "refused_notice",
     "store_notice",
     "unreachable_notice",
     "update_kind",
@@ -125,6 +127,18 @@ def card_notice(*notices: str | None) -> str | None:
     """The notice lines of a card, joined; ``None`` when there is none."""
     shown = [n for n in notices if n]
     return " · ".join(shown) if shown else None
+
+
+def refused_interval(failures: int, *, poll_max: float) -> float:
+    """Back-off after AOM's answer was refused as too large: fetching it again costs the
+    same memory and gets the same answer, so wait minutes (doubling, up to an hour)."""
+    base = max(float(poll_max), 60.0)
+    return min(base * 2.0 ** max(min(failures, 30) - 1, 0), max(base, 3600.0))
+
+
+def refused_notice(retry_at: datetime) -> str:
+    """The card line shown while AOM's answer is too large to read."""
+    return f"AOM's answer is too large to read, refused — next try at {retry_at:%H:%M} UTC"
 
 
 def _plural(count: int, word: str) -> str:
