@@ -20,6 +20,7 @@ from aom_bot.errors import ConfigError, SlackDeliveryError
 from aom_bot.render.links import console_link, validate_console_template
 from aom_bot.runtime import (
     build_aom_client,
+    build_limiter,
     build_scrubber,
     database_url,
     in_process_simulator,
@@ -97,8 +98,9 @@ async def _aom_for_bot(
     transport: httpx.AsyncBaseTransport | None = None
     if simulator:
         settings, transport, _ = in_process_simulator(settings)
-    commands = build_aom_client(settings, transport=transport)
-    polling = build_aom_client(settings, transport=transport, retry=FOLLOW_RETRY)
+    limiter = build_limiter(settings)  # one AOM profile: its commands and polls share the cap
+    commands = build_aom_client(settings, transport=transport, limiter=limiter)
+    polling = build_aom_client(settings, transport=transport, retry=FOLLOW_RETRY, limiter=limiter)
     try:
         yield settings, commands, polling
     finally:

@@ -41,6 +41,7 @@ from aom_bot.aom.http import (
     parse_retry_after,
 )
 from aom_bot.aom.ids import validate_id, validate_project_id
+from aom_bot.aom.limiter import RequestLimiter
 from aom_bot.aom.models import ExecutionDetail, Workflow, WorkflowPage
 from aom_bot.aom.signing import canonical_query
 from aom_bot.errors import AomResponseError, InvalidIdError
@@ -126,8 +127,10 @@ class AomClient:
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         clock: Clock = utc_now,
         logger: logging.Logger | None = None,
+        limiter: RequestLimiter | None = None,
     ) -> None:
         self._http = http
+        self._limiter = limiter
         self._project_id = validate_project_id(project_id)
         # An absolute URL saves httpx a second URL parse per request when merging with base_url.
         base = str(http.base_url).rstrip("/")
@@ -186,6 +189,8 @@ class AomClient:
         )
 
         async def once() -> Reply:
+            if self._limiter is not None:
+                await self._limiter.acquire()
             request = self._http.build_request(
                 method, url, content=content, headers={"Content-Type": "application/json"}
             )
