@@ -15,6 +15,7 @@ from rich.console import Console
 
 from aom_bot.aom.client import AomClient, RetryPolicy
 from aom_bot.aom.names import WorkflowNames
+from aom_bot.aom.reachability import Reachability
 from aom_bot.config import Settings
 from aom_bot.errors import ConfigError, SlackDeliveryError
 from aom_bot.render.links import console_link, validate_console_template
@@ -99,8 +100,11 @@ async def _aom_for_bot(
     if simulator:
         settings, transport, _ = in_process_simulator(settings)
     limiter = build_limiter(settings)  # one AOM profile: its commands and polls share the cap
-    commands = build_aom_client(settings, transport=transport, limiter=limiter)
-    polling = build_aom_client(settings, transport=transport, retry=FOLLOW_RETRY, limiter=limiter)
+    reach = Reachability()  # … and whether it answers (/healthz)
+    commands = build_aom_client(settings, transport=transport, limiter=limiter, reachability=reach)
+    polling = build_aom_client(
+        settings, transport=transport, retry=FOLLOW_RETRY, limiter=limiter, reachability=reach
+    )
     try:
         yield settings, commands, polling
     finally:
@@ -109,15 +113,26 @@ async def _aom_for_bot(
 
 
 async def run_bot(
-    settings: Settings, *, mode: str, host: str, port: int, simulator: bool = False
+    settings: Settings,
+    *,
+    mode: str,
+    host: str,
+    port: int,
+    simulator: bool = False,
+    health_port: int = 8080,
 ) -> None:
-    """Run the Slack bot until SIGINT/SIGTERM: listeners, the follow engine, discovery."""
+    """Run the Slack bot until SIGINT/SIGTERM: listeners, the follow engine, discovery.
+
+    ``/healthz`` and ``/metrics`` are served on ``port`` in HTTP mode, on ``health_port``
+    (0 = not at all) in Socket Mode.
+    """
     import signal
     from datetime import timedelta
 
     from aom_bot.clock import SystemClock
     from aom_bot.follow.discovery import SubscriptionDiscovery
     from aom_bot.follow.engine import FollowEngine
+    from aom_bot.health import Health
     from aom_bot.slack.app import create_app
     from aom_bot.slack.deps import MeteredAom, SlackDeps
     from aom_bot.slack.metrics import Metrics
@@ -125,6 +140,7 @@ async def run_bot(
     from aom_bot.slack.subscriptions import SlackChannelDirectory, SubscriptionService
     from aom_bot.slack.webclient import build_web_client
     from aom_bot.store import open_store
+    from aom_bot.store.monitor import StoreMonitor
 
     bot_token, app_token, signing_secret = _check_slack(settings, mode)
     _forget_slack_environment()
@@ -138,9 +154,11 @@ async def run_bot(
 
     async with contextlib.AsyncExitStack() as stack:
         settings, aom, polling = await stack.enter_async_context(_aom_for_bot(settings, simulator))
-        store = await open_store(database_url(settings))
-        stack.push_async_callback(store.aclose)
-        await store.migrate()
+        opened = await open_store(database_url(settings))
+        stack.push_async_callback(opened.aclose)
+        await opened.migrate()
+        monitor = StoreMonitor(opened, clock=clock)
+        store = monitor.store  # every part of the bot uses it, so /healthz sees store trouble
         # Bolt's own client retries 429s (slack_sdk's handler); the notifier paces and handles
         # 429s itself on the bot's clock, so its client must not also sleep on them.
         bolt_client = build_web_client(bot_token, base_url=settings.slack_api_url, metrics=metrics)
@@ -230,21 +248,33 @@ async def run_bot(
             asyncio.create_task(discovery.run(), name="discovery"),
             asyncio.create_task(report_gauges(), name="gauges"),
         ]
+        health = Health()
+        for running, what in zip(tasks, ("the follow engine", "discovery", "metrics"), strict=True):
+            health.watch_task(what, running)
+        health.add_check(monitor.problem)
+        health.add_check(aom_unreachable([aom.reachability]))  # one profile; its clients share it
         if mode == "http":
             from aom_bot.slack.http import build_http_app, start_http
 
-            async def healthy() -> bool:
-                return not (tasks[0].done() or tasks[1].done())
-
-            http_app = build_http_app(bolt, metrics=metrics, health=healthy)
+            http_app = build_http_app(bolt, metrics=metrics, health=health.report)
             server = await stack.enter_async_context(start_http(http_app, host, port))
             log.info("bot.started mode=http url=%s/slack/events", server.url)
         else:
+            from aom_bot.slack.connection import SlackConnection
+            from aom_bot.slack.http import build_health_app, start_http
             from aom_bot.slack.socket import run_socket_mode
 
-            tasks.append(
-                asyncio.create_task(run_socket_mode(bolt, app_token=app_token), name="socket")
+            connection = SlackConnection()
+            socket_task = asyncio.create_task(
+                run_socket_mode(bolt, app_token=app_token, connection=connection), name="socket"
             )
+            tasks.append(socket_task)
+            health.watch_task("the Slack connection", socket_task)
+            health.add_check(connection.problem)
+            if health_port:
+                health_app = build_health_app(metrics=metrics, health=health.report)
+                server = await stack.enter_async_context(start_http(health_app, host, health_port))
+                log.info("bot.health url=%s/healthz", server.url)
             log.info("bot.started mode=socket")
         waiter = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
@@ -298,6 +328,17 @@ async def _authorize_once(client: AsyncWebClient) -> Callable[..., Awaitable[Aut
         return result
 
     return authorize
+
+
+def aom_unreachable(profiles: list[Reachability]) -> Callable[[], Awaitable[str | None]]:
+    """The health check of AOM: failing only while every profile is unreachable."""
+
+    async def check() -> str | None:
+        if profiles and not any(profile.reachable for profile in profiles):
+            return "every AOM profile is unreachable"
+        return None
+
+    return check
 
 
 def _logger() -> logging.Logger:

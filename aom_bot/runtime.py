@@ -16,6 +16,7 @@ from aom_bot.aom.auth import AkSkAuth, TokenAuth
 from aom_bot.aom.client import AomClient, RetryPolicy, build_http_client
 from aom_bot.aom.endpoints import iam_endpoint
 from aom_bot.aom.limiter import RequestLimiter
+from aom_bot.aom.reachability import Reachability
 from aom_bot.aom.tokens import AgencyIdentity, IamTokenProvider, PasswordIdentity, StaticToken
 from aom_bot.config import (
     AkSkCredentials,
@@ -58,11 +59,13 @@ def build_aom_client(
     transport: httpx.AsyncBaseTransport | None = None,
     retry: RetryPolicy | None = None,
     limiter: RequestLimiter | None = None,
+    reachability: Reachability | None = None,
 ) -> AomClient:
     """An :class:`AomClient` authenticated the one way the settings describe.
 
     Clients of one AOM profile should share ``limiter`` (AOM_MAX_REQUESTS_PER_SECOND is per
-    profile); without one, the client gets its own.
+    profile); without one, the client gets its own. So should ``reachability``, which
+    ``/healthz`` reads.
     """
     settings.check_aom()
     project_id = settings.project_id()
@@ -86,7 +89,9 @@ def build_aom_client(
         auth = TokenAuth(_iam_provider(settings, credentials, project_id, transport, timeout))
     http = build_http_client(base_url=base_url, auth=auth, transport=transport, timeout=timeout)
     limiter = limiter or build_limiter(settings)
-    return AomClient(http, project_id=project_id, retry=retry, limiter=limiter)
+    return AomClient(
+        http, project_id=project_id, retry=retry, limiter=limiter, reachability=reachability
+    )
 
 
 def build_limiter(settings: Settings) -> RequestLimiter:

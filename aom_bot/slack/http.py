@@ -1,5 +1,9 @@
 """HTTP mode: Bolt inside Starlette (served by uvicorn), plus health and metrics.
 
+``GET /healthz`` answers 200 ``{"status": "ok"}``, or 503 ``{"status": "unavailable",
+"reasons": [...]}`` while :mod:`aom_bot.health` finds a problem; Socket Mode serves the same
+two routes alone on ``--health-port`` (:func:`build_health_app`).
+
 ``POST /slack/events`` takes slash commands, interactivity and Events API deliveries; Bolt
 verifies each signature (HMAC with the signing secret, timestamps older than 5 minutes refused)
 and answers 401 to anything else before a listener runs. The route is ours rather than Bolt's
@@ -30,6 +34,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from aom_bot.health import HealthReport
 from aom_bot.slack.metrics import CONTENT_TYPE, Metrics
 
 __all__ = [
@@ -38,6 +43,7 @@ __all__ = [
     "HealthCheck",
     "RunningServer",
     "bolt_request",
+    "build_health_app",
     "build_http_app",
     "serve_http",
     "start_http",
@@ -47,8 +53,8 @@ EVENTS_PATH = "/slack/events"
 #: Slack's payloads are a few kilobytes; anything far larger is not from Slack
 MAX_BODY_BYTES = 1024 * 1024
 
-#: returns True when the bot can serve (e.g. the store answers)
-HealthCheck = Callable[[], Awaitable[bool]]
+#: the bot's health (:class:`aom_bot.health.Health.report`); a bare bool is accepted too
+HealthCheck = Callable[[], Awaitable[bool | HealthReport]]
 
 
 def bolt_request(request: Request, raw: bytes) -> AsyncBoltRequest:
@@ -90,27 +96,37 @@ def build_http_app(
         response = await bolt_app.async_dispatch(bolt_request(request, raw))
         return to_starlette_response(response)
 
+    return Starlette(
+        routes=[Route(path, events, methods=["POST"]), *_health_routes(metrics, health)]
+    )
+
+
+def build_health_app(*, metrics: Metrics, health: HealthCheck | None = None) -> Starlette:
+    """``/healthz`` and ``/metrics`` alone (Socket Mode's ``--health-port``)."""
+    return Starlette(routes=_health_routes(metrics, health))
+
+
+def _health_routes(metrics: Metrics, health: HealthCheck | None) -> list[Route]:
     async def healthz(request: Request) -> Response:
-        healthy = True
+        report = HealthReport(healthy=True)
         if health is not None:
             try:
-                healthy = await health()
+                answer = await health()
             except Exception:
-                healthy = False
-        return JSONResponse(
-            {"status": "ok" if healthy else "unavailable"}, status_code=200 if healthy else 503
-        )
+                answer = HealthReport(healthy=False, reasons=("the health check failed",))
+            report = HealthReport(healthy=answer) if isinstance(answer, bool) else answer
+        body: dict[str, object] = {"status": "ok" if report.healthy else "unavailable"}
+        if not report.healthy:
+            body["reasons"] = list(report.reasons)
+        return JSONResponse(body, status_code=200 if report.healthy else 503)
 
     async def metrics_endpoint(request: Request) -> Response:
         return Response(metrics.render(), media_type=CONTENT_TYPE)
 
-    return Starlette(
-        routes=[
-            Route(path, events, methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/metrics", metrics_endpoint, methods=["GET"]),
-        ]
-    )
+    return [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+    ]
 
 
 def _config(app: Starlette, host: str, port: int) -> uvicorn.Config:

@@ -18,6 +18,8 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from aom_bot.slack.connection import SlackConnection
+
 __all__ = ["build_socket_handler", "run_socket_mode"]
 
 
@@ -43,9 +45,16 @@ def build_socket_handler(
     )
 
 
-async def run_socket_mode(bolt_app: AsyncApp, *, app_token: str) -> None:
-    """Connect and serve until cancelled; the connection is closed on the way out."""
+async def run_socket_mode(
+    bolt_app: AsyncApp, *, app_token: str, connection: SlackConnection | None = None
+) -> None:
+    """Connect and serve until cancelled; the connection is closed on the way out.
+
+    ``connection`` (for ``/healthz``) is told which client holds the WebSocket.
+    """
     handler = build_socket_handler(bolt_app, app_token=app_token)
+    if connection is not None:
+        connection.attach(handler.client)
     try:
         await handler.client.connect()  # type: ignore[no-untyped-call]  # slack_sdk: untyped
         await asyncio.Event().wait()  # the client's own tasks serve; wait to be cancelled
