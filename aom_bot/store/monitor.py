@@ -46,6 +46,7 @@ class StoreMonitor:
         self._last_failure: float | None = None
         self._waiting: dict[int, float] = {}
         self._ids = itertools.count()
+        self._probe: asyncio.Future[int] | None = None
         self.store = cast(Store, _Proxy(inner, self))
 
     async def problem(self) -> str | None:
@@ -54,17 +55,24 @@ class StoreMonitor:
         oldest = min(self._waiting.values(), default=now)
         if now - oldest >= self._slow_after:
             return f"the store has not answered for {now - oldest:.0f} s"
-        try:
-            async with asyncio.timeout(self._probe_timeout):
-                await self.store.schema_version()
-        except TimeoutError:
+        if not self._waiting and await self._probe_hangs():
             return f"the store did not answer within {self._probe_timeout:g} s"
-        except StoreError:
-            pass  # noted by the proxy, reported below
         failed = self._last_failure
         if failed is not None and self._clock.monotonic() - failed < self._window:
             return "the store is failing"  # its errors are in the log, not on a public port
         return None
+
+    async def _probe_hangs(self) -> bool:
+        """One cheap read; True if it has not answered within ``probe_timeout``.
+
+        A probe that hangs is left to finish (never cancelled: cancelling a driver's query
+        mid-flight costs a connection); while it waits, it counts among the calls waiting.
+        """
+        if self._probe is None or self._probe.done():
+            self._probe = asyncio.ensure_future(self.store.schema_version())
+            self._probe.add_done_callback(_consume)
+        done, _ = await asyncio.wait({self._probe}, timeout=self._probe_timeout)
+        return not done
 
     def _started(self) -> int:
         call = next(self._ids)
@@ -109,3 +117,9 @@ class _Proxy:
 
         setattr(self, name, call)  # look each method up once
         return call
+
+
+def _consume(probe: asyncio.Future[int]) -> None:
+    """A probe's error is noted by the proxy already; retrieve it so asyncio does not warn."""
+    if not probe.cancelled():
+        probe.exception()
