@@ -292,7 +292,7 @@ class FollowEngine:
         ]
         senders = [asyncio.create_task(self._cards.sender()) for _ in range(self._sender_count)]
         for task in (*workers, *senders):
-            task.add_done_callback(lambda _: self._scheduler.wake.set())
+            task.add_done_callback(self._task_ended)
         try:
             with self._working():
                 await self._resync_or_retry()
@@ -451,6 +451,11 @@ class FollowEngine:
             yield
         finally:
             self._busy.discard(task)
+
+    def _task_ended(self, task: asyncio.Task[None]) -> None:
+        """A worker or sender ended: wake the loop so it raises (cancelled ones are stopping)."""
+        if not task.cancelled():
+            self._scheduler.wake.set()
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)

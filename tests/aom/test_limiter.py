@@ -52,5 +52,5 @@ def test_the_setting_has_a_sane_default_and_refuses_nonsense(monkeypatch) -> Non
     monkeypatch.setenv("AOM_MAX_REQUESTS_PER_SECOND", "7.5")
     assert build_limiter(Settings(_env_file=None)).rate == 7.5  # type: ignore[call-arg]
     monkeypatch.setenv("AOM_MAX_REQUESTS_PER_SECOND", "0")
-    with pytest.raises(ValueError, match="aom_max_requests_per_second|AOM_MAX_REQUESTS"):
+    with pytest.raises(ValueError, match=r"aom_max_requests_per_second|AOM_MAX_REQUESTS"):
         Settings(_env_file=None)  # type: ignore[call-arg]
