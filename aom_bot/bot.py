@@ -16,11 +16,13 @@ from rich.console import Console
 
 from aom_bot.aom.client import AomClient, RetryPolicy
 from aom_bot.aom.names import WorkflowNames
+from aom_bot.aom.reachability import Reachability
 from aom_bot.config import Settings
 from aom_bot.errors import ConfigError, SlackDeliveryError
 from aom_bot.render.links import console_link, validate_console_template
 from aom_bot.runtime import (
     build_aom_client,
+    build_limiter,
     build_scrubber,
     database_url,
     in_process_simulator,
@@ -107,8 +109,12 @@ async def _aom_for_bot(
     transport: httpx.AsyncBaseTransport | None = None
     if simulator:
         settings, transport, _ = in_process_simulator(settings)
-    commands = build_aom_client(settings, transport=transport)
-    polling = build_aom_client(settings, transport=transport, retry=FOLLOW_RETRY)
+    limiter = build_limiter(settings)  # one AOM profile: its commands and polls share the cap
+    reach = Reachability()  # … and whether it answers (/healthz)
+    commands = build_aom_client(settings, transport=transport, limiter=limiter, reachability=reach)
+    polling = build_aom_client(
+        settings, transport=transport, retry=FOLLOW_RETRY, limiter=limiter, reachability=reach
+    )
     try:
         yield settings, commands, polling
     finally:
@@ -117,15 +123,26 @@ async def _aom_for_bot(
 
 
 async def run_bot(
-    settings: Settings, *, mode: str, host: str, port: int, simulator: bool = False
+    settings: Settings,
+    *,
+    mode: str,
+    host: str,
+    port: int,
+    simulator: bool = False,
+    health_port: int = 8080,
 ) -> None:
-    """Run the Slack bot until SIGINT/SIGTERM: listeners, the follow engine, discovery."""
+    """Run the Slack bot until SIGINT/SIGTERM: listeners, the follow engine, discovery.
+
+    ``/healthz`` and ``/metrics`` are served on ``port`` in HTTP mode, on ``health_port``
+    (0 = not at all) in Socket Mode.
+    """
     import signal
     from datetime import timedelta
 
     from aom_bot.clock import SystemClock
     from aom_bot.follow.discovery import SubscriptionDiscovery
     from aom_bot.follow.engine import FollowEngine
+    from aom_bot.health import Health
     from aom_bot.slack.app import create_app
     from aom_bot.slack.deps import MeteredAom, SlackDeps
     from aom_bot.slack.limits import FollowLimits
@@ -134,6 +151,7 @@ async def run_bot(
     from aom_bot.slack.subscriptions import SlackChannelDirectory, SubscriptionService
     from aom_bot.slack.webclient import build_web_client
     from aom_bot.store import open_store
+    from aom_bot.store.monitor import StoreMonitor
 
     bot_token, app_token, signing_secret = _check_slack(settings, mode)
     _forget_slack_environment()
@@ -149,9 +167,11 @@ async def run_bot(
         settings, aom, polling = await stack.enter_async_context(_aom_for_bot(settings, simulator))
         # The simulator's executions exist only in this process: its follows and subscriptions
         # go to a throwaway store, never the real one that the bot later resumes against AOM.
-        store = await open_store(SIMULATOR_STORE if simulator else database_url(settings))
-        stack.push_async_callback(store.aclose)
-        await store.migrate()
+        opened = await open_store(SIMULATOR_STORE if simulator else database_url(settings))
+        stack.push_async_callback(opened.aclose)
+        await opened.migrate()
+        monitor = StoreMonitor(opened, clock=clock)
+        store = monitor.store  # every part of the bot uses it, so /healthz sees store trouble
         # Bolt's own client retries 429s (slack_sdk's handler); the notifier paces and handles
         # 429s itself on the bot's clock, so its client must not also sleep on them.
         secrets = settings.secret_values()
@@ -254,23 +274,33 @@ async def run_bot(
             asyncio.create_task(discovery.run(), name="discovery"),
             asyncio.create_task(report_gauges(), name="gauges"),
         ]
+        health = Health()
+        for running, what in zip(tasks, ("the follow engine", "discovery", "metrics"), strict=True):
+            health.watch_task(what, running)
+        health.add_check(monitor.problem)
+        health.add_check(aom_unreachable([aom.reachability]))  # one profile; its clients share it
         if mode == "http":
             from aom_bot.slack.http import build_http_app, start_http
 
-            async def healthy() -> bool:
-                if tasks[0].done() or tasks[1].done():
-                    return False
-                return await store.health_problem() is None
-
-            http_app = build_http_app(bolt, metrics=metrics, health=healthy)
+            http_app = build_http_app(bolt, metrics=metrics, health=health.report)
             server = await stack.enter_async_context(start_http(http_app, host, port))
             log.info("bot.started mode=http url=%s/slack/events", server.url)
         else:
+            from aom_bot.slack.connection import SlackConnection
+            from aom_bot.slack.http import build_health_app, start_http
             from aom_bot.slack.socket import run_socket_mode
 
-            tasks.append(
-                asyncio.create_task(run_socket_mode(bolt, app_token=app_token), name="socket")
+            connection = SlackConnection()
+            socket_task = asyncio.create_task(
+                run_socket_mode(bolt, app_token=app_token, connection=connection), name="socket"
             )
+            tasks.append(socket_task)
+            health.watch_task("the Slack connection", socket_task)
+            health.add_check(connection.problem)
+            if health_port:
+                health_app = build_health_app(metrics=metrics, health=health.report)
+                server = await stack.enter_async_context(start_http(health_app, host, health_port))
+                log.info("bot.health url=%s/healthz", server.url)
             log.info("bot.started mode=socket")
         waiter = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
@@ -333,6 +363,17 @@ def _tokenless(client: AsyncWebClient) -> AsyncWebClient:
     template = copy.copy(client)
     template.token = None
     return template
+
+
+def aom_unreachable(profiles: list[Reachability]) -> Callable[[], Awaitable[str | None]]:
+    """The health check of AOM: failing only while every profile is unreachable."""
+
+    async def check() -> str | None:
+        if profiles and not any(profile.reachable for profile in profiles):
+            return "every AOM profile is unreachable"
+        return None
+
+    return check
 
 
 def _logger() -> logging.Logger:

@@ -378,6 +378,15 @@ def run(
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="HTTP mode port.")] = 3000,
     host: Annotated[str, typer.Option("--host", help="HTTP mode address.")] = "0.0.0.0",  # noqa: S104
     simulator: SimulatorOption = False,
+    health_port: Annotated[
+        int,
+        typer.Option(
+            "--health-port",
+            min=0,
+            max=65535,
+            help="Socket Mode: serve GET /healthz and /metrics on this port (on --host); 0 = off.",
+        ),
+    ] = 8080,
 ) -> None:
     """Run the Slack bot (Socket Mode or HTTP mode)."""
 
@@ -386,7 +395,14 @@ def run(
 
         settings = _settings()
         chosen = mode.value if mode else ("socket" if settings.slack_app_token else "http")
-        await bot.run_bot(settings, mode=chosen, host=host, port=port, simulator=simulator)
+        await bot.run_bot(
+            settings,
+            mode=chosen,
+            host=host,
+            port=port,
+            simulator=simulator,
+            health_port=health_port,
+        )
 
     _run(work)
 

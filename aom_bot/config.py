@@ -114,6 +114,7 @@ class Settings(BaseSettings):
     aom_console_url: str | None = None
     aom_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     aom_bot_command_timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
+    aom_max_requests_per_second: float = Field(default=50.0, gt=0, le=10000)
 
     # --- Slack -------------------------------------------------------------------------------
     slack_bot_token: SecretStr | None = None

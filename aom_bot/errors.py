@@ -20,6 +20,7 @@
     └── AomError                 talking to AOM failed
         ├── AomTransportError    no usable HTTP exchange: connect/read timeout, dropped connection
         ├── AomResponseError     AOM answered 2xx but the body is not what AOM sends
+        │   └── AomBodyTooLargeError  the body was over the size cap and refused
         └── AomApiError          AOM answered with an error status
             ├── AomBadRequestError   400 and other 4xx not listed below
             ├── AomAuthError         401 / 403: credentials, token, signature or permission
@@ -183,6 +184,10 @@ class AomResponseError(AomError):
     hint = (
         "This is usually transient; if it persists, report the request id to the bot's operators."
     )
+
+
+class AomBodyTooLargeError(AomResponseError):
+    """AOM's body was larger than the cap (a gzip bomb, a runaway log) and was not read."""
 
 
 class AomApiError(AomError):

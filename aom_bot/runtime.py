@@ -17,6 +17,8 @@ import httpx
 from aom_bot.aom.auth import AkSkAuth, TokenAuth
 from aom_bot.aom.client import AomClient, RetryPolicy, build_http_client
 from aom_bot.aom.endpoints import iam_endpoint
+from aom_bot.aom.limiter import RequestLimiter
+from aom_bot.aom.reachability import Reachability
 from aom_bot.aom.tokens import AgencyIdentity, IamTokenProvider, PasswordIdentity, StaticToken
 from aom_bot.config import (
     AkSkCredentials,
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "build_aom_client",
+    "build_limiter",
     "build_scrubber",
     "database_url",
     "in_process_simulator",
@@ -63,8 +66,15 @@ def build_aom_client(
     *,
     transport: httpx.AsyncBaseTransport | None = None,
     retry: RetryPolicy | None = None,
+    limiter: RequestLimiter | None = None,
+    reachability: Reachability | None = None,
 ) -> AomClient:
-    """An :class:`AomClient` authenticated the one way the settings describe."""
+    """An :class:`AomClient` authenticated the one way the settings describe.
+
+    Clients of one AOM profile should share ``limiter`` (AOM_MAX_REQUESTS_PER_SECOND is per
+    profile); without one, the client gets its own. So should ``reachability``, which
+    ``/healthz`` reads.
+    """
     settings.check_aom()
     project_id = settings.project_id()
     base_url = settings.aom_endpoint_url()
@@ -86,7 +96,15 @@ def build_aom_client(
     else:
         auth = TokenAuth(_iam_provider(settings, credentials, project_id, transport, timeout))
     http = build_http_client(base_url=base_url, auth=auth, transport=transport, timeout=timeout)
-    return AomClient(http, project_id=project_id, retry=retry)
+    limiter = limiter or build_limiter(settings)
+    return AomClient(
+        http, project_id=project_id, retry=retry, limiter=limiter, reachability=reachability
+    )
+
+
+def build_limiter(settings: Settings) -> RequestLimiter:
+    """The cap on AOM requests per second of one AOM profile."""
+    return RequestLimiter(rate=settings.aom_max_requests_per_second)
 
 
 def _iam_provider(

@@ -41,9 +41,11 @@ from aom_bot.aom.http import (
     parse_retry_after,
 )
 from aom_bot.aom.ids import validate_id, validate_project_id
+from aom_bot.aom.limiter import RequestLimiter
 from aom_bot.aom.models import ExecutionDetail, Workflow, WorkflowPage
+from aom_bot.aom.reachability import Reachability
 from aom_bot.aom.signing import canonical_query
-from aom_bot.errors import AomResponseError, InvalidIdError
+from aom_bot.errors import AomError, AomResponseError, InvalidIdError
 
 # The HTTP names are re-exported: callers and tests import them from here.
 __all__ = [
@@ -126,8 +128,13 @@ class AomClient:
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         clock: UtcNow = utc_now,
         logger: logging.Logger | None = None,
+        limiter: RequestLimiter | None = None,
+        reachability: Reachability | None = None,
     ) -> None:
         self._http = http
+        self._limiter = limiter
+        #: whether AOM answered this client's last request (shared by a profile's clients)
+        self.reachability = reachability or Reachability()
         self._project_id = validate_project_id(project_id)
         # An absolute URL saves httpx a second URL parse per request when merging with base_url.
         base = str(http.base_url).rstrip("/")
@@ -189,17 +196,25 @@ class AomClient:
         )
 
         async def once() -> Reply:
+            if self._limiter is not None:
+                await self._limiter.acquire()
             request = self._http.build_request(
                 method, url, content=content, headers={"Content-Type": "application/json"}
             )
-            return await exchange(
-                self._http,
-                request,
-                action=action,
-                max_body_bytes=self._max_body_bytes,
-                clock=self._clock,
-                logger=self._log,
-            )
+            try:
+                reply = await exchange(
+                    self._http,
+                    request,
+                    action=action,
+                    max_body_bytes=self._max_body_bytes,
+                    clock=self._clock,
+                    logger=self._log,
+                )
+            except AomError as error:
+                self.reachability.failed(error)
+                raise
+            self.reachability.answered()
+            return reply
 
         return await (self._retry.call(once) if retry else once())
 

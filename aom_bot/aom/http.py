@@ -31,6 +31,7 @@ from aom_bot.errors import (
     AomApiError,
     AomAuthError,
     AomBadRequestError,
+    AomBodyTooLargeError,
     AomError,
     AomNotFoundError,
     AomResponseError,
@@ -45,6 +46,7 @@ __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
     "DEFAULT_TIMEOUT",
     "LOGGER_NAME",
+    "DeadlineExceeded",
     "Reply",
     "RetryPolicy",
     "build_http_client",
@@ -54,12 +56,13 @@ __all__ = [
     "exchange",
     "parse_retry_after",
     "proxy_for",
+    "request_deadline",
 ]
 
 T = TypeVar("T")
 
 LOGGER_NAME = "aom_bot.aom"
-#: a 9 MB execution detail must fit in the read timeout, which applies per socket read
+#: the read timeout is also the deadline of a whole request (a 9 MB execution detail fits)
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=10.0, pool=10.0)
 DEFAULT_LIMITS = httpx.Limits(
     max_connections=100, max_keepalive_connections=50, keepalive_expiry=30
@@ -189,7 +192,8 @@ class RetryPolicy:
         if isinstance(exc, AomServerError):
             return True
         if isinstance(exc, AomTransportError):
-            return not isinstance(exc.__cause__, httpx.UnsupportedProtocol)
+            # a spent deadline is not retried: one deadline bounds the whole request
+            return not isinstance(exc.__cause__, httpx.UnsupportedProtocol | DeadlineExceeded)
         return False
 
     async def call(self, fn: Callable[[], Awaitable[T]]) -> T:
@@ -351,6 +355,37 @@ def _transport_error(exc: BaseException, action: str, service: str) -> AomTransp
 # --- one HTTP exchange ----------------------------------------------------------------------
 
 
+class DeadlineExceeded(TimeoutError):
+    """The whole exchange (connecting, sending, the whole answer) took longer than its deadline.
+
+    httpx's timeouts apply per socket operation, so a body trickling one byte at a time would
+    never time out; this deadline bounds the request as a whole.
+    """
+
+
+def request_deadline(http: httpx.AsyncClient) -> float | None:
+    """The whole-request deadline of ``http``: its read timeout (``AOM_TIMEOUT_SECONDS``)."""
+    return http.timeout.read
+
+
+def _logged(
+    exc: BaseException,
+    request: httpx.Request,
+    action: str,
+    service: str,
+    logger: logging.Logger,
+) -> AomTransportError:
+    failure = _transport_error(exc, action, service)
+    logger.warning(
+        "aom.request.failed method=%s path=%s error=%s",
+        request.method,
+        request.url.path,
+        type(exc).__name__,
+        extra={"event": "aom.request.failed", "method": request.method},
+    )
+    return failure
+
+
 @dataclass(frozen=True, slots=True)
 class Reply:
     """A successful (2xx) answer, read in full."""
@@ -375,7 +410,7 @@ async def _read_capped(response: httpx.Response, limit: int, action: str, servic
                 break
             chunks.append(chunk)
     if size > limit:
-        raise AomResponseError(
+        raise AomBodyTooLargeError(
             f"{service} sent more than {limit // (1024 * 1024)} MB; refused to {action}.",
             status_code=response.status_code,
             request_id=_request_id(response.headers),
@@ -392,31 +427,43 @@ async def exchange(
     clock: UtcNow,
     logger: logging.Logger,
     service: str = "AOM",
+    deadline: float | None = None,
 ) -> Reply:
-    """Send ``request`` once, read at most ``max_body_bytes``, and map every failure to AomError."""
+    """Send ``request`` once, read at most ``max_body_bytes``, and map every failure to AomError.
+
+    The exchange as a whole must end within ``deadline`` seconds (by default the client's read
+    timeout, see :func:`request_deadline`), however slowly the answer trickles in.
+    """
     started = time.perf_counter()
+    limit = deadline if deadline is not None else request_deadline(http)
     try:
-        response = await http.send(request, stream=True)
-        try:
-            body = await _read_capped(response, max_body_bytes, action, service)
-        finally:
-            await response.aclose()
+        async with asyncio.timeout(limit) as scope:
+            response = await http.send(request, stream=True)
+            try:
+                body = await _read_capped(response, max_body_bytes, action, service)
+            finally:
+                await response.aclose()
     except AomError:
         raise
+    except TimeoutError as exc:
+        if not scope.expired():
+            raise _logged(exc, request, action, service, logger) from exc
+        logger.warning(
+            "aom.request.deadline method=%s path=%s seconds=%s",
+            request.method,
+            request.url.path,
+            limit,
+            extra={"event": "aom.request.deadline", "method": request.method},
+        )
+        raise AomTransportError(
+            f"{service} did not answer in time ({limit:g} s); could not {action}."
+        ) from DeadlineExceeded()
     except httpx.DecodingError as exc:
         raise AomResponseError(
             f"{service} sent a body that could not be decoded; {action}."
         ) from exc
     except _NETWORK_ERRORS as exc:
-        failure = _transport_error(exc, action, service)
-        logger.warning(
-            "aom.request.failed method=%s path=%s error=%s",
-            request.method,
-            request.url.path,
-            type(exc).__name__,
-            extra={"event": "aom.request.failed", "method": request.method},
-        )
-        raise failure from exc
+        raise _logged(exc, request, action, service, logger) from exc
     status = response.status_code
     if logger.isEnabledFor(logging.DEBUG):
         logger.debug(

@@ -9,13 +9,14 @@ heartbeat edit when the queue has nothing better to do.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractContextManager
 from datetime import datetime
 
 from aom_bot.aom.models import ExecutionDetail
 from aom_bot.clock import Clock
-from aom_bot.errors import AomError, SlackDeliveryError
+from aom_bot.errors import AomError, SlackDeliveryError, StoreError
 from aom_bot.follow import policy
 from aom_bot.follow.protocols import CardNotifier, MessageLike
 from aom_bot.follow.state import FollowStats, Live
@@ -26,6 +27,8 @@ from aom_bot.render.scrub import Scrubber
 from aom_bot.store.base import Store
 
 __all__ = ["CardQueue", "CardRenderer"]
+
+log = logging.getLogger("aom_bot.follow.engine")  # the engine's log events keep their logger
 
 
 class CardRenderer:
@@ -94,6 +97,7 @@ class CardQueue:
         working: Callable[[], AbstractContextManager[None]],
         drop: Callable[[int], None],
         slack_failed: Callable[[Live, SlackDeliveryError], Awaitable[None]],
+        retry_max: float = 30.0,
     ) -> None:
         self._lives = lives
         self._store = store
@@ -109,6 +113,8 @@ class CardQueue:
         self._stale: dict[int, None] = {}
         self._dirty = asyncio.Event()
         self._idle_senders = 0
+        self._retry_max = retry_max
+        self._store_failures = 0
 
     @property
     def has_pending_work(self) -> bool:
@@ -117,7 +123,7 @@ class CardQueue:
 
     def want(self, live: Live, fingerprint: str, now: datetime) -> None:
         """``live``'s card should show ``fingerprint``: queue an edit if it needs one."""
-        wanted = policy.display_key(fingerprint, live.notice)
+        wanted = policy.display_key(fingerprint, _notice(live))
         if wanted != live.wanted and wanted != live.shown:
             self._stats.visible_changes += 1
         live.wanted = wanted
@@ -137,7 +143,11 @@ class CardQueue:
         self._stale.pop(follow_id, None)
 
     async def sender(self) -> None:
-        """One sender: edits queued cards, one at a time, forever."""
+        """One sender: edits queued cards, one at a time, forever.
+
+        A store error never ends it: the card is queued again, says the store is failing, and
+        the sender backs off (doubling up to ``retry_max``) until the store answers again.
+        """
         while True:
             while not self._changed and not self._stale:
                 self._dirty.clear()
@@ -152,15 +162,49 @@ class CardQueue:
             live = self._lives.get(follow_id)
             if live is None or live.ended or live.finishing or live.in_flight:
                 continue
-            with self._working():
-                await self._send(live, heartbeat=source is self._stale)
+            try:
+                with self._working():
+                    await self._send(live, heartbeat=source is self._stale)
+            except StoreError as error:
+                await self._store_failed(live, error)
+                continue
+            except Exception:  # a bug with one card must not stop every card's edits
+                log.exception("follow.card_failed follow_id=%s", live.id)
+                continue
+            self._store_failures = 0
+
+    async def _store_failed(self, live: Live, error: StoreError) -> None:
+        """Queue the card again, saying so on it, and back off while the store fails."""
+        self._store_failures += 1
+        log.warning(
+            "follow.store_failed follow_id=%s failures=%d error=%s",
+            live.id,
+            self._store_failures,
+            error,
+        )
+        if live.store_failing_since is None:
+            live.store_failing_since = self._clock.now()
+        if not live.ended and not live.finishing:
+            self._changed[live.id] = None
+            self._dirty.set()
+        delay = policy.error_interval(self._store_failures, minimum=1.0, maximum=self._retry_max)
+        await self._clock.sleep(delay)
 
     async def _send(self, live: Live, *, heartbeat: bool) -> None:
         execution = live.watch.last_execution()
         ts = live.follow.message_ts
         if execution is None or ts is None:
             return
-        record = await self._store.get_follow(live.id)
+        try:
+            record = await self._store.get_follow(live.id)
+        except StoreError as error:
+            # still edit the card (Slack works), saying the store fails; retried from sender()
+            if live.store_failing_since is None:
+                live.store_failing_since = self._clock.now()
+            record = live.follow
+            store_failed: StoreError | None = error
+        else:
+            store_failed = None
         if record is None or not record.is_active:
             self._drop(live.id)  # ended by another replica or an unfollow elsewhere
             return
@@ -171,8 +215,9 @@ class CardQueue:
         def latest() -> MessageLike:
             current = live.watch.last_execution() or execution
             fingerprint = live.watch.fingerprint or visible_fingerprint(current)
-            sending.append(policy.display_key(fingerprint, live.notice))
-            return self._renderer.render(current, name, following=True, notice=live.notice)
+            notice = _notice(live)
+            sending.append(policy.display_key(fingerprint, notice))
+            return self._renderer.render(current, name, following=True, notice=notice)
 
         try:
             await self._notifier.update(live.follow.channel_id, ts, latest)
@@ -187,8 +232,20 @@ class CardQueue:
             self._stats.heartbeats_sent += 1
         else:
             self._stats.updates_sent += 1
+        if store_failed is not None:
+            raise store_failed
         if live.shown is not None:
             await self._store.record_render(live.id, live.shown, live.rendered_at)
+        recovered = live.store_failing_since is not None
+        live.store_failing_since = None  # the store answered: the notice goes at the next edit
+        if live.wanted and recovered:
+            live.wanted = policy.display_key(live.watch.fingerprint or "", _notice(live))
         if not live.ended and not live.finishing and live.wanted and live.wanted != live.shown:
             self._changed[live.id] = None
             self._dirty.set()
+
+
+def _notice(live: Live) -> str | None:
+    """The card's notice line(s): AOM unreachable, and the bot's store failing."""
+    since = live.store_failing_since
+    return policy.card_notice(live.notice, policy.store_notice(since) if since else None)

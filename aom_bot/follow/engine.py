@@ -35,7 +35,7 @@ from typing import Any
 
 from aom_bot.aom.models import ExecutionDetail
 from aom_bot.clock import Clock
-from aom_bot.errors import AomError, SlackDeliveryError
+from aom_bot.errors import AomError, SlackDeliveryError, StoreError
 from aom_bot.follow import policy
 from aom_bot.follow.cards import CardQueue, CardRenderer
 from aom_bot.follow.completion import CompletionPoster
@@ -104,6 +104,7 @@ class FollowEngine:
         self._busy: set[asyncio.Task[Any]] = set()
         self._side: set[asyncio.Task[None]] = set()
         self._next_resync = 0.0
+        self._resync_failures = 0
         self._running = False
         self._stopping = False
         self._stopped = asyncio.Event()
@@ -150,6 +151,7 @@ class FollowEngine:
             working=self._working,
             drop=self._drop,
             slack_failed=self._endings.slack_failed,
+            retry_max=self._scheduler.poll_max,
         )
         self._poller = Poller(
             source=source,
@@ -289,14 +291,17 @@ class FollowEngine:
             for _ in range(self._max_concurrency)
         ]
         senders = [asyncio.create_task(self._cards.sender()) for _ in range(self._sender_count)]
+        for task in (*workers, *senders):
+            task.add_done_callback(self._task_ended)
         try:
             with self._working():
-                await self._resync()
+                await self._resync_or_retry()
             while not self._stopping:
+                _raise_if_dead(workers, senders)
                 now = self._clock.monotonic()
                 if now >= self._next_resync:
                     with self._working():
-                        await self._resync()
+                        await self._resync_or_retry()
                     now = self._clock.monotonic()
                 scheduler.release_due(now)
                 await scheduler.sleep_until(scheduler.next_due(self._next_resync))
@@ -337,6 +342,25 @@ class FollowEngine:
         return scheduler.wake.is_set() or scheduler.has_pending_work or self._cards.has_pending_work
 
     # -- resuming ---------------------------------------------------------------------------------
+
+    async def _resync_or_retry(self) -> None:
+        """Resync; while the store fails, keep polling what is in memory and try again soon."""
+        try:
+            await self._resync()
+        except StoreError as error:
+            self._resync_failures += 1
+            retry = policy.error_interval(
+                self._resync_failures, minimum=1.0, maximum=self._resync_every
+            )
+            self._next_resync = self._clock.monotonic() + retry
+            log.warning(
+                "follow.resync_failed failures=%d retry_in=%.1f error=%s",
+                self._resync_failures,
+                retry,
+                error,
+            )
+        else:
+            self._resync_failures = 0
 
     async def _resync(self) -> None:
         """Load active follows from the store, take leases, drop follows ended elsewhere."""
@@ -428,6 +452,11 @@ class FollowEngine:
         finally:
             self._busy.discard(task)
 
+    def _task_ended(self, task: asyncio.Task[None]) -> None:
+        """A worker or sender ended: wake the loop so it raises (cancelled ones are stopping)."""
+        if not task.cancelled():
+            self._scheduler.wake.set()
+
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
         self._side.add(task)
@@ -437,3 +466,12 @@ class FollowEngine:
         self._side.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("follow.task_failed", exc_info=task.exception())
+
+
+def _raise_if_dead(*groups: list[asyncio.Task[None]]) -> None:
+    """Workers and senders run forever: one that ended takes the engine down, visibly."""
+    for tasks in groups:
+        for task in tasks:
+            if task.done():
+                error = None if task.cancelled() else task.exception()
+                raise RuntimeError(f"a follow engine task stopped: {error!r}") from error

@@ -20,11 +20,19 @@ from enum import Enum
 from typing import Any
 
 # the follow's wording lives in render/; re-exported so existing callers keep working
-from aom_bot.render.follow_notices import completion_text, new_failure_text, unreachable_notice
+from aom_bot.render.follow_notices import (
+    card_notice,
+    completion_text,
+    new_failure_text,
+    refused_notice,
+    store_notice,
+    unreachable_notice,
+)
 
 __all__ = [
     "COMPLETION_EVENT",
     "UpdateKind",
+    "card_notice",
     "completion_in_thread",
     "completion_metadata",
     "completion_text",
@@ -34,6 +42,9 @@ __all__ = [
     "new_failure_text",
     "new_groups",
     "poll_interval",
+    "refused_interval",
+    "refused_notice",
+    "store_notice",
     "unreachable_notice",
     "update_kind",
 ]
@@ -108,6 +119,13 @@ def update_kind(
     if rendered_at is None or (now - rendered_at).total_seconds() >= heartbeat_seconds:
         return UpdateKind.HEARTBEAT
     return None
+
+
+def refused_interval(failures: int, *, poll_max: float) -> float:
+    """Back-off after AOM's answer was refused as too large: fetching it again costs the
+    same memory and gets the same answer, so wait minutes (doubling, up to an hour)."""
+    base = max(float(poll_max), 60.0)
+    return min(base * 2.0 ** max(min(failures, 30) - 1, 0), max(base, 3600.0))
 
 
 def completion_metadata(follow_id: int, execution_id: str) -> dict[str, Any]:

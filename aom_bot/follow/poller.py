@@ -15,7 +15,13 @@ from typing import Any
 
 from aom_bot.aom.models import ExecutionDetail
 from aom_bot.clock import Clock
-from aom_bot.errors import AomAuthError, AomError, AomNotFoundError, SlackDeliveryError
+from aom_bot.errors import (
+    AomAuthError,
+    AomBodyTooLargeError,
+    AomError,
+    AomNotFoundError,
+    SlackDeliveryError,
+)
 from aom_bot.follow import policy
 from aom_bot.follow.cards import CardQueue, CardRenderer
 from aom_bot.follow.endings import Endings
@@ -98,6 +104,9 @@ class Poller:
         except AomAuthError:
             await self._endings.end_all(watch, EndReason.AUTH_LOST, _NOTE_AUTH)
             return
+        except AomBodyTooLargeError:
+            await self._refused(watch, now)
+            return
         except AomError as error:
             self._stats.aom_errors += 1
             watch.failures += 1
@@ -112,6 +121,27 @@ class Poller:
             return
         watch.failures = 0
         await self._observe(watch, execution)
+
+    async def _refused(self, watch: Watch, now: datetime) -> None:
+        """AOM's answer was too large: back off for minutes, and say so on the card."""
+        self._stats.aom_errors += 1
+        watch.failures += 1
+        delay = policy.refused_interval(watch.failures, poll_max=self._scheduler.poll_max)
+        log.warning(
+            "follow.aom_body_refused key=%s failures=%d retry_in=%.0f",
+            watch.key,
+            watch.failures,
+            delay,
+        )
+        notice = policy.refused_notice(now + timedelta(seconds=delay))
+        for live in list(watch.follows.values()):
+            if live.unreachable_since is None:
+                live.unreachable_since = now
+                await self._store.set_unreachable(live.id, now)
+            live.notice = notice
+            if watch.fingerprint is not None:
+                self._cards.want(live, watch.fingerprint, now)
+        self._scheduler.schedule(watch, delay)
 
     async def _mark_unreachable(self, watch: Watch, now: datetime) -> None:
         for live in list(watch.follows.values()):

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractContextManager
 
 from aom_bot.clock import Clock, sleep_or_wake
+from aom_bot.errors import StoreError
 from aom_bot.follow import policy
 from aom_bot.follow.state import Watch
 
@@ -126,6 +127,10 @@ class PollScheduler:
                     await poll(watch)
                 except asyncio.CancelledError:
                     raise
+                except StoreError as error:  # the store fails for now: poll again later
+                    log.warning("follow.poll_store_failed key=%s error=%s", watch.key, error)
+                    if not watch.done and watch.follows:
+                        self.schedule(watch, self.poll_max)
                 except Exception:
                     log.exception("follow.poll_failed key=%s", watch.key)
                     if not watch.done and watch.follows:

@@ -64,6 +64,8 @@ class Live:
     ended: bool = False
     #: we hold a completion claim whose post may or may not have reached Slack
     unsure_claim: bool = False
+    #: since when the store has failed this card's edits (its card says so until it works)
+    store_failing_since: datetime | None = None
 
     @property
     def id(self) -> int:

@@ -17,7 +17,14 @@ from aom_bot.render.escape import Mrkdwn, escape_mrkdwn, inline_code
 from aom_bot.render.scrub import Scrubber
 from aom_bot.render.wording import slack_time
 
-__all__ = ["completion_text", "new_failure_text", "unreachable_notice"]
+__all__ = [
+    "card_notice",
+    "completion_text",
+    "new_failure_text",
+    "refused_notice",
+    "store_notice",
+    "unreachable_notice",
+]
 
 
 def unreachable_notice(since: datetime, *, slack: bool = True) -> str:
@@ -26,6 +33,28 @@ def unreachable_notice(since: datetime, *, slack: bool = True) -> str:
     if slack:
         return Mrkdwn(f"AOM unreachable since {slack_time(since, since)} — retrying")
     return f"AOM unreachable since {since:%H:%M} UTC — retrying"
+
+
+def store_notice(since: datetime, *, slack: bool = True) -> str:
+    """The card line shown while the bot's own store fails (the card may lag behind)."""
+    if slack:
+        return Mrkdwn(f"The bot's storage is failing since {slack_time(since, since)} — retrying")
+    return f"The bot's storage is failing since {since:%H:%M} UTC — retrying"
+
+
+def refused_notice(retry_at: datetime, *, slack: bool = True) -> str:
+    """The card line shown while AOM's answer is too large to read."""
+    if slack:
+        when = slack_time(retry_at, retry_at)
+        return Mrkdwn(f"AOM's answer is too large to read, refused — next try at {when}")
+    return f"AOM's answer is too large to read, refused — next try at {retry_at:%H:%M} UTC"
+
+
+def card_notice(*notices: str | None) -> str | None:
+    """The notice lines of a card, joined; ``None`` when there is none. Bot-written lines
+    (:class:`Mrkdwn`) stay unescaped; any other line is escaped first."""
+    shown = [n if isinstance(n, Mrkdwn) else escape_mrkdwn(n) for n in notices if n]
+    return Mrkdwn(" · ".join(shown)) if shown else None
 
 
 def _plural(count: int, word: str) -> str:

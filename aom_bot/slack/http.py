@@ -5,7 +5,13 @@ signature (HMAC with the signing secret, timestamps older than 5 minutes refused
 the raw bytes *before anything parses them*: anyone can reach the endpoint, so an unsigned body
 costs one log line and a 401, whatever it holds. A signed body that is not a Slack payload (not
 an object, too deep, ``actions`` not a list of objects…) gets 400, never a 500 and a traceback.
-Bolt verifies the signature again, as it always does. The route is ours rather than Bolt's
+Bolt verifies the signature again, as it always does.
+
+``GET /healthz`` answers 200 ``{"status": "ok"}``, or 503 ``{"status": "unavailable",
+"reasons": [...]}`` while :mod:`aom_bot.health` finds a problem; Socket Mode serves the same
+two routes alone on ``--health-port`` (:func:`build_health_app`).
+
+The route is ours rather than Bolt's
 Starlette adapter to work around Bolt's form parsing, which loses any slash command whose body
 contains the word "payload" (reference/slack-platform.md §2).
 
@@ -37,6 +43,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from aom_bot.health import HealthReport
 from aom_bot.slack.metrics import CONTENT_TYPE, Metrics
 
 __all__ = [
@@ -45,6 +52,7 @@ __all__ = [
     "HealthCheck",
     "RunningServer",
     "bolt_request",
+    "build_health_app",
     "build_http_app",
     "payload_problem",
     "serve_http",
@@ -58,8 +66,8 @@ EVENTS_PATH = "/slack/events"
 #: Slack's payloads are a few kilobytes; anything far larger is not from Slack
 MAX_BODY_BYTES = 1024 * 1024
 
-#: returns True when the bot can serve (e.g. the store answers)
-HealthCheck = Callable[[], Awaitable[bool]]
+#: the bot's health (:class:`aom_bot.health.Health.report`); a bare bool is accepted too
+HealthCheck = Callable[[], Awaitable[bool | HealthReport]]
 
 #: how old a signed request may be (Slack's recommendation, and Bolt's)
 MAX_REQUEST_AGE_SECONDS = 5 * 60
@@ -173,27 +181,37 @@ def build_http_app(
         response = await bolt_app.async_dispatch(req)
         return to_starlette_response(response)
 
+    return Starlette(
+        routes=[Route(path, events, methods=["POST"]), *_health_routes(metrics, health)]
+    )
+
+
+def build_health_app(*, metrics: Metrics, health: HealthCheck | None = None) -> Starlette:
+    """``/healthz`` and ``/metrics`` alone (Socket Mode's ``--health-port``)."""
+    return Starlette(routes=_health_routes(metrics, health))
+
+
+def _health_routes(metrics: Metrics, health: HealthCheck | None) -> list[Route]:
     async def healthz(request: Request) -> Response:
-        healthy = True
+        report = HealthReport(healthy=True)
         if health is not None:
             try:
-                healthy = await health()
+                answer = await health()
             except Exception:
-                healthy = False
-        return JSONResponse(
-            {"status": "ok" if healthy else "unavailable"}, status_code=200 if healthy else 503
-        )
+                answer = HealthReport(healthy=False, reasons=("the health check failed",))
+            report = HealthReport(healthy=answer) if isinstance(answer, bool) else answer
+        body: dict[str, object] = {"status": "ok" if report.healthy else "unavailable"}
+        if not report.healthy:
+            body["reasons"] = list(report.reasons)
+        return JSONResponse(body, status_code=200 if report.healthy else 503)
 
     async def metrics_endpoint(request: Request) -> Response:
         return Response(metrics.render(), media_type=CONTENT_TYPE)
 
-    return Starlette(
-        routes=[
-            Route(path, events, methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/metrics", metrics_endpoint, methods=["GET"]),
-        ]
-    )
+    return [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+    ]
 
 
 def _bolt_secret(bolt_app: AsyncApp) -> str:

@@ -29,6 +29,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from aom_bot.clock import Sleep
 from aom_bot.errors import ConfigError, SlackDeliveryError
+from aom_bot.slack.connection import SlackConnection
 
 __all__ = ["Reconnect", "build_socket_handler", "open_socket_url", "run_socket_mode"]
 
@@ -154,15 +155,19 @@ async def run_socket_mode(
     app_token: str,
     policy: Reconnect | None = None,
     sleep: Sleep = asyncio.sleep,
+    connection: SlackConnection | None = None,
 ) -> None:
     """Connect and serve until cancelled; the connection is closed on the way out.
 
     Start-up failures raise at once; a connection lost later is re-opened per ``policy`` and,
-    when every attempt fails, ends with ``SlackDeliveryError``.
+    when every attempt fails, ends with ``SlackDeliveryError``. ``connection`` (for
+    ``/healthz``) is told which client holds the WebSocket.
     """
     policy = policy or Reconnect()
     handler = build_socket_handler(bolt_app, app_token=app_token)
     client = handler.client
+    if connection is not None:
+        connection.attach(client)
     client.default_auto_reconnect_enabled = False  # reconnecting is bounded here instead
     client.auto_reconnect_enabled = False
     try:
