@@ -3,7 +3,8 @@
 Cards are edited only when what they show changes: changed cards go into a queue that a few
 senders drain at Slack's pace, rendering each card when its turn comes, so a card that changed
 several times while waiting is sent once, in its latest state. Cards that only look old get a
-heartbeat edit when the queue has nothing better to do.
+heartbeat edit when the queue has nothing better to do. "New failure" thread replies go out
+only after the edit that shows them succeeded, so nothing is posted under a deleted card.
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ class CardQueue:
         working: Callable[[], AbstractContextManager[None]],
         drop: Callable[[int], None],
         slack_failed: Callable[[Live, SlackDeliveryError], Awaitable[None]],
+        announce: Callable[[Live, list[str]], None],
     ) -> None:
         self._lives = lives
         self._store = store
@@ -105,6 +107,7 @@ class CardQueue:
         self._working = working
         self._drop = drop
         self._slack_failed = slack_failed
+        self._announce = announce
         self._changed: dict[int, None] = {}
         self._stale: dict[int, None] = {}
         self._dirty = asyncio.Event()
@@ -122,6 +125,8 @@ class CardQueue:
             self._stats.visible_changes += 1
         live.wanted = wanted
         kind = policy.update_kind(live.shown, wanted, live.rendered_at, now, self._heartbeat)
+        if live.news:
+            kind = policy.UpdateKind.CHANGE  # thread replies wait for this edit
         if kind is None or live.in_flight:
             return
         if kind is policy.UpdateKind.CHANGE:
@@ -167,11 +172,13 @@ class CardQueue:
         name = await self._renderer.workflow_name(live.follow.workflow_id)
         live.in_flight = True
         sending: list[str] = []
+        news: list[str] = []
 
         def latest() -> MessageLike:
             current = live.watch.last_execution() or execution
             fingerprint = live.watch.fingerprint or visible_fingerprint(current)
             sending.append(policy.display_key(fingerprint, live.notice))
+            news[:] = live.news  # what this rendering shows may now be announced
             return self._renderer.render(current, name, following=True, notice=live.notice)
 
         try:
@@ -183,12 +190,16 @@ class CardQueue:
             live.in_flight = False
         live.shown = sending[-1] if sending else live.shown
         live.rendered_at = self._clock.now()
+        if news:  # Slack confirmed the card exists: its thread may hear about new groups
+            del live.news[: len(news)]
+            self._announce(live, news)
         if heartbeat:
             self._stats.heartbeats_sent += 1
         else:
             self._stats.updates_sent += 1
         if live.shown is not None:
             await self._store.record_render(live.id, live.shown, live.rendered_at)
-        if not live.ended and not live.finishing and live.wanted and live.wanted != live.shown:
+        waiting = (live.wanted and live.wanted != live.shown) or live.news
+        if not live.ended and not live.finishing and waiting:
             self._changed[live.id] = None
             self._dirty.set()

@@ -146,8 +146,8 @@ class Poller:
                     live.announced.add(signature)
                     if await self._store.claim_announcement(live.id, signature):
                         group = next(g for g in analysis.groups if g.signature == signature)
-                        text = policy.new_failure_text(group, self._scrubber)
-                        self._spawn(self._announce(live, text))
+                        # posted once the card edit showing it succeeds (CardQueue)
+                        live.news.append(policy.new_failure_text(group, self._scrubber))
         if execution.is_terminal:
             watch.done = True
             if self._watches.get(watch.key) is watch:
@@ -176,6 +176,11 @@ class Poller:
         live.rendered_at = self._clock.now()
         await self._store.record_render(live.id, live.shown, live.rendered_at)
         return True
+
+    def announce(self, live: Live, texts: list[str]) -> None:
+        """Post these "new failure" replies (the card edit showing them just succeeded)."""
+        for text in texts:
+            self._spawn(self._announce(live, text))
 
     async def _announce(self, live: Live, text: str) -> None:
         ts = live.follow.message_ts

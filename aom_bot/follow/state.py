@@ -64,6 +64,9 @@ class Live:
     ended: bool = False
     #: we hold a completion claim whose post may or may not have reached Slack
     unsure_claim: bool = False
+    #: "new failure" thread replies waiting for the card edit that shows them: nothing goes
+    #: into the thread before Slack has confirmed the card still exists
+    news: list[str] = field(default_factory=list)
 
     @property
     def id(self) -> int:

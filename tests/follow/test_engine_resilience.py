@@ -325,3 +325,28 @@ async def test_stop_returns_promptly_and_hands_over(rig: Rig) -> None:
     two = rig.engine(store=await rig.second_store(), owner="replica-b")
     await rig.start(two)
     assert two.stats.active_follows == 1
+
+
+async def test_card_deleted_before_a_new_failure_gets_no_thread_reply(rig: Rig) -> None:
+    """Slack says the card is gone before anything more is posted: no reply under a deleted card.
+
+    The card is deleted just before the run's first new error group appears, and Slack is slow
+    to answer the next edit (one 429): the announcement must still wait for that edit.
+    """
+    engine = rig.engine()
+    await rig.start(engine)
+    wf, ex = rig.execution("few-failures")
+    result = await engine.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    ts = result.message_ts or ""
+    await rig.advance(80)
+    assert engine.stats.new_group_replies == 0  # the first new group appears a little later
+    rig.slack.delete_message(C, ts)
+    rig.slack.rate_limit_next("chat.update", retry_after=30)
+
+    await rig.advance(900)
+
+    assert [c for c in rig.slack.calls_to("chat.postMessage") if c.args.get("thread_ts")] == []
+    assert engine.stats.new_group_replies == 0
+    stored = await rig.store.get_follow(result.follow_id)
+    assert stored is not None
+    assert stored.end_reason is EndReason.MESSAGE_DELETED
