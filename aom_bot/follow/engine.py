@@ -35,7 +35,7 @@ from typing import Any
 
 from aom_bot.aom.models import ExecutionDetail
 from aom_bot.clock import Clock
-from aom_bot.errors import AomError, SlackDeliveryError
+from aom_bot.errors import AomError, SlackDeliveryError, SlackMessageGone
 from aom_bot.follow import policy
 from aom_bot.follow.cards import CardQueue, CardRenderer
 from aom_bot.follow.completion import CompletionPoster
@@ -103,6 +103,8 @@ class FollowEngine:
         self._lives: dict[int, Live] = {}
         self._busy: set[asyncio.Task[Any]] = set()
         self._side: set[asyncio.Task[None]] = set()
+        #: follows ``follow()`` is still setting up (card not posted yet): resync leaves them
+        self._starting: set[int] = set()
         self._next_resync = 0.0
         self._running = False
         self._stopping = False
@@ -199,6 +201,10 @@ class FollowEngine:
         if existing is not None:
             return FollowResult(existing.id, False, existing.message_ts, False)
         execution = await self._poller.get(workflow_id, execution_id)
+        if execution.is_terminal and message_ts is None:
+            earlier = await self._earlier_card(channel_id, execution)
+            if earlier is not None:
+                return earlier
         now = self._clock.now()
         new = NewFollow(
             workflow_id=workflow_id,
@@ -214,7 +220,46 @@ class FollowEngine:
         record, created = await self._store.start_follow(new)
         if not created:
             return FollowResult(record.id, False, record.message_ts, False)
+        self._starting.add(record.id)  # this process's resync must not adopt it half-made
+        try:
+            return await self._set_up(record, execution, message_ts, thread_ts)
+        finally:
+            self._starting.discard(record.id)
+
+    async def _earlier_card(
+        self, channel_id: str, execution: ExecutionDetail
+    ) -> FollowResult | None:
+        """A finished run that already has a card here: refresh that card, post nothing."""
+        earlier = await self._store.latest_follow(
+            channel_id, execution.workflow_id, execution.execution_id
+        )
+        if earlier is None or earlier.message_ts is None:
+            return None
+        name = await self._renderer.workflow_name(execution.workflow_id)
+        card = self._renderer.render(execution, name, following=False, notice=None)
+        try:
+            await self._notifier.update(channel_id, earlier.message_ts, card)
+        except SlackMessageGone:
+            return None  # that card was deleted: a new one is posted
+        except SlackDeliveryError as error:
+            log.info("follow.refresh_failed follow_id=%s slack_error=%s", earlier.id, error.error)
+        return FollowResult(earlier.id, False, earlier.message_ts, True)
+
+    async def _set_up(
+        self,
+        record: Follow,
+        execution: ExecutionDetail,
+        message_ts: str | None,
+        thread_ts: str | None,
+    ) -> FollowResult:
+        """Show the card of a follow just created, then poll it (or end it, if finished)."""
+        workflow_id, execution_id = record.workflow_id, record.execution_id
+        channel_id = record.channel_id
         finished = execution.is_terminal
+        if finished:
+            # the run is over: the final card is the answer, there is no completion to tell;
+            # the claim keeps every other engine's completion away while the card is posted
+            await self._store.claim_completion(record.id, self._owner, self._clock.now())
         name = await self._renderer.workflow_name(workflow_id)
         card = self._renderer.render(execution, name, following=not finished, notice=None)
         try:
@@ -230,22 +275,26 @@ class FollowEngine:
         fingerprint = visible_fingerprint(execution)
         shown = final_key(fingerprint) if finished else fingerprint
         await self._store.record_render(record.id, shown, self._clock.now())
+        if finished:
+            await self._store.finish_completion(
+                record.id, None, EndReason.COMPLETED, self._clock.now()
+            )
+            self._stats.ended[EndReason.COMPLETED.value] += 1
+            return FollowResult(record.id, True, message_ts, True)
         for group in analyse(execution).groups:  # present at the start: not "new"
             await self._store.claim_announcement(record.id, group.signature)
         record = await self._store.get_follow(record.id) or record
         key = execution_key(workflow_id, execution_id)
-        if not finished and key not in await self._leases.acquire([key]):
+        if key not in await self._leases.acquire([key]):
             # another replica polls this execution; it adopts this follow at its next resync
-            return FollowResult(record.id, True, message_ts, finished)
+            return FollowResult(record.id, True, message_ts, False)
         watch = self._watch_for(workflow_id, execution_id)
         fresh = not watch.follows
         watch.remember(execution, fingerprint)
-        live = self._adopt(record, watch)
-        if finished:
-            self._finish(live, execution)
-        elif fresh and not watch.queued:
+        self._adopt(record, watch)
+        if fresh and not watch.queued:
             self._scheduler.schedule(watch, self._scheduler.interval(watch))
-        return FollowResult(record.id, True, message_ts, finished)
+        return FollowResult(record.id, True, message_ts, False)
 
     async def unfollow(
         self, *, workflow_id: str, execution_id: str, channel_id: str, user_id: str
@@ -362,6 +411,8 @@ class FollowEngine:
                     self._drop(follow_id)
         for key in held:
             for record in by_key.get(key, []):
+                if record.id in self._starting:
+                    continue
                 if record.id in self._lives:
                     self._lives[record.id].follow = record
                     continue

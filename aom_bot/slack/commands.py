@@ -24,7 +24,7 @@ from aom_bot.errors import (
 from aom_bot.render.escape import inline_code
 from aom_bot.render.kit import SlackMessage, section
 from aom_bot.render.lists import executions_message, workflows_message
-from aom_bot.slack.cards import card
+from aom_bot.slack.cards import card, card_link
 from aom_bot.slack.deps import SlackDeps
 from aom_bot.slack.grammar import (
     Command,
@@ -218,9 +218,9 @@ async def _follow(deps: SlackDeps, command: FollowCommand, replier: Replier) -> 
         return
     if not result.created:
         shown = f"{inline_code(ref.workflow_id)} / {inline_code(ref.execution_id)}"
-        await replier.privately(
-            notice_message(f"Execution {shown} is already followed in this channel.")
-        )
+        link = await card_link(deps, conv.channel_id, result.message_ts)
+        state = "has already finished" if result.finished else "is already followed in this channel"
+        await replier.privately(notice_message(f"Execution {shown} {state}: here is {link}."))
 
 
 async def _unfollow(deps: SlackDeps, command: UnfollowCommand, replier: Replier) -> None:

@@ -66,6 +66,8 @@ class Notifier(Protocol):
 
     async def post_ephemeral(self, channel: str, user: str, message: SlackMessage) -> Any: ...
 
+    async def permalink(self, channel: str, ts: str) -> str: ...
+
     async def upload_report(
         self,
         channel: str,

@@ -79,6 +79,8 @@ class SlackLimits:
     replies: Rate = Rate(40, 2)
     #: Tier 4 (files.getUploadURLExternal / files.completeUploadExternal)
     files: Rate = Rate(60, 2)
+    #: Tier 4 (chat.getPermalink)
+    permalink: Rate = Rate(90, 3)
     #: how often a call answered with 429 (or a 5xx / transport error) is tried again
     retries: int = 5
     #: Retry-After to assume when Slack's 429 has none
@@ -292,6 +294,22 @@ class SlackNotifier:
 
         await self._call("chat.postEphemeral", None, send)
 
+    async def permalink(self, channel: str, ts: str) -> str:
+        """The link that opens the message ``ts`` in Slack (chat.getPermalink)."""
+
+        async def send() -> Any:
+            return await self._client.chat_getPermalink(channel=channel, message_ts=ts)
+
+        response = await self._call("chat.getPermalink", None, send)
+        link = response.get("permalink")
+        if not isinstance(link, str) or not link.startswith("https://"):
+            raise SlackDeliveryError(
+                "Slack answered chat.getPermalink without a link.",
+                error="no_permalink",
+                method="chat.getPermalink",
+            )
+        return link
+
     async def join(self, channel: str) -> None:
         """Join a public channel; private ones answer ``channel_not_found`` or similar."""
 
@@ -383,6 +401,8 @@ class SlackNotifier:
             rates.append(((method, ""), limits.join))
         elif method == "conversations.replies":
             rates.append(((method, ""), limits.replies))
+        elif method == "chat.getPermalink":
+            rates.append(((method, ""), limits.permalink))
         else:
             rates.append((("files", ""), limits.files))
         buckets = []

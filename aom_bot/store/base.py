@@ -192,6 +192,13 @@ class Store(Protocol):
         """The active follow of this execution in this channel, if any."""
         ...
 
+    async def latest_follow(
+        self, channel_id: str, workflow_id: str, execution_id: str
+    ) -> Follow | None:
+        """The newest follow of this execution in this channel, active or ended, preferring
+        one whose card was posted: how a finished run's card is found again."""
+        ...
+
     async def active_follows(self) -> list[Follow]:
         """Every active follow, oldest first: what a (re)started poller resumes."""
         ...

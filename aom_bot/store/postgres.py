@@ -229,6 +229,19 @@ class PostgresStore:
         )
         return None if row is None else _follow(row)
 
+    async def latest_follow(
+        self, channel_id: str, workflow_id: str, execution_id: str
+    ) -> Follow | None:
+        """The newest follow of this execution in this channel, a posted card first."""
+        row = await self._one(
+            _SELECT_FOLLOW + " WHERE channel_id = $1 AND workflow_id = $2 AND execution_id = $3"
+            " ORDER BY message_ts IS NULL, id DESC LIMIT 1",
+            channel_id,
+            workflow_id,
+            execution_id,
+        )
+        return None if row is None else _follow(row)
+
     async def active_follows(self) -> list[Follow]:
         """Every active follow, oldest first."""
         rows = await self._rows(_SELECT_FOLLOW + " WHERE state = 'active' ORDER BY started_at, id")

@@ -246,6 +246,17 @@ class SqliteStore:
         )
         return _follow(rows[0]) if rows else None
 
+    async def latest_follow(
+        self, channel_id: str, workflow_id: str, execution_id: str
+    ) -> Follow | None:
+        """The newest follow of this execution in this channel, a posted card first."""
+        rows = await self._rows(
+            _SELECT_FOLLOW + " WHERE channel_id = ? AND workflow_id = ? AND execution_id = ?"
+            " ORDER BY message_ts IS NULL, id DESC LIMIT 1",
+            (channel_id, workflow_id, execution_id),
+        )
+        return _follow(rows[0]) if rows else None
+
     async def active_follows(self) -> list[Follow]:
         """Every active follow, oldest first."""
         rows = await self._rows(_SELECT_FOLLOW + " WHERE state = 'active' ORDER BY started_at, id")

@@ -64,6 +64,7 @@ FAST = SlackLimits(
     join=_UNPACED,
     replies=_UNPACED,
     files=_UNPACED,
+    permalink=_UNPACED,
     retries=1,
 )
 

@@ -155,6 +155,26 @@ async def test_follow_twice_says_already_followed(bot: Harness) -> None:
     assert len(bot.slack.messages(bot.slack.general)) == 1
 
 
+async def test_follow_of_a_finished_run_twice_posts_one_card_and_links_it(bot: Harness) -> None:
+    """A finished run: `follow` posts its final card once, never a completion reply; asking
+    again gets the caller a link to that card (a Slack permalink) and nothing in the channel."""
+    wf = bot.workflow("rotate-logs")
+    ex = bot.failed_yesterday(wf)
+    await bot.command(f"follow {wf} {ex}")
+    card = await bot.wait_posted()
+    await bot.follows.wait("follow")
+    await bot.command(f"follow {wf} {ex}")
+    answer = await bot.hook_post()
+    await bot.follows.wait("follow", 2)
+
+    assert answer["response_type"] == "ephemeral"
+    assert "already finished" in answer["text"]
+    ts = card.response["ts"]
+    assert f"/archives/{bot.slack.general}/p{ts.replace('.', '')}" in answer["text"]
+    assert [m["ts"] for m in bot.slack.messages(bot.slack.general)] == [ts]
+    assert bot.slack.thread(bot.slack.general, ts)[1:] == []
+
+
 async def test_follow_cannot_be_private(bot: Harness) -> None:
     """`follow --private` is refused in the ack: a followed card lives in the channel."""
     wf = bot.workflow("deploy-nginx")

@@ -21,12 +21,15 @@ from aom_bot.store import (
     NewSubscription,
     Store,
 )
+from aom_bot.store.migrations import load_migrations
 
 if TYPE_CHECKING:
     from tests.store.conftest import Backend
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 TTL = timedelta(seconds=30)
+#: the schema version after ``migrate`` (both backends carry the same versions)
+LATEST = len(load_migrations("sqlite"))
 
 
 def follow_request(**overrides: object) -> NewFollow:
@@ -130,6 +133,28 @@ async def test_ended_follow_can_be_followed_again(store: Store) -> None:
     assert ended.state is FollowState.ENDED
     assert ended.end_reason is EndReason.STOPPED_BY_USER
     assert ended.ended_at == T0 + timedelta(minutes=1)
+
+
+async def test_latest_follow_finds_ended_follows_with_a_card_first(store: Store) -> None:
+    """An execution's card is found again after its follow ended (a duplicate of a finished
+    run); a newer follow that never got a card does not hide it."""
+    assert await store.latest_follow("C1", "wf-1", "ex-1") is None
+    first, _ = await store.start_follow(follow_request())
+    await store.set_message(first.id, "111.1")
+    await store.end_follow(first.id, EndReason.COMPLETED, T0)
+    found = await store.latest_follow("C1", "wf-1", "ex-1")
+    assert found is not None
+    assert (found.id, found.message_ts, found.is_active) == (first.id, "111.1", False)
+    second, _ = await store.start_follow(follow_request())
+    found = await store.latest_follow("C1", "wf-1", "ex-1")
+    assert found is not None
+    assert found.id == first.id
+    await store.set_message(second.id, "222.2")
+    found = await store.latest_follow("C1", "wf-1", "ex-1")
+    assert found is not None
+    assert found.id == second.id
+    assert await store.latest_follow("C2", "wf-1", "ex-1") is None
+    assert await store.latest_follow("C1", "wf-1", "ex-2") is None
 
 
 async def test_end_follow_reports_only_the_first_end(store: Store) -> None:
@@ -516,10 +541,10 @@ async def test_everything_survives_close_and_reopen(backend: Backend, store: Sto
 async def test_migrate_twice_is_a_no_op(backend: Backend, store: Store) -> None:
     """Re-running migrations (another replica starting) keeps the version and the data."""
     follow, _ = await store.start_follow(follow_request())
-    assert await store.schema_version() == 1
+    assert await store.schema_version() == LATEST
     await store.migrate()
     await (await backend.open()).migrate()
-    assert await store.schema_version() == 1
+    assert await store.schema_version() == LATEST
     assert [f.id for f in await store.active_follows()] == [follow.id]
 
 
@@ -527,7 +552,7 @@ async def test_replicas_migrating_at_once_do_not_collide(backend: Backend) -> No
     """Several replicas starting together on an empty database all migrate successfully."""
     stores = [await backend.open() for _ in range(4)]
     await asyncio.gather(*(s.migrate() for s in stores))
-    assert {await s.schema_version() for s in stores} == {1}
+    assert {await s.schema_version() for s in stores} == {LATEST}
 
 
 async def test_empty_database_has_schema_version_zero(backend: Backend) -> None:
@@ -542,7 +567,7 @@ async def test_a_newer_schema_is_refused(backend: Backend, store: Store) -> None
         "INSERT INTO schema_migrations (version, name, applied_at)"
         " VALUES (99, 'from_the_future', '2030-01-01T00:00:00.000000Z')"
     )
-    with pytest.raises(StoreError, match=r"version 99, newer than this aom-bot knows \(1\)"):
+    with pytest.raises(StoreError, match=rf"version 99, newer than this aom-bot knows \({LATEST}\)"):
         await store.migrate()
 
 
