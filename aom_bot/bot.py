@@ -207,6 +207,7 @@ async def run_bot(
             subscriptions=subscriptions,
             home=subscriptions,
             workflow_names=names.name,
+            cards=store,
         )
         authorize = await _authorize_once(bolt_client)
         bolt = create_app(

@@ -57,7 +57,7 @@ async def card(
 
 
 async def card_link(deps: SlackDeps, channel_id: str, ts: str | None) -> str:
-    """"the card" as a link to the message ``ts`` (plain words when Slack gives no link)."""
+    """A link to the card ``ts`` for a reply (plain words when Slack gives no link)."""
     if ts is None:
         return "the card (it is being posted)"
     try:

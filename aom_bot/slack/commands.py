@@ -39,6 +39,7 @@ from aom_bot.slack.grammar import (
     parse_command,
 )
 from aom_bot.slack.help import help_message, usage_error_message
+from aom_bot.slack.once import show_in_channel
 from aom_bot.slack.replies import Conversation, Replier, outcome_of, with_invite
 
 __all__ = [
@@ -187,13 +188,14 @@ async def _answer(replier: Replier, message: SlackMessage, *, private: bool) -> 
 
 async def _show(deps: SlackDeps, command: ShowCommand, replier: Replier) -> None:
     ref = command.ref
+    if not command.private:
+        await show_in_channel(deps, ref, replier)  # one card per execution per channel
+        return
     execution = await deps.aom.get_execution(ref.workflow_id, ref.execution_id)
     following = await deps.follow.is_following(
         replier.conversation.channel_id, ref.workflow_id, ref.execution_id
     )
-    await _answer(
-        replier, await card(deps, execution, following=following), private=command.private
-    )
+    await replier.privately(await card(deps, execution, following=following))
 
 
 async def _follow(deps: SlackDeps, command: FollowCommand, replier: Replier) -> None:

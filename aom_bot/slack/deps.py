@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from aom_bot.aom.models import ExecutionDetail, Workflow
@@ -23,9 +24,11 @@ from aom_bot.render.scrub import Scrubber
 from aom_bot.slack.gate import AckGate
 from aom_bot.slack.grammar import SubscriptionCommand
 from aom_bot.slack.metrics import Metrics
+from aom_bot.store.base import Follow
 
 __all__ = [
     "AomReader",
+    "ChannelCards",
     "FollowControl",
     "FollowOutcome",
     "HomeTab",
@@ -127,6 +130,43 @@ class FollowControl(Protocol):
     async def is_following(self, channel_id: str, workflow_id: str, execution_id: str) -> bool: ...
 
 
+class ChannelCards(Protocol):
+    """Which card of an execution a channel already has (the store: ``aom_bot.store.Store``)."""
+
+    async def find_active_follow(
+        self, channel_id: str, workflow_id: str, execution_id: str
+    ) -> Follow | None: ...
+
+    async def claim_card(
+        self,
+        channel_id: str,
+        workflow_id: str,
+        execution_id: str,
+        now: datetime,
+        *,
+        fresh_for: timedelta,
+        posting_for: timedelta,
+    ) -> tuple[bool, str | None]: ...
+
+    async def set_card(
+        self, channel_id: str, workflow_id: str, execution_id: str, message_ts: str
+    ) -> None: ...
+
+    async def release_card(
+        self, channel_id: str, workflow_id: str, execution_id: str, message_ts: str | None
+    ) -> None: ...
+
+    async def claim_card_refresh(
+        self,
+        channel_id: str,
+        workflow_id: str,
+        execution_id: str,
+        now: datetime,
+        *,
+        every: timedelta,
+    ) -> bool: ...
+
+
 class SubscriptionHandler(Protocol):
     """``subscribe`` / ``unsubscribe`` / ``subscriptions`` (the subscriptions issue plugs it in).
 
@@ -204,3 +244,5 @@ class SlackDeps:
     bot_handle: str = "aom-exec"
     #: work after ``ack()`` waits for pending acks (one gate per app instance)
     ack_gate: AckGate = field(default_factory=AckGate)
+    #: one card per execution per channel, decided in the store (None: every show posts)
+    cards: ChannelCards | None = None

@@ -332,6 +332,51 @@ class Store(Protocol):
         """True exactly once per (channel, workflow, execution): post that execution's card."""
         ...
 
+    # -- channel cards (one card per execution per channel) ---------------------------------
+
+    async def claim_card(
+        self,
+        channel_id: str,
+        workflow_id: str,
+        execution_id: str,
+        now: datetime,
+        *,
+        fresh_for: timedelta,
+        posting_for: timedelta,
+    ) -> tuple[bool, str | None]:
+        """Who posts the channel's card of an execution: ``(True, None)`` for exactly one caller.
+
+        Everyone else gets ``(False, ts)``: the card posted less than ``fresh_for`` ago, or
+        ``None`` while its poster is still at it. A card older than ``fresh_for``, or a claim
+        unposted for ``posting_for`` (its poster died), is claimed afresh.
+        """
+        ...
+
+    async def set_card(
+        self, channel_id: str, workflow_id: str, execution_id: str, message_ts: str
+    ) -> None:
+        """Record the ``ts`` of the card the claim's winner posted."""
+        ...
+
+    async def release_card(
+        self, channel_id: str, workflow_id: str, execution_id: str, message_ts: str | None
+    ) -> None:
+        """Forget the channel's card if it still is ``message_ts`` (``None``: the unposted
+        claim): posting failed, or the card was deleted. The next claim wins at once."""
+        ...
+
+    async def claim_card_refresh(
+        self,
+        channel_id: str,
+        workflow_id: str,
+        execution_id: str,
+        now: datetime,
+        *,
+        every: timedelta,
+    ) -> bool:
+        """True for one caller per ``every``: it refreshes the posted card."""
+        ...
+
     async def prune(self, before: datetime) -> None:
-        """Forget ended follows, seen executions and post claims older than ``before``."""
+        """Forget ended follows, seen executions and post claims and channel cards older than ``before``."""
         ...

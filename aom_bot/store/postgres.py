@@ -511,6 +511,91 @@ class PostgresStore:
             utc(now),
         )
 
+    # -- channel cards -----------------------------------------------------------------------
+
+    async def claim_card(
+        self,
+        channel_id: str,
+        workflow_id: str,
+        execution_id: str,
+        now: datetime,
+        *,
+        fresh_for: timedelta,
+        posting_for: timedelta,
+    ) -> tuple[bool, str | None]:
+        """Who posts the channel's card of an execution: ``(True, None)`` for exactly one."""
+        key = (channel_id, workflow_id, execution_id)
+        async with self._conn(transaction=True) as conn:
+            won = await conn.fetchval(
+                "INSERT INTO channel_cards (channel_id, workflow_id, execution_id, claimed_at)"
+                " VALUES ($1, $2, $3, $4)"
+                " ON CONFLICT (channel_id, workflow_id, execution_id) DO UPDATE SET"
+                " message_ts = NULL, claimed_at = EXCLUDED.claimed_at, refreshed_at = NULL"
+                " WHERE channel_cards.claimed_at <= $5"
+                " OR (channel_cards.message_ts IS NULL AND channel_cards.claimed_at <= $6)"
+                " RETURNING true",
+                *key,
+                utc(now),
+                utc(now) - fresh_for,
+                utc(now) - posting_for,
+            )
+            if won:
+                return True, None
+            ts = await conn.fetchval(
+                "SELECT message_ts FROM channel_cards"
+                " WHERE channel_id = $1 AND workflow_id = $2 AND execution_id = $3",
+                *key,
+            )
+        return False, ts
+
+    async def set_card(
+        self, channel_id: str, workflow_id: str, execution_id: str, message_ts: str
+    ) -> None:
+        """Record the ``ts`` of the card the claim's winner posted."""
+        await self._changed(
+            "UPDATE channel_cards SET message_ts = $4"
+            " WHERE channel_id = $1 AND workflow_id = $2 AND execution_id = $3 RETURNING true",
+            channel_id,
+            workflow_id,
+            execution_id,
+            message_ts,
+        )
+
+    async def release_card(
+        self, channel_id: str, workflow_id: str, execution_id: str, message_ts: str | None
+    ) -> None:
+        """Forget the channel's card if it still is ``message_ts``."""
+        await self._changed(
+            "DELETE FROM channel_cards WHERE channel_id = $1 AND workflow_id = $2"
+            " AND execution_id = $3 AND message_ts IS NOT DISTINCT FROM $4 RETURNING true",
+            channel_id,
+            workflow_id,
+            execution_id,
+            message_ts,
+        )
+
+    async def claim_card_refresh(
+        self,
+        channel_id: str,
+        workflow_id: str,
+        execution_id: str,
+        now: datetime,
+        *,
+        every: timedelta,
+    ) -> bool:
+        """True for one caller per ``every``: it refreshes the posted card."""
+        return await self._changed(
+            "UPDATE channel_cards SET refreshed_at = $4"
+            " WHERE channel_id = $1 AND workflow_id = $2 AND execution_id = $3"
+            " AND message_ts IS NOT NULL AND COALESCE(refreshed_at, claimed_at) <= $5"
+            " RETURNING true",
+            channel_id,
+            workflow_id,
+            execution_id,
+            utc(now),
+            utc(now) - every,
+        )
+
     async def prune(self, before: datetime) -> None:
         """Forget ended follows, seen executions, post claims and leases older than ``before``."""
         cutoff = utc(before)
@@ -520,4 +605,5 @@ class PostgresStore:
             )
             await conn.execute("DELETE FROM seen_executions WHERE seen_at < $1", cutoff)
             await conn.execute("DELETE FROM post_claims WHERE claimed_at < $1", cutoff)
+            await conn.execute("DELETE FROM channel_cards WHERE claimed_at < $1", cutoff)
             await conn.execute("DELETE FROM leases WHERE expires_at < $1", cutoff)

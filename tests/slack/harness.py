@@ -305,6 +305,9 @@ async def running_bot(
             subscriptions=subscriptions,
             join_channels=join_channels,
             workflow_names=WorkflowNames(metered).name,
+            # the store decides one card per execution per channel, as in the bot; a fake
+            # follow engine comes without one
+            cards=store if follow is None else None,
         )
         bolt = create_app(deps, signing_secret=SECRET, client=client)
         web = build_http_app(bolt, metrics=metrics)

@@ -492,6 +492,78 @@ async def test_each_execution_is_posted_once_per_channel(backend: Backend, store
     assert await store.claim_post("C1", "wf-1", "e2", T0)
 
 
+# -- channel cards ----------------------------------------------------------------------------
+
+FRESH = timedelta(minutes=10)
+POSTING = timedelta(seconds=30)
+
+
+async def test_one_of_many_identical_requests_posts_the_card(
+    backend: Backend, store: Store
+) -> None:
+    """Racing card claims for one execution and channel (two replicas): exactly one wins, the
+    others learn the card once it is recorded; another channel or execution is its own card."""
+    other = await backend.open()
+    answers = await asyncio.gather(
+        *(
+            (store if i % 2 else other).claim_card(
+                "C1", "wf-1", "e1", T0, fresh_for=FRESH, posting_for=POSTING
+            )
+            for i in range(20)
+        )
+    )
+    assert sorted(answers, reverse=True) == [(True, None)] + [(False, None)] * 19
+    await store.set_card("C1", "wf-1", "e1", "111.1")
+    later = T0 + timedelta(minutes=9)
+    assert await other.claim_card(
+        "C1", "wf-1", "e1", later, fresh_for=FRESH, posting_for=POSTING
+    ) == (False, "111.1")
+    assert (await store.claim_card("C2", "wf-1", "e1", T0, fresh_for=FRESH, posting_for=POSTING))[0]
+    assert (await store.claim_card("C1", "wf-1", "e2", T0, fresh_for=FRESH, posting_for=POSTING))[0]
+
+
+async def test_an_old_card_or_an_abandoned_claim_is_claimed_afresh(store: Store) -> None:
+    """After ``fresh_for`` a new card is posted; an unposted claim is taken over after
+    ``posting_for``; a released claim at once, but only if it still is the one released."""
+    key = ("C1", "wf-1", "e1")
+    assert (await store.claim_card(*key, T0, fresh_for=FRESH, posting_for=POSTING))[0]
+    assert not (await store.claim_card(*key, T0 + POSTING / 2, fresh_for=FRESH,
+                                       posting_for=POSTING))[0]  # fmt: skip
+    assert (await store.claim_card(*key, T0 + POSTING, fresh_for=FRESH, posting_for=POSTING))[0]
+    await store.set_card(*key, "111.1")
+    at = T0 + POSTING + FRESH
+    assert (await store.claim_card(*key, at, fresh_for=FRESH, posting_for=POSTING))[0]
+    await store.set_card(*key, "222.2")
+    await store.release_card(*key, "111.1")  # not the card any more: kept
+    assert await store.claim_card(*key, at, fresh_for=FRESH, posting_for=POSTING) == (
+        False,
+        "222.2",
+    )
+    await store.release_card(*key, "222.2")
+    assert (await store.claim_card(*key, at, fresh_for=FRESH, posting_for=POSTING))[0]
+    await store.release_card(*key, None)
+    assert (await store.claim_card(*key, at, fresh_for=FRESH, posting_for=POSTING))[0]
+
+
+async def test_a_posted_card_is_refreshed_once_per_interval(backend: Backend, store: Store) -> None:
+    """Of many identical requests, one per ``every`` refreshes the card; none before it exists."""
+    key = ("C1", "wf-1", "e1")
+    every = timedelta(seconds=10)
+    assert not await store.claim_card_refresh(*key, T0, every=every)
+    assert (await store.claim_card(*key, T0, fresh_for=FRESH, posting_for=POSTING))[0]
+    assert not await store.claim_card_refresh(*key, T0 + every, every=every)  # not posted yet
+    await store.set_card(*key, "111.1")
+    assert not await store.claim_card_refresh(*key, T0 + every / 2, every=every)  # just posted
+    other = await backend.open()
+    wins = await asyncio.gather(
+        *((store if i % 2 else other).claim_card_refresh(*key, T0 + every, every=every)
+          for i in range(10))
+    )  # fmt: skip
+    assert sum(wins) == 1
+    assert not await store.claim_card_refresh(*key, T0 + every * 1.5, every=every)
+    assert await store.claim_card_refresh(*key, T0 + every * 2, every=every)
+
+
 async def test_prune_forgets_old_history_but_keeps_active_follows(store: Store) -> None:
     """Pruning drops ended follows, seen executions and post claims older than the cutoff."""
     old, _ = await store.start_follow(follow_request(execution_id="old"))
@@ -502,6 +574,8 @@ async def test_prune_forgets_old_history_but_keeps_active_follows(store: Store) 
     await store.mark_seen("wf-1", ["e-old"], T0)
     await store.mark_seen("wf-1", ["e-new"], T0 + timedelta(days=5))
     await store.claim_post("C1", "wf-1", "e-old", T0)
+    await store.claim_card("C1", "wf-1", "e-old", T0, fresh_for=FRESH * 1000, posting_for=FRESH)
+    await store.set_card("C1", "wf-1", "e-old", "111.1")
 
     await store.prune(T0 + timedelta(days=1))
 
@@ -510,6 +584,9 @@ async def test_prune_forgets_old_history_but_keeps_active_follows(store: Store) 
     assert [f.id for f in await store.active_follows()] == [active.id]
     assert await store.seen_executions("wf-1") == {"e-new"}
     assert await store.claim_post("C1", "wf-1", "e-old", T0 + timedelta(days=2))
+    assert await store.claim_card(
+        "C1", "wf-1", "e-old", T0 + timedelta(days=2), fresh_for=FRESH * 1000, posting_for=FRESH
+    ) == (True, None)
 
 
 # -- restarts and schema ----------------------------------------------------------------------
@@ -567,7 +644,9 @@ async def test_a_newer_schema_is_refused(backend: Backend, store: Store) -> None
         "INSERT INTO schema_migrations (version, name, applied_at)"
         " VALUES (99, 'from_the_future', '2030-01-01T00:00:00.000000Z')"
     )
-    with pytest.raises(StoreError, match=rf"version 99, newer than this aom-bot knows \({LATEST}\)"):
+    with pytest.raises(
+        StoreError, match=rf"version 99, newer than this aom-bot knows \({LATEST}\)"
+    ):
         await store.migrate()
 
 
