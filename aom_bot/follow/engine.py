@@ -13,7 +13,8 @@ unposted). Several replicas share the work through the store's leases on executi
 
 This module wires the parts together and owns the in-memory follows: ``scheduler`` (when to
 poll), ``poller`` (one poll and its consequences), ``cards`` (rendering and sending cards),
-``endings`` (ending and completing follows), ``leases`` (sharing work between replicas).
+``endings`` (ending and completing follows), ``leases`` (sharing work between replicas),
+``posting`` (each card's first post, exactly once, beside the polls).
 
 ::
 
@@ -35,13 +36,14 @@ from typing import Any
 
 from aom_bot.aom.models import ExecutionDetail
 from aom_bot.clock import Clock
-from aom_bot.errors import AomError, SlackDeliveryError, SlackMessageGone
+from aom_bot.errors import AomError, SlackDeliveryError, SlackMessageGone, StoreError
 from aom_bot.follow import policy
 from aom_bot.follow.cards import CardQueue, CardRenderer
 from aom_bot.follow.completion import CompletionPoster
 from aom_bot.follow.endings import Endings
 from aom_bot.follow.leases import LeaseBook
 from aom_bot.follow.poller import Poller
+from aom_bot.follow.posting import CardPoster
 from aom_bot.follow.protocols import CardNotifier, ExecutionSource
 from aom_bot.follow.scheduler import PollScheduler
 from aom_bot.follow.state import (
@@ -86,6 +88,7 @@ class FollowEngine:
         lease_ttl: timedelta = timedelta(minutes=2),
         resync_every: timedelta = timedelta(seconds=60),
         claim_stale_after: timedelta = timedelta(minutes=2),
+        card_claim_stale_after: timedelta = timedelta(minutes=10),
     ) -> None:
         self._store = store
         self._notifier = notifier
@@ -123,6 +126,14 @@ class FollowEngine:
             running=lambda: self._running,
         )
         self._leases = LeaseBook(store=store, owner=owner, clock=clock, ttl=lease_ttl)
+        # a first post may wait minutes for the channel's pace: the claim must outlast that
+        self._poster = CardPoster(
+            store=store,
+            notifier=notifier,
+            clock=clock,
+            owner=owner,
+            stale_after=card_claim_stale_after,
+        )
         self._endings = Endings(
             store=store,
             notifier=notifier,
@@ -134,6 +145,7 @@ class FollowEngine:
                 notifier=notifier,
                 clock=clock,
                 owner=owner,
+                poster=self._poster,
                 broadcast_failures=broadcast_failures,
                 claim_stale_after=claim_stale_after,
             ),
@@ -167,6 +179,7 @@ class FollowEngine:
             cards=self._cards,
             scheduler=self._scheduler,
             endings=self._endings,
+            poster=self._poster,
             finish=self._finish,
             spawn=self._spawn,
         )
@@ -266,12 +279,13 @@ class FollowEngine:
             if message_ts:
                 await self._notifier.update(channel_id, message_ts, card)
             else:
-                message_ts = await self._notifier.post(channel_id, card, thread_ts=thread_ts)
-                await self._store.set_message(record.id, message_ts)
+                message_ts = await self._poster.post(record, lambda: card, thread_ts=thread_ts)
         except SlackDeliveryError:
             await self._store.end_follow(record.id, EndReason.CHANNEL_GONE, self._clock.now())
             self._stats.ended[EndReason.CHANNEL_GONE.value] += 1
             raise
+        if message_ts is None:  # another engine claimed the post; it adopts this follow
+            return FollowResult(record.id, True, None, finished)
         fingerprint = visible_fingerprint(execution)
         shown = final_key(fingerprint) if finished else fingerprint
         await self._store.record_render(record.id, shown, self._clock.now())
@@ -341,6 +355,7 @@ class FollowEngine:
         senders = [asyncio.create_task(self._cards.sender()) for _ in range(self._sender_count)]
         try:
             with self._working():
+                await self._take_back_claims()
                 await self._resync()
             while not self._stopping:
                 now = self._clock.monotonic()
@@ -377,8 +392,17 @@ class FollowEngine:
     # -- test support ------------------------------------------------------------------------
 
     def busy_tasks(self) -> set[asyncio.Task[Any]]:
-        """Tasks of this engine doing something right now (tests: settle on simulated time)."""
-        return set(self._busy) | {t for t in self._side if not t.done()}
+        """Tasks of this engine doing something right now (tests: settle on simulated time).
+
+        A task only waiting for a card post in flight is left out; the flight counts instead.
+        """
+        side = {t for t in self._side if not t.done()}
+        busy: set[asyncio.Task[Any]] = (set(self._busy) | side) - self._poster.waiters()
+        return busy | self._poster.flights()
+
+    def waiting_tasks(self) -> set[asyncio.Task[Any]]:
+        """Tasks (also the caller's, e.g. ``follow()``) that wait for this engine's card posts."""
+        return self._poster.waiters()
 
     @property
     def has_pending_work(self) -> bool:
@@ -387,6 +411,17 @@ class FollowEngine:
         return scheduler.wake.is_set() or scheduler.has_pending_work or self._cards.has_pending_work
 
     # -- resuming ---------------------------------------------------------------------------------
+
+    async def _take_back_claims(self) -> None:
+        """Claims under our name are from this process's previous life (a crash, a SIGKILL):
+        take them back now instead of waiting until they are stale."""
+        try:
+            taken = await self._store.expire_claims(self._owner)
+        except StoreError as error:  # they become stale by themselves
+            log.warning("follow.claims_not_taken_back error=%s", error)
+            return
+        if taken:
+            log.info("follow.claims_taken_back owner=%s count=%d", self._owner, taken)
 
     async def _resync(self) -> None:
         """Load active follows from the store, take leases, drop follows ended elsewhere."""

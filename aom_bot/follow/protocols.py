@@ -57,3 +57,7 @@ class CardNotifier(Protocol):
     async def thread_replies(self, channel: str, ts: str) -> list[dict[str, Any]]:
         """The thread under ``ts`` with message metadata (to find an earlier completion)."""
         ...
+
+    async def history(self, channel: str) -> list[dict[str, Any]]:
+        """The channel's recent messages, newest first, with metadata (to find a card)."""
+        ...

@@ -81,6 +81,8 @@ class SlackLimits:
     files: Rate = Rate(60, 2)
     #: Tier 4 (chat.getPermalink)
     permalink: Rate = Rate(90, 3)
+    #: Tier 3 (conversations.history)
+    history: Rate = Rate(40, 2)
     #: how often a call answered with 429 (or a 5xx / transport error) is tried again
     retries: int = 5
     #: Retry-After to assume when Slack's 429 has none
@@ -384,6 +386,33 @@ class SlackNotifier:
                 break
         return messages
 
+    async def history(self, channel: str, *, max_pages: int = 5) -> list[dict[str, Any]]:
+        """The channel's recent messages (newest first) with their metadata: to find a card
+        posted before a crash, before posting it again."""
+        messages: list[dict[str, Any]] = []
+        cursor: str | None = None
+        for _ in range(max_pages):
+            current = cursor
+
+            async def send(current: str | None = current) -> Any:
+                kwargs: dict[str, Any] = {
+                    "channel": channel,
+                    "include_all_metadata": True,
+                    "limit": 200,
+                }
+                if current:
+                    kwargs["cursor"] = current
+                return await self._client.conversations_history(**kwargs)
+
+            response = await self._call("conversations.history", None, send)
+            page = response.get("messages") or []
+            messages.extend(m for m in page if isinstance(m, dict))
+            meta = response.get("response_metadata") or {}
+            cursor = meta.get("next_cursor") if isinstance(meta, dict) else None
+            if not cursor or not response.get("has_more", True):
+                break
+        return messages
+
     # -- pacing and error mapping ----------------------------------------------------------
 
     def _buckets(self, method: str, channel: str | None) -> list[_Pace]:
@@ -403,6 +432,8 @@ class SlackNotifier:
             rates.append(((method, ""), limits.replies))
         elif method == "chat.getPermalink":
             rates.append(((method, ""), limits.permalink))
+        elif method == "conversations.history":
+            rates.append(((method, ""), limits.history))
         else:
             rates.append((("files", ""), limits.files))
         buckets = []

@@ -117,6 +117,9 @@ class Follow:
     completion_claimed_at: datetime | None
     #: ``ts`` of the completion thread reply once posted
     completion_ts: str | None
+    #: who claimed posting the card (``claim_card_post``) while ``message_ts`` is unknown
+    card_owner: str | None = None
+    card_claimed_at: datetime | None = None
 
     @property
     def is_active(self) -> bool:
@@ -235,6 +238,29 @@ class Store(Protocol):
 
         With ``stale_after``, a claim older than that (its owner presumably crashed before
         posting) can be taken over; without it a claim is never taken over.
+        """
+        ...
+
+    async def claim_card_post(
+        self, follow_id: int, owner: str, now: datetime, *, stale_after: timedelta
+    ) -> bool:
+        """True for exactly one caller: it may post the card of a follow that has none yet.
+
+        A claim older than ``stale_after`` (its owner presumably died around the post) can be
+        taken over; the taker should first look for a card already posted.
+        """
+        ...
+
+    async def release_card_post(self, follow_id: int, owner: str) -> None:
+        """Give back an unposted card claim (Slack certainly did not post)."""
+        ...
+
+    async def expire_claims(self, owner: str) -> int:
+        """Make ``owner``'s card and completion claims stale at once; returns how many.
+
+        A process calls this as it starts: claims under its name are from its previous life,
+        and must not wait out ``stale_after`` (the claims stay, so whoever takes one over
+        still looks in Slack for what was posted before).
         """
         ...
 

@@ -310,6 +310,47 @@ class PostgresStore:
             stale_cutoff(now, stale_after),  # NULL: "<=" is never true, no takeover
         )
 
+    async def claim_card_post(
+        self, follow_id: int, owner: str, now: datetime, *, stale_after: timedelta
+    ) -> bool:
+        """True for exactly one caller: it may post the card of a follow that has none yet."""
+        return await self._changed(
+            "UPDATE follows SET card_owner = $2, card_claimed_at = $3"
+            " WHERE id = $1 AND state = 'active' AND message_ts IS NULL"
+            " AND (card_owner IS NULL OR card_claimed_at <= $4) RETURNING id",
+            follow_id,
+            owner,
+            utc(now),
+            utc(now) - stale_after,
+        )
+
+    async def release_card_post(self, follow_id: int, owner: str) -> None:
+        """Give back an unposted card claim."""
+        await self._changed(
+            "UPDATE follows SET card_owner = NULL, card_claimed_at = NULL"
+            " WHERE id = $1 AND card_owner = $2 AND message_ts IS NULL RETURNING id",
+            follow_id,
+            owner,
+        )
+
+    async def expire_claims(self, owner: str) -> int:
+        """Make ``owner``'s card and completion claims stale at once; returns how many."""
+        epoch = datetime(1970, 1, 1, tzinfo=UTC)
+        async with self._conn(transaction=True) as conn:
+            cards = await conn.fetch(
+                "UPDATE follows SET card_claimed_at = $2 WHERE state = 'active'"
+                " AND card_owner = $1 AND message_ts IS NULL RETURNING id",
+                owner,
+                epoch,
+            )
+            completions = await conn.fetch(
+                "UPDATE follows SET completion_claimed_at = $2 WHERE state = 'active'"
+                " AND completion_state = 'claimed' AND completion_owner = $1 RETURNING id",
+                owner,
+                epoch,
+            )
+        return len(cards) + len(completions)
+
     async def release_completion(self, follow_id: int, owner: str) -> None:
         """Give back an unposted claim so a later attempt can claim it."""
         await self._changed(

@@ -317,6 +317,43 @@ class SqliteStore:
             (owner, _text(now), follow_id, *[_text_or_none(stale_cutoff(now, stale_after))] * 2),
         )
 
+    async def claim_card_post(
+        self, follow_id: int, owner: str, now: datetime, *, stale_after: timedelta
+    ) -> bool:
+        """True for exactly one caller: it may post the card of a follow that has none yet."""
+        return await self._changed(
+            "UPDATE follows SET card_owner = ?, card_claimed_at = ?"
+            " WHERE id = ? AND state = 'active' AND message_ts IS NULL"
+            " AND (card_owner IS NULL OR card_claimed_at <= ?)",
+            (owner, _text(now), follow_id, _text(utc(now) - stale_after)),
+        )
+
+    async def release_card_post(self, follow_id: int, owner: str) -> None:
+        """Give back an unposted card claim."""
+        await self._changed(
+            "UPDATE follows SET card_owner = NULL, card_claimed_at = NULL"
+            " WHERE id = ? AND card_owner = ? AND message_ts IS NULL",
+            (follow_id, owner),
+        )
+
+    async def expire_claims(self, owner: str) -> int:
+        """Make ``owner``'s card and completion claims stale at once; returns how many."""
+        epoch = _text(datetime(1970, 1, 1, tzinfo=UTC))
+        async with self._tx() as db:
+            async with db.execute(
+                "UPDATE follows SET card_claimed_at = ? WHERE state = 'active'"
+                " AND card_owner = ? AND message_ts IS NULL",
+                (epoch, owner),
+            ) as cur:
+                cards = cur.rowcount
+            async with db.execute(
+                "UPDATE follows SET completion_claimed_at = ? WHERE state = 'active'"
+                " AND completion_state = 'claimed' AND completion_owner = ?",
+                (epoch, owner),
+            ) as cur:
+                completions = cur.rowcount
+        return max(cards, 0) + max(completions, 0)
+
     async def release_completion(self, follow_id: int, owner: str) -> None:
         """Give back an unposted claim so a later attempt can claim it."""
         await self._changed(

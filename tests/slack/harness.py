@@ -65,6 +65,7 @@ FAST = SlackLimits(
     replies=_UNPACED,
     files=_UNPACED,
     permalink=_UNPACED,
+    history=_UNPACED,
     retries=1,
 )
 

@@ -277,6 +277,58 @@ async def test_stale_claim_is_taken_over_only_after_stale_after(store: Store) ->
     assert taken.completion_owner == "b"
 
 
+async def test_card_post_is_claimed_by_exactly_one_and_taken_over_when_stale(
+    backend: Backend, store: Store
+) -> None:
+    """Posting a follow's card: one claimant of many (two replicas); a stale claim is taken
+    over; once the card's ts is recorded, or the follow ended, nobody can claim it."""
+    follow, _ = await store.start_follow(follow_request())
+    other = await backend.open()
+    wins = await asyncio.gather(
+        *((store if i % 2 else other).claim_card_post(follow.id, f"r{i}", T0, stale_after=TTL)
+          for i in range(10))
+    )  # fmt: skip
+    assert sum(wins) == 1
+    claimed = await store.get_follow(follow.id)
+    assert claimed is not None
+    assert claimed.card_owner == f"r{wins.index(True)}"
+    assert claimed.card_claimed_at == T0
+    assert not await store.claim_card_post(follow.id, "B", T0 + TTL / 2, stale_after=TTL)
+    assert await store.claim_card_post(follow.id, "B", T0 + TTL, stale_after=TTL)
+    await store.release_card_post(follow.id, "A")  # not A's any more: kept
+    assert not await store.claim_card_post(follow.id, "C", T0 + TTL, stale_after=TTL)
+    await store.release_card_post(follow.id, "B")
+    assert await store.claim_card_post(follow.id, "C", T0 + TTL, stale_after=TTL)
+    await store.set_message(follow.id, "111.1")
+    assert not await store.claim_card_post(follow.id, "D", T0 + TTL * 9, stale_after=TTL)
+    ended, _ = await store.start_follow(follow_request(execution_id="ex-2"))
+    await store.end_follow(ended.id, EndReason.STOPPED_BY_USER, T0)
+    assert not await store.claim_card_post(ended.id, "A", T0, stale_after=TTL)
+
+
+async def test_a_restarted_owner_takes_its_own_claims_back_at_once(store: Store) -> None:
+    """``expire_claims``: the card and completion claims under a name become stale at once,
+    others' stay; the claims themselves stay (whoever takes over looks in Slack first)."""
+    mine, _ = await store.start_follow(follow_request(execution_id="mine"))
+    card, _ = await store.start_follow(follow_request(execution_id="card"))
+    theirs, _ = await store.start_follow(follow_request(execution_id="theirs"))
+    assert await store.claim_completion(mine.id, "bot-1", T0)
+    assert await store.claim_card_post(card.id, "bot-1", T0, stale_after=TTL)
+    assert await store.claim_completion(theirs.id, "bot-2", T0)
+    hour = timedelta(hours=1)
+    assert not await store.claim_completion(mine.id, "bot-1", T0, stale_after=hour)
+
+    assert await store.expire_claims("bot-1") == 2
+
+    kept = await store.get_follow(mine.id)
+    assert kept is not None
+    assert kept.completion_state is CompletionState.CLAIMED
+    assert await store.claim_completion(mine.id, "bot-1", T0, stale_after=hour)
+    assert await store.claim_card_post(card.id, "bot-1", T0, stale_after=hour)
+    assert not await store.claim_completion(theirs.id, "bot-1", T0, stale_after=hour)
+    assert await store.expire_claims("nobody") == 0
+
+
 async def test_ended_follow_cannot_be_claimed(store: Store) -> None:
     """A follow stopped by a user posts no completion reply."""
     follow, _ = await store.start_follow(follow_request())
