@@ -120,6 +120,11 @@ class CardQueue:
 
     def want(self, live: Live, fingerprint: str, now: datetime) -> None:
         """``live``'s card should show ``fingerprint``: queue an edit if it needs one."""
+        if live.frozen:  # Slack refuses edits of this card: its thread still hears the news
+            if live.news:
+                news, live.news[:] = list(live.news), []
+                self._announce(live, news)
+            return
         wanted = policy.display_key(fingerprint, live.notice)
         if wanted != live.wanted and wanted != live.shown:
             self._stats.visible_changes += 1
@@ -155,7 +160,7 @@ class CardQueue:
             follow_id = next(iter(source))
             del source[follow_id]
             live = self._lives.get(follow_id)
-            if live is None or live.ended or live.finishing or live.in_flight:
+            if live is None or live.ended or live.finishing or live.in_flight or live.frozen:
                 continue
             with self._working():
                 await self._send(live, heartbeat=source is self._stale)

@@ -16,7 +16,7 @@ from enum import Enum
 
 from aom_bot.aom.models import ExecutionDetail, Phase
 from aom_bot.clock import Clock
-from aom_bot.errors import SlackDeliveryError
+from aom_bot.errors import SLACK_GONE, SlackDeliveryError
 from aom_bot.follow import policy
 from aom_bot.follow.posting import CardPoster, maybe_posted
 from aom_bot.follow.protocols import CardNotifier, MessageLike
@@ -42,7 +42,11 @@ class Outcome(Enum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CompletionPoster:
-    """Final card, then the completion reply, for one follow at a time."""
+    """The completion reply (and the card, if it was never posted), one follow at a time.
+
+    The final edit of an existing card is not done here: it is its own duty
+    (:meth:`aom_bot.follow.endings.Endings.complete`), so a refused edit never holds the reply.
+    """
 
     store: Store
     notifier: CardNotifier
@@ -70,14 +74,25 @@ class CompletionPoster:
         final = final_key(visible_fingerprint(execution))
         ts = record.message_ts
         if ts is None:  # never posted (or being posted): one card, however many try
-            ts = await self.poster.post(record, final_card)
+            used: list[bool] = []
+
+            def final_once() -> MessageLike:
+                used.append(True)
+                return final_card()
+
+            ts = await self.poster.post(record, final_once)
             if ts is None:
                 return Outcome.WAIT
+            if not used:  # a post already in flight put up the following card: finalise it
+                try:
+                    await self.notifier.update(channel, ts, final_card())
+                except SlackDeliveryError as error:
+                    deleted = error.error == "message_not_found"
+                    if deleted or (isinstance(error, SLACK_GONE) and error.method != "chat.update"):
+                        raise
+            await store.record_render(live.id, final, self.clock.now())
             record = await store.get_follow(live.id) or record
             live.follow = record
-        if record.fingerprint != final:
-            await self.notifier.update(channel, ts, final_card())
-            await store.record_render(live.id, final, self.clock.now())
 
         if not live.unsure_claim:
             taking_over = record.completion_state is CompletionState.CLAIMED

@@ -152,6 +152,7 @@ class FollowEngine:
             drop=self._drop,
             stopping=lambda: self._stopping,
             retry_max=self._scheduler.poll_max,
+            spawn=self._spawn,
         )
         self._cards = CardQueue(
             lives=self._lives,

@@ -452,3 +452,64 @@ async def test_another_replica_never_posts_a_card_that_is_still_being_posted(rig
 
     assert cards_in_channel(rig) == [result.message_ts]
     assert len(completions(rig, result.message_ts or "")) == 1
+
+
+@pytest.mark.parametrize(
+    "error", ["invalid_blocks", "msg_too_long", "edit_window_closed", "cant_update_message"]
+)
+async def test_final_edit_refused_still_gets_one_completion_reply(rig: Rig, error: str) -> None:
+    """The reply is its own duty: the final card edit refused for good still means one reply."""
+    engine = rig.engine()
+    await rig.start(engine)
+    wf, ex = rig.execution("waiting-approval")
+    result = await engine.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    ts = result.message_ts or ""
+    await rig.advance(60)
+    rig.slack.fail_next("chat.update", error, times=1000)  # every edit from now on
+    assert rig.world.terminate(wf, ex)
+
+    await rig.advance(900)
+
+    assert len(completions(rig, ts)) == 1
+    stored = await rig.store.get_follow(result.follow_id)
+    assert stored is not None
+    assert stored.end_reason is EndReason.COMPLETED
+
+
+async def test_final_edit_failing_with_500s_still_gets_one_completion_reply(rig: Rig) -> None:
+    """Slack answering every chat.update with HTTP 500: the reply goes out once all the same."""
+    engine = rig.engine()
+    await rig.start(engine)
+    wf, ex = rig.execution("waiting-approval")
+    result = await engine.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    await rig.advance(60)
+    rig.slack.break_method("chat.update")
+    assert rig.world.terminate(wf, ex)
+
+    await rig.advance(1800)
+
+    assert len(completions(rig, result.message_ts or "")) == 1
+
+
+async def test_a_429_storm_on_edits_does_not_delay_the_completion_reply(rig: Rig) -> None:
+    """chat.update throttled for minutes while chat.postMessage is free: the reply comes at
+    once (after the short wait for the final edit), the card is finalised when Slack lets it."""
+    engine = rig.engine()
+    await rig.start(engine)
+    wf, ex = rig.execution("waiting-approval")
+    result = await engine.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    ts = result.message_ts or ""
+    await rig.advance(60)
+    rig.slack.rate_limit_next("chat.update", retry_after=60, times=4)
+    assert rig.world.terminate(wf, ex)
+    while not rig.world.snapshot(wf, ex).terminal:  # "canceling" first, then "cancel"
+        await rig.advance(1)
+    ended = rig.clock.monotonic()
+
+    await rig.advance(60)
+
+    (call,) = [c for c in rig.slack.calls_to("chat.postMessage") if c.args.get("thread_ts") == ts]
+    assert call.time - ended <= 20  # the next poll (~5 s) plus the 10 s wait for the edit
+    await rig.advance(600)
+    assert ACTION_UNFOLLOW not in action_ids(rig.card(C, ts))  # finalised once Slack let it
+    assert len(completions(rig, ts)) == 1
