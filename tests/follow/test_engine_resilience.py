@@ -140,6 +140,35 @@ async def test_claimed_completion_never_posted_is_posted_once_after_restart(rig:
     assert second.stats.completions_posted == 1
 
 
+async def test_restart_takes_its_own_unposted_completion_claim_back_at_once(rig: Rig) -> None:
+    """SIGKILL between claiming the completion and posting it: the restarted process (same
+    owner) posts the reply within seconds, not after the two-minute stale-claim window; a
+    claim under another name still waits for that window."""
+    first = rig.engine(owner="bot-1")
+    run = await rig.start(first)
+    wf, ex = rig.execution("all-success")
+    mine = await first.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    rig.slack.add_channel("ops", id="C0OPS", members=[ALICE])
+    theirs = await first.follow(workflow_id=wf, execution_id=ex, channel_id="C0OPS", user_id=ALICE)
+    await crash(run)
+    rig.engines.remove(first)
+    while not rig.world.snapshot(wf, ex).terminal:
+        await rig.advance(5)
+    assert await rig.store.claim_completion(mine.follow_id, "bot-1", rig.clock.now())
+    assert await rig.store.claim_completion(theirs.follow_id, "bot-2", rig.clock.now())
+
+    second = rig.engine(store=await rig.second_store(), owner="bot-1")
+    await rig.start(second)
+    await rig.advance(30)
+
+    assert len(completions(rig, mine.message_ts or "")) == 1
+    other = [m for m in rig.replies("C0OPS", theirs.message_ts or "") if m.get("metadata")]
+    assert other == []  # bot-2 may still be posting it: its claim is not stale yet
+    await rig.advance(300)
+    assert len(completions(rig, mine.message_ts or "")) == 1
+    assert len(rig.replies("C0OPS", theirs.message_ts or "")) == 1
+
+
 async def test_aom_outage_shows_unreachable_notice_then_clears(rig: Rig) -> None:
     """503s and malformed JSON keep the follow alive; the card says so once, then recovers."""
     engine = rig.engine()
