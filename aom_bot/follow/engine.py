@@ -215,7 +215,7 @@ class FollowEngine:
         if existing is not None:
             return FollowResult(existing.id, False, existing.message_ts, False)
         execution = await self._poller.get(workflow_id, execution_id)
-        if execution.is_terminal and message_ts is None:
+        if execution.is_terminal and message_ts is None and subscription_id is None:
             earlier = await self._earlier_card(channel_id, execution)
             if earlier is not None:
                 return earlier
@@ -270,8 +270,10 @@ class FollowEngine:
         workflow_id, execution_id = record.workflow_id, record.execution_id
         channel_id = record.channel_id
         finished = execution.is_terminal
-        if finished:
-            # the run is over: the final card is the answer, there is no completion to tell;
+        # someone asked about a run that is over: the final card is the answer, there is no
+        # completion to tell (a subscription still tells its channel, with its mention)
+        answered = finished and record.subscription_id is None
+        if answered:
             # the claim keeps every other engine's completion away while the card is posted
             await self._store.claim_completion(record.id, self._owner, self._clock.now())
         name = await self._renderer.workflow_name(workflow_id)
@@ -290,7 +292,7 @@ class FollowEngine:
         fingerprint = visible_fingerprint(execution)
         shown = final_key(fingerprint) if finished else fingerprint
         await self._store.record_render(record.id, shown, self._clock.now())
-        if finished:
+        if answered:
             await self._store.finish_completion(
                 record.id, None, EndReason.COMPLETED, self._clock.now()
             )
@@ -300,16 +302,18 @@ class FollowEngine:
             await self._store.claim_announcement(record.id, group.signature)
         record = await self._store.get_follow(record.id) or record
         key = execution_key(workflow_id, execution_id)
-        if key not in await self._leases.acquire([key]):
+        if not finished and key not in await self._leases.acquire([key]):
             # another replica polls this execution; it adopts this follow at its next resync
             return FollowResult(record.id, True, message_ts, False)
         watch = self._watch_for(workflow_id, execution_id)
         fresh = not watch.follows
         watch.remember(execution, fingerprint)
-        self._adopt(record, watch)
-        if fresh and not watch.queued:
+        live = self._adopt(record, watch)
+        if finished:
+            self._finish(live, execution)
+        elif fresh and not watch.queued:
             self._scheduler.schedule(watch, self._scheduler.interval(watch))
-        return FollowResult(record.id, True, message_ts, False)
+        return FollowResult(record.id, True, message_ts, finished)
 
     async def unfollow(
         self, *, workflow_id: str, execution_id: str, channel_id: str, user_id: str

@@ -11,7 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from aom_bot.render.actions import ACTION_UNFOLLOW
 from aom_bot.render.analysis import error_groups
-from aom_bot.store import EndReason
+from aom_bot.store import EndReason, NewSubscription
 from tests.follow.harness import Rig, action_ids, card_text, make_rig
 
 C = "C0GENERAL"
@@ -243,6 +243,28 @@ async def test_finished_run_followed_until_it_ended_is_not_posted_again(rig: Rig
     assert (again.created, again.finished, again.message_ts) == (False, True, first.message_ts)
     assert len(rig.slack.calls_to("chat.postMessage")) == posts
     assert len(completion_replies(rig, first.message_ts or "")) == 1
+
+
+async def test_subscription_still_tells_its_channel_about_a_run_that_ended_unseen(
+    rig: Rig,
+) -> None:
+    """A subscribed run that ended while the bot was down: its card, and the one completion
+    reply with the subscription's mention (nobody asked, so the channel is told)."""
+    engine = rig.engine()
+    await rig.start(engine)
+    wf, ex = rig.execution("all-success")
+    subscription, _ = await rig.store.subscribe(
+        NewSubscription(channel_id=C, workflow_id=wf, workflow_name="wf", failures_only=False,
+                        mention="<!subteam^S1>", created_by=ALICE, created_at=rig.clock.now())
+    )  # fmt: skip
+    await rig.advance(600)
+
+    result = await engine.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id="",
+                                 mention="<!subteam^S1>", subscription_id=subscription.id)  # fmt: skip
+    await rig.advance(30)
+
+    (reply,) = completion_replies(rig, result.message_ts or "")
+    assert reply["text"].startswith("<!subteam^S1> ")
 
 
 async def test_follow_button_adopts_the_existing_message(rig: Rig) -> None:
