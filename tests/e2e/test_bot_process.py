@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -229,6 +230,45 @@ async def test_sigkill_after_claiming_the_completion_restart_posts_it_at_once(tm
 
     assert done.args["thread_ts"] == card.response["ts"]
     assert len([c for c in slack.calls if is_completion(c)]) == 1
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+async def test_sigkill_between_posting_the_card_and_recording_it_leaves_one_card(tmp_path):
+    """SIGKILL after the card reached Slack but before its ts was stored: the restarted
+    process finds the card by its metadata and keeps that one current; no second card."""
+    clock = HandClock()
+    database = tmp_path / "bot.sqlite3"
+    async with FakeSlack() as slack:
+        with simulator(clock) as (aom_env, demo):
+            workflow = demo.world.workflow_ids()[0]
+            execution = demo.world.execution_ids(workflow)[0]
+            clock.offset = 10
+            env = bot_environment(aom_env, slack, database)
+            port = free_port()
+            async with bot_process(env, port) as first:
+                await send_command(
+                    port, f"follow {workflow} {execution}", slack.response_url(CHANNEL_ID, USER_ID)
+                )
+                [card] = await slack.wait_for("chat.postMessage", timeout=15)
+                first.kill()
+                await first.wait()
+            # the state such a kill leaves: the card claimed and posted, its ts never stored
+            with sqlite3.connect(database) as raw:
+                raw.execute("UPDATE follows SET message_ts = NULL, fingerprint = NULL")
+            store = await open_store(f"sqlite:///{database}")
+            try:
+                [follow] = await store.active_follows()
+            finally:
+                await store.aclose()
+            assert (follow.message_ts, follow.card_owner) == (None, env["HOSTNAME"])
+
+            clock.offset = 120
+            async with bot_process(env, port):
+                [done] = await slack.wait_for(is_completion, timeout=20)
+
+    assert done.args["thread_ts"] == card.response["ts"]
+    assert len([c for c in slack.calls if is_card_of(c, execution)]) == 1
+    assert "fail" in slack.message(CHANNEL_ID, card.response["ts"])["text"]
 
 
 async def test_subscribed_channel_gets_each_new_run_from_the_real_process(tmp_path):
