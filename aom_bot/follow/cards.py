@@ -3,8 +3,7 @@
 Cards are edited only when what they show changes: changed cards go into a queue that a few
 senders drain at Slack's pace, rendering each card when its turn comes, so a card that changed
 several times while waiting is sent once, in its latest state. Cards that only look old get a
-heartbeat edit when the queue has nothing better to do. "New failure" thread replies go out
-only after the edit that shows them succeeded, so nothing is posted under a deleted card.
+heartbeat edit when the queue has nothing better to do.
 """
 
 from __future__ import annotations
@@ -95,7 +94,6 @@ class CardQueue:
         working: Callable[[], AbstractContextManager[None]],
         drop: Callable[[int], None],
         slack_failed: Callable[[Live, SlackDeliveryError], Awaitable[None]],
-        announce: Callable[[Live, list[str]], None],
     ) -> None:
         self._lives = lives
         self._store = store
@@ -107,7 +105,6 @@ class CardQueue:
         self._working = working
         self._drop = drop
         self._slack_failed = slack_failed
-        self._announce = announce
         self._changed: dict[int, None] = {}
         self._stale: dict[int, None] = {}
         self._dirty = asyncio.Event()
@@ -120,18 +117,13 @@ class CardQueue:
 
     def want(self, live: Live, fingerprint: str, now: datetime) -> None:
         """``live``'s card should show ``fingerprint``: queue an edit if it needs one."""
-        if live.frozen:  # Slack refuses edits of this card: its thread still hears the news
-            if live.news:
-                news, live.news[:] = list(live.news), []
-                self._announce(live, news)
+        if live.frozen:  # Slack keeps the card but refuses to edit it
             return
         wanted = policy.display_key(fingerprint, live.notice)
         if wanted != live.wanted and wanted != live.shown:
             self._stats.visible_changes += 1
         live.wanted = wanted
         kind = policy.update_kind(live.shown, wanted, live.rendered_at, now, self._heartbeat)
-        if live.news:
-            kind = policy.UpdateKind.CHANGE  # thread replies wait for this edit
         if kind is None or live.in_flight:
             return
         if kind is policy.UpdateKind.CHANGE:
@@ -160,7 +152,7 @@ class CardQueue:
             follow_id = next(iter(source))
             del source[follow_id]
             live = self._lives.get(follow_id)
-            if live is None or live.ended or live.finishing or live.in_flight or live.frozen:
+            if live is None or live.ended or live.finishing or live.in_flight:
                 continue
             with self._working():
                 await self._send(live, heartbeat=source is self._stale)
@@ -168,7 +160,7 @@ class CardQueue:
     async def _send(self, live: Live, *, heartbeat: bool) -> None:
         execution = live.watch.last_execution()
         ts = live.follow.message_ts
-        if execution is None or ts is None:
+        if execution is None or ts is None or live.frozen:
             return
         record = await self._store.get_follow(live.id)
         if record is None or not record.is_active:
@@ -177,13 +169,11 @@ class CardQueue:
         name = await self._renderer.workflow_name(live.follow.workflow_id)
         live.in_flight = True
         sending: list[str] = []
-        news: list[str] = []
 
         def latest() -> MessageLike:
             current = live.watch.last_execution() or execution
             fingerprint = live.watch.fingerprint or visible_fingerprint(current)
             sending.append(policy.display_key(fingerprint, live.notice))
-            news[:] = live.news  # what this rendering shows may now be announced
             return self._renderer.render(current, name, following=True, notice=live.notice)
 
         try:
@@ -195,16 +185,12 @@ class CardQueue:
             live.in_flight = False
         live.shown = sending[-1] if sending else live.shown
         live.rendered_at = self._clock.now()
-        if news:  # Slack confirmed the card exists: its thread may hear about new groups
-            del live.news[: len(news)]
-            self._announce(live, news)
         if heartbeat:
             self._stats.heartbeats_sent += 1
         else:
             self._stats.updates_sent += 1
         if live.shown is not None:
             await self._store.record_render(live.id, live.shown, live.rendered_at)
-        waiting = (live.wanted and live.wanted != live.shown) or live.news
-        if not live.ended and not live.finishing and waiting:
+        if not live.ended and not live.finishing and live.wanted and live.wanted != live.shown:
             self._changed[live.id] = None
             self._dirty.set()

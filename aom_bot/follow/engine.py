@@ -165,7 +165,6 @@ class FollowEngine:
             working=self._working,
             drop=self._drop,
             slack_failed=self._endings.slack_failed,
-            announce=lambda live, texts: self._poller.announce(live, texts),
         )
         self._poller = Poller(
             source=source,

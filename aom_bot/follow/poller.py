@@ -15,7 +15,13 @@ from typing import Any
 
 from aom_bot.aom.models import ExecutionDetail
 from aom_bot.clock import Clock
-from aom_bot.errors import AomAuthError, AomError, AomNotFoundError, SlackDeliveryError
+from aom_bot.errors import (
+    AomAuthError,
+    AomError,
+    AomNotFoundError,
+    SlackDeliveryError,
+    SlackMessageGone,
+)
 from aom_bot.follow import policy
 from aom_bot.follow.cards import CardQueue, CardRenderer
 from aom_bot.follow.endings import Endings
@@ -150,8 +156,8 @@ class Poller:
                     live.announced.add(signature)
                     if await self._store.claim_announcement(live.id, signature):
                         group = next(g for g in analysis.groups if g.signature == signature)
-                        # posted once the card edit showing it succeeds (CardQueue)
-                        live.news.append(policy.new_failure_text(group, self._scrubber))
+                        text = policy.new_failure_text(group, self._scrubber)
+                        self._spawn(self._announce(live, text))
         if execution.is_terminal:
             watch.done = True
             if self._watches.get(watch.key) is watch:
@@ -199,16 +205,21 @@ class Poller:
         live.rendered_at = self._clock.now()
         await self._store.record_render(live.id, live.shown, live.rendered_at)
 
-    def announce(self, live: Live, texts: list[str]) -> None:
-        """Post these "new failure" replies (the card edit showing them just succeeded)."""
-        for text in texts:
-            self._spawn(self._announce(live, text))
-
     async def _announce(self, live: Live, text: str) -> None:
+        """One "new failure" reply, only under a card Slack says still exists (an edit may be
+        minutes away when many cards share Slack's edit budget, so it is checked directly)."""
         ts = live.follow.message_ts
         if ts is None or live.ended:
             return
         try:
+            if not await self._notifier.message_exists(live.follow.channel_id, ts):
+                raise SlackMessageGone(
+                    "The card was deleted.",
+                    error="message_not_found",
+                    method="conversations.history",
+                )
+            if live.ended:
+                return
             await self._notifier.post(
                 live.follow.channel_id,
                 SlackMessage(text=text, blocks=[section(text)]),

@@ -64,9 +64,6 @@ class Live:
     ended: bool = False
     #: we hold a completion claim whose post may or may not have reached Slack
     unsure_claim: bool = False
-    #: "new failure" thread replies waiting for the card edit that shows them: nothing goes
-    #: into the thread before Slack has confirmed the card still exists
-    news: list[str] = field(default_factory=list)
     #: Slack keeps the card but refuses to edit it (edit window, permissions): no more edits,
     #: the thread replies and the completion still go out
     frozen: bool = False

@@ -386,6 +386,21 @@ class SlackNotifier:
                 break
         return messages
 
+    async def message_exists(self, channel: str, ts: str) -> bool:
+        """True while the top-level message ``ts`` is in the channel (not deleted): checked
+        before anything is posted into its thread."""
+
+        async def send() -> Any:
+            return await self._client.conversations_history(
+                channel=channel, latest=ts, oldest=ts, inclusive=True, limit=1
+            )
+
+        response = await self._call("conversations.history", None, send)
+        return any(
+            isinstance(m, dict) and m.get("ts") == ts and m.get("subtype") != "tombstone"
+            for m in response.get("messages") or []
+        )
+
     async def history(self, channel: str, *, max_pages: int = 5) -> list[dict[str, Any]]:
         """The channel's recent messages (newest first) with their metadata: to find a card
         posted before a crash, before posting it again."""
