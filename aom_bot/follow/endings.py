@@ -153,6 +153,8 @@ class Endings:
         give_up = self._clock.monotonic() + FINAL_EDIT_GRACE
         while not edit.done and self._clock.monotonic() < give_up and not self._stopping():
             await self._clock.sleep(_LOOK_EVERY)
+        if not edit.done:  # Slack is slow with the edit: ask whether the card is still there
+            edit.gone = await self._deleted(live)
         if edit.gone is not None:
             await self.slack_failed(live, edit.gone)
             return
@@ -173,6 +175,20 @@ class Endings:
                 log.exception("follow.completion_failed follow_id=%s", live.id)
             attempt += 1
             await self._clock.sleep(min(self._retry_max * attempt, 600.0))
+
+    async def _deleted(self, live: Live) -> SlackDeliveryError | None:
+        """Slack's word that the card is gone, when it says so (any doubt: it is there)."""
+        ts = live.follow.message_ts
+        if ts is None:
+            return None
+        try:
+            if await self._notifier.message_exists(live.follow.channel_id, ts):
+                return None
+        except SlackDeliveryError as error:
+            return error if _card_gone(error) else None
+        return SlackMessageGone(
+            "The card was deleted.", error="message_not_found", method="conversations.history"
+        )
 
     async def _final_edit(self, live: Live, execution: ExecutionDetail, edit: _FinalEdit) -> None:
         """Show the final state on the card; retried a few times, never blocking the reply."""
