@@ -16,6 +16,7 @@ logged.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
@@ -204,6 +205,8 @@ def _retry_after(error: SlackApiError, default: float) -> float:
 
 
 _NO_ERROR_CODE = "unknown_error"
+#: how many message permalinks the notifier remembers (they never change)
+_PERMALINKS_KEPT = 1000
 
 
 def _error_code(error: SlackApiError) -> str:
@@ -228,6 +231,7 @@ class SlackNotifier:
         self._clock = clock
         self._limits = limits or SlackLimits()
         self._paces: dict[tuple[str, str], _Pace] = {}
+        self._permalinks: dict[tuple[str, str], asyncio.Future[str]] = {}
         self.stats = NotifierStats()
 
     # -- public API ------------------------------------------------------------------------
@@ -297,8 +301,25 @@ class SlackNotifier:
         await self._call("chat.postEphemeral", None, send)
 
     async def permalink(self, channel: str, ts: str) -> str:
-        """The link that opens the message ``ts`` in Slack (chat.getPermalink)."""
+        """The link that opens the message ``ts`` in Slack (chat.getPermalink).
 
+        Asked once per message and remembered: fifty people asking for the same card at once
+        must not queue fifty calls behind Slack's pace.
+        """
+        key = (channel, ts)
+        known = self._permalinks.get(key)
+        if known is None:
+            known = self._permalinks[key] = asyncio.ensure_future(self._permalink(channel, ts))
+            while len(self._permalinks) > _PERMALINKS_KEPT:
+                del self._permalinks[next(iter(self._permalinks))]
+        try:
+            return await asyncio.shield(known)
+        except SlackDeliveryError:
+            if self._permalinks.get(key) is known:
+                del self._permalinks[key]  # asked again next time
+            raise
+
+    async def _permalink(self, channel: str, ts: str) -> str:
         async def send() -> Any:
             return await self._client.chat_getPermalink(channel=channel, message_ts=ts)
 

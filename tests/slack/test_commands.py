@@ -99,6 +99,7 @@ async def test_fifty_identical_shows_at_once_post_one_card(bot: Harness) -> None
         assert answer["response_type"] == "ephemeral"
         assert "is here" in str(answer["text"])
         assert link in str(answer["text"])
+    assert len(bot.slack.calls_to("chat.getPermalink")) == 1  # not 49 calls at Slack's pace
 
 
 async def test_a_repeated_show_refreshes_the_card_and_an_old_card_is_not_reused(
