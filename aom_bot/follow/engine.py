@@ -398,11 +398,10 @@ class FollowEngine:
     def busy_tasks(self) -> set[asyncio.Task[Any]]:
         """Tasks of this engine doing something right now (tests: settle on simulated time).
 
-        A task only waiting for a card post in flight is left out; the flight counts instead.
+        A task only waiting for another task's card post is left out; the poster counts.
         """
         side = {t for t in self._side if not t.done()}
-        busy: set[asyncio.Task[Any]] = (set(self._busy) | side) - self._poster.waiters()
-        return busy | self._poster.flights()
+        return (set(self._busy) | side) - self._poster.waiters()
 
     def waiting_tasks(self) -> set[asyncio.Task[Any]]:
         """Tasks (also the caller's, e.g. ``follow()``) that wait for this engine's card posts."""

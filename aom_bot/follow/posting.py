@@ -1,7 +1,7 @@
 """The first post of a follow's card: exactly once, and never in the way of polling.
 
 Posting waits for the channel's pace (~1 message/s) and for Slack's 429s, so it can take
-minutes; it therefore runs beside the polls, one flight per follow in this process, and the
+minutes; it therefore runs beside the polls, one post per follow in this process, and the
 store's card claim keeps other replicas (and a restarted process) from posting it again. The
 card carries Slack message metadata naming the follow: whoever takes over a claim whose owner
 died around the post first looks for that card in the channel's history and adopts it.
@@ -55,10 +55,10 @@ class CardPoster:
         self._clock = clock
         self._owner = owner
         self._stale_after = stale_after
-        self._flights: dict[int, asyncio.Task[str | None]] = {}
+        self._flights: dict[int, asyncio.Future[str | None]] = {}
         #: follows whose card claim we still hold after a post that may have gone through
         self._unsure: set[int] = set()
-        #: tasks doing nothing but wait for a flight (tests: the flight is what works)
+        #: tasks doing nothing but wait for another caller's post (tests: that one works)
         self._waiting: set[asyncio.Task[object]] = set()
 
     def posting(self, follow_id: int) -> bool:
@@ -78,32 +78,42 @@ class CardPoster:
         Raises ``SlackDeliveryError`` when Slack refused (the claim is given back unless the
         post may have gone through).
         """
-        flight = self._flights.get(follow.id)
-        if flight is None:
-            flight = asyncio.create_task(self._post(follow, card, thread_ts))
-            self._flights[follow.id] = flight
-            flight.add_done_callback(lambda done: self._landed(follow.id, done))
-        waiter = asyncio.current_task()
-        if waiter is not None:
-            self._waiting.add(waiter)
+        while True:
+            flight = self._flights.get(follow.id)
+            if flight is None:
+                break
+            waiter = asyncio.current_task()
+            if waiter is not None:
+                self._waiting.add(waiter)
+            try:
+                return await asyncio.shield(flight)
+            except asyncio.CancelledError:
+                if not flight.cancelled():
+                    raise  # we were cancelled, not the post
+                # the caller posting it was cancelled: post it ourselves
+            finally:
+                self._waiting.discard(waiter)
+        # this caller posts it (in its own task: asleep on the clock while Slack's pace waits)
+        flight = asyncio.get_running_loop().create_future()
+        self._flights[follow.id] = flight
         try:
-            return await asyncio.shield(flight)
+            ts = await self._post(follow, card, thread_ts)
+        except asyncio.CancelledError:
+            flight.cancel()
+            raise
+        except BaseException as error:
+            flight.set_exception(error)
+            flight.exception()  # retrieved: whoever waits for it sees it
+            raise
+        else:
+            flight.set_result(ts)
+            return ts
         finally:
-            self._waiting.discard(waiter)
-
-    def flights(self) -> set[asyncio.Task[str | None]]:
-        """The posts in progress (tests: settle on simulated time)."""
-        return set(self._flights.values())
+            del self._flights[follow.id]
 
     def waiters(self) -> set[asyncio.Task[object]]:
-        """Tasks only waiting for a post in progress (tests: settle on simulated time)."""
+        """Tasks only waiting for another caller's post (tests: settle on simulated time)."""
         return set(self._waiting)
-
-    def _landed(self, follow_id: int, flight: asyncio.Task[str | None]) -> None:
-        if self._flights.get(follow_id) is flight:
-            del self._flights[follow_id]
-        if not flight.cancelled():
-            flight.exception()  # retrieved: every caller that awaited it has seen it
 
     async def _post(
         self, follow: Follow, card: Callable[[], MessageLike], thread_ts: str | None
