@@ -252,6 +252,7 @@ async def run_bot(
                 per_user=settings.aom_bot_max_follows_per_user,
                 per_workspace=settings.aom_bot_max_follows_per_workspace,
             ),
+            cards=store,
         )
         authorize = await _authorize_once(bolt_client)
         bolt = create_app(

@@ -102,6 +102,9 @@ class Follow:
     completion_claimed_at: datetime | None
     #: ``ts`` of the completion thread reply once posted
     completion_ts: str | None
+    #: who claimed posting the card (``claim_card_post``) while ``message_ts`` is unknown
+    card_owner: str | None = None
+    card_claimed_at: datetime | None = None
 
     @property
     def is_active(self) -> bool:

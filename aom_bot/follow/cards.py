@@ -123,6 +123,8 @@ class CardQueue:
 
     def want(self, live: Live, fingerprint: str, now: datetime) -> None:
         """``live``'s card should show ``fingerprint``: queue an edit if it needs one."""
+        if live.frozen:  # Slack keeps the card but refuses to edit it
+            return
         wanted = policy.display_key(fingerprint, _notice(live))
         if wanted != live.wanted and wanted != live.shown:
             self._stats.visible_changes += 1
@@ -193,7 +195,7 @@ class CardQueue:
     async def _send(self, live: Live, *, heartbeat: bool) -> None:
         execution = live.watch.last_execution()
         ts = live.follow.message_ts
-        if execution is None or ts is None:
+        if execution is None or ts is None or live.frozen:
             return
         try:
             record = await self._store.get_follow(live.id)

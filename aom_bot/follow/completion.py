@@ -16,8 +16,9 @@ from enum import Enum
 
 from aom_bot.aom.models import ExecutionDetail, Phase
 from aom_bot.clock import Clock
-from aom_bot.errors import SlackDeliveryError
+from aom_bot.errors import SLACK_GONE, SlackDeliveryError
 from aom_bot.follow import policy
+from aom_bot.follow.posting import CardPoster, maybe_posted
 from aom_bot.follow.protocols import CardNotifier, MessageLike
 from aom_bot.follow.state import Live, final_key
 from aom_bot.render.analysis import analyse, visible_fingerprint
@@ -25,13 +26,6 @@ from aom_bot.render.kit import SlackMessage, section
 from aom_bot.store.base import CompletionState, EndReason, Store
 
 __all__ = ["CompletionPoster", "Outcome"]
-
-#: Slack error codes after which a post may or may not have gone through
-_UNSURE_CODES = frozenset({"transport_error", "client_error", "bad_response", "no_ts"})
-
-
-def _maybe_posted(error: SlackDeliveryError) -> bool:
-    return error.error in _UNSURE_CODES or error.error.startswith("http_")
 
 
 class Outcome(Enum):
@@ -48,12 +42,17 @@ class Outcome(Enum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CompletionPoster:
-    """Final card, then the completion reply, for one follow at a time."""
+    """The completion reply (and the card, if it was never posted), one follow at a time.
+
+    The final edit of an existing card is not done here: it is its own duty
+    (:meth:`aom_bot.follow.endings.Endings.complete`), so a refused edit never holds the reply.
+    """
 
     store: Store
     notifier: CardNotifier
     clock: Clock
     owner: str
+    poster: CardPoster
     broadcast_failures: bool
     claim_stale_after: timedelta
 
@@ -74,13 +73,26 @@ class CompletionPoster:
         channel = record.channel_id
         final = final_key(visible_fingerprint(execution))
         ts = record.message_ts
-        if ts is None:
-            ts = await self.notifier.post(channel, final_card())
-            await store.set_message(live.id, ts)
+        if ts is None:  # never posted (or being posted): one card, however many try
+            used: list[bool] = []
+
+            def final_once() -> MessageLike:
+                used.append(True)
+                return final_card()
+
+            ts = await self.poster.post(record, final_once)
+            if ts is None:
+                return Outcome.WAIT
+            if not used:  # a post already in flight put up the following card: finalise it
+                try:
+                    await self.notifier.update(channel, ts, final_card())
+                except SlackDeliveryError as error:
+                    deleted = error.error == "message_not_found"
+                    if deleted or (isinstance(error, SLACK_GONE) and error.method != "chat.update"):
+                        raise
             await store.record_render(live.id, final, self.clock.now())
-        elif record.fingerprint != final:
-            await self.notifier.update(channel, ts, final_card())
-            await store.record_render(live.id, final, self.clock.now())
+            record = await store.get_follow(live.id) or record
+            live.follow = record
 
         if not live.unsure_claim:
             taking_over = record.completion_state is CompletionState.CLAIMED
@@ -118,7 +130,7 @@ class CompletionPoster:
                 metadata=policy.completion_metadata(live.id, record.execution_id),
             )
         except SlackDeliveryError as error:
-            if _maybe_posted(error):
+            if maybe_posted(error):
                 live.unsure_claim = True  # look in the thread before posting again
             else:
                 await store.release_completion(live.id, self.owner)

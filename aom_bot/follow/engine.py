@@ -13,7 +13,8 @@ unposted). Several replicas share the work through the store's leases on executi
 
 This module wires the parts together and owns the in-memory follows: ``scheduler`` (when to
 poll), ``poller`` (one poll and its consequences), ``cards`` (rendering and sending cards),
-``endings`` (ending and completing follows), ``leases`` (sharing work between replicas).
+``endings`` (ending and completing follows), ``leases`` (sharing work between replicas),
+``posting`` (each card's first post, exactly once, beside the polls).
 
 ::
 
@@ -35,13 +36,14 @@ from typing import Any
 
 from aom_bot.aom.models import ExecutionDetail
 from aom_bot.clock import Clock
-from aom_bot.errors import AomError, SlackDeliveryError, StoreError
+from aom_bot.errors import AomError, SlackDeliveryError, SlackMessageGone, StoreError
 from aom_bot.follow import policy
 from aom_bot.follow.cards import CardQueue, CardRenderer
 from aom_bot.follow.completion import CompletionPoster
 from aom_bot.follow.endings import Endings
 from aom_bot.follow.leases import LeaseBook
 from aom_bot.follow.poller import Poller
+from aom_bot.follow.posting import CardPoster
 from aom_bot.follow.protocols import CardNotifier, ExecutionSource
 from aom_bot.follow.scheduler import PollScheduler
 from aom_bot.follow.state import (
@@ -86,6 +88,7 @@ class FollowEngine:
         lease_ttl: timedelta = timedelta(minutes=2),
         resync_every: timedelta = timedelta(seconds=60),
         claim_stale_after: timedelta = timedelta(minutes=2),
+        card_claim_stale_after: timedelta = timedelta(minutes=10),
     ) -> None:
         self._store = store
         self._notifier = notifier
@@ -103,6 +106,8 @@ class FollowEngine:
         self._lives: dict[int, Live] = {}
         self._busy: set[asyncio.Task[Any]] = set()
         self._side: set[asyncio.Task[None]] = set()
+        #: follows ``follow()`` is still setting up (card not posted yet): resync leaves them
+        self._starting: set[int] = set()
         self._next_resync = 0.0
         self._resync_failures = 0
         self._running = False
@@ -122,6 +127,14 @@ class FollowEngine:
             running=lambda: self._running,
         )
         self._leases = LeaseBook(store=store, owner=owner, clock=clock, ttl=lease_ttl)
+        # a first post may wait minutes for the channel's pace: the claim must outlast that
+        self._poster = CardPoster(
+            store=store,
+            notifier=notifier,
+            clock=clock,
+            owner=owner,
+            stale_after=card_claim_stale_after,
+        )
         self._endings = Endings(
             store=store,
             notifier=notifier,
@@ -133,12 +146,14 @@ class FollowEngine:
                 notifier=notifier,
                 clock=clock,
                 owner=owner,
+                poster=self._poster,
                 broadcast_failures=broadcast_failures,
                 claim_stale_after=claim_stale_after,
             ),
             drop=self._drop,
             stopping=lambda: self._stopping,
             retry_max=self._scheduler.poll_max,
+            spawn=self._spawn,
         )
         self._cards = CardQueue(
             lives=self._lives,
@@ -166,6 +181,7 @@ class FollowEngine:
             cards=self._cards,
             scheduler=self._scheduler,
             endings=self._endings,
+            poster=self._poster,
             finish=self._finish,
             spawn=self._spawn,
         )
@@ -200,6 +216,10 @@ class FollowEngine:
         if existing is not None:
             return FollowResult(existing.id, False, existing.message_ts, False)
         execution = await self._poller.get(workflow_id, execution_id)
+        if execution.is_terminal and message_ts is None and subscription_id is None:
+            earlier = await self._earlier_card(channel_id, execution)
+            if earlier is not None:
+                return earlier
         now = self._clock.now()
         new = NewFollow(
             workflow_id=workflow_id,
@@ -215,29 +235,77 @@ class FollowEngine:
         record, created = await self._store.start_follow(new)
         if not created:
             return FollowResult(record.id, False, record.message_ts, False)
+        self._starting.add(record.id)  # this process's resync must not adopt it half-made
+        try:
+            return await self._set_up(record, execution, message_ts, thread_ts)
+        finally:
+            self._starting.discard(record.id)
+
+    async def _earlier_card(
+        self, channel_id: str, execution: ExecutionDetail
+    ) -> FollowResult | None:
+        """A finished run that already has a card here: refresh that card, post nothing."""
+        earlier = await self._store.latest_follow(
+            channel_id, execution.workflow_id, execution.execution_id
+        )
+        if earlier is None or earlier.message_ts is None:
+            return None
+        name = await self._renderer.workflow_name(execution.workflow_id)
+        card = self._renderer.render(execution, name, following=False, notice=None)
+        try:
+            await self._notifier.update(channel_id, earlier.message_ts, card)
+        except SlackMessageGone:
+            return None  # that card was deleted: a new one is posted
+        except SlackDeliveryError as error:
+            log.info("follow.refresh_failed follow_id=%s slack_error=%s", earlier.id, error.error)
+        return FollowResult(earlier.id, False, earlier.message_ts, True)
+
+    async def _set_up(
+        self,
+        record: Follow,
+        execution: ExecutionDetail,
+        message_ts: str | None,
+        thread_ts: str | None,
+    ) -> FollowResult:
+        """Show the card of a follow just created, then poll it (or end it, if finished)."""
+        workflow_id, execution_id = record.workflow_id, record.execution_id
+        channel_id = record.channel_id
         finished = execution.is_terminal
+        # someone asked about a run that is over: the final card is the answer, there is no
+        # completion to tell (a subscription still tells its channel, with its mention)
+        answered = finished and record.subscription_id is None
+        if answered:
+            # the claim keeps every other engine's completion away while the card is posted
+            await self._store.claim_completion(record.id, self._owner, self._clock.now())
         name = await self._renderer.workflow_name(workflow_id)
         card = self._renderer.render(execution, name, following=not finished, notice=None)
         try:
             if message_ts:
                 await self._notifier.update(channel_id, message_ts, card)
             else:
-                message_ts = await self._notifier.post(channel_id, card, thread_ts=thread_ts)
-                await self._store.set_message(record.id, message_ts)
+                message_ts = await self._poster.post(record, lambda: card, thread_ts=thread_ts)
         except SlackDeliveryError:
             await self._store.end_follow(record.id, EndReason.CHANNEL_GONE, self._clock.now())
             self._stats.ended[EndReason.CHANNEL_GONE.value] += 1
             raise
+        if message_ts is None:  # another engine claimed the post; it adopts this follow
+            return FollowResult(record.id, True, None, finished)
         fingerprint = visible_fingerprint(execution)
         shown = final_key(fingerprint) if finished else fingerprint
         await self._store.record_render(record.id, shown, self._clock.now())
+        if answered:
+            await self._store.finish_completion(
+                record.id, None, EndReason.COMPLETED, self._clock.now()
+            )
+            self._stats.ended[EndReason.COMPLETED.value] += 1
+            return FollowResult(record.id, True, message_ts, True)
         for group in analyse(execution).groups:  # present at the start: not "new"
             await self._store.claim_announcement(record.id, group.signature)
         record = await self._store.get_follow(record.id) or record
         key = execution_key(workflow_id, execution_id)
         if not finished and key not in await self._leases.acquire([key]):
             # another replica polls this execution; it adopts this follow at its next resync
-            return FollowResult(record.id, True, message_ts, finished)
+            return FollowResult(record.id, True, message_ts, False)
         watch = self._watch_for(workflow_id, execution_id)
         fresh = not watch.follows
         watch.remember(execution, fingerprint)
@@ -295,6 +363,7 @@ class FollowEngine:
             task.add_done_callback(self._task_ended)
         try:
             with self._working():
+                await self._take_back_claims()
                 await self._resync_or_retry()
             while not self._stopping:
                 _raise_if_dead(workers, senders)
@@ -332,8 +401,16 @@ class FollowEngine:
     # -- test support ------------------------------------------------------------------------
 
     def busy_tasks(self) -> set[asyncio.Task[Any]]:
-        """Tasks of this engine doing something right now (tests: settle on simulated time)."""
-        return set(self._busy) | {t for t in self._side if not t.done()}
+        """Tasks of this engine doing something right now (tests: settle on simulated time).
+
+        A task only waiting for another task's card post is left out; the poster counts.
+        """
+        side = {t for t in self._side if not t.done()}
+        return (set(self._busy) | side) - self._poster.waiters()
+
+    def waiting_tasks(self) -> set[asyncio.Task[Any]]:
+        """Tasks (also the caller's, e.g. ``follow()``) that wait for this engine's card posts."""
+        return self._poster.waiters()
 
     @property
     def has_pending_work(self) -> bool:
@@ -362,6 +439,17 @@ class FollowEngine:
         else:
             self._resync_failures = 0
 
+    async def _take_back_claims(self) -> None:
+        """Claims under our name are from this process's previous life (a crash, a SIGKILL):
+        take them back now instead of waiting until they are stale."""
+        try:
+            taken = await self._store.expire_claims(self._owner)
+        except StoreError as error:  # they become stale by themselves
+            log.warning("follow.claims_not_taken_back error=%s", error)
+            return
+        if taken:
+            log.info("follow.claims_taken_back owner=%s count=%d", self._owner, taken)
+
     async def _resync(self) -> None:
         """Load active follows from the store, take leases, drop follows ended elsewhere."""
         self._next_resync = self._clock.monotonic() + self._resync_every
@@ -385,6 +473,8 @@ class FollowEngine:
                     self._drop(follow_id)
         for key in held:
             for record in by_key.get(key, []):
+                if record.id in self._starting:
+                    continue
                 if record.id in self._lives:
                     self._lives[record.id].follow = record
                     continue

@@ -30,8 +30,11 @@ from aom_bot.render.follow_notices import (
 )
 
 __all__ = [
+    "CARD_EVENT",
     "COMPLETION_EVENT",
     "UpdateKind",
+    "card_in_history",
+    "card_metadata",
     "card_notice",
     "completion_in_thread",
     "completion_metadata",
@@ -51,6 +54,8 @@ __all__ = [
 
 #: Slack message-metadata ``event_type`` marking the one completion reply of a follow
 COMPLETION_EVENT = "aom_bot_completion"
+#: Slack message-metadata ``event_type`` marking a follow's card (found again after a crash)
+CARD_EVENT = "aom_bot_card"
 
 #: share of the elapsed run time used as the interval once the run is no longer young:
 #: a run 10 minutes old is polled every 30 s, one an hour old every 3 minutes (capped)
@@ -139,13 +144,31 @@ def completion_metadata(follow_id: int, execution_id: str) -> dict[str, Any]:
 
 def completion_in_thread(messages: Iterable[Mapping[str, Any]], follow_id: int) -> str | None:
     """The ``ts`` of this follow's completion reply among a thread's messages, if posted."""
+    return _marked(messages, COMPLETION_EVENT, follow_id)
+
+
+def card_metadata(follow_id: int, execution_id: str) -> dict[str, Any]:
+    """Slack message metadata that marks a follow's card (found by :func:`card_in_history`
+    when a crash came between posting it and recording its ``ts``)."""
+    return {
+        "event_type": CARD_EVENT,
+        "event_payload": {"follow_id": follow_id, "execution_id": execution_id},
+    }
+
+
+def card_in_history(messages: Iterable[Mapping[str, Any]], follow_id: int) -> str | None:
+    """The ``ts`` of this follow's card among a channel's messages, if posted."""
+    return _marked(messages, CARD_EVENT, follow_id)
+
+
+def _marked(messages: Iterable[Mapping[str, Any]], event: str, follow_id: int) -> str | None:
     for message in messages:
         metadata = message.get("metadata")
         if not isinstance(metadata, Mapping):
             continue
         payload = metadata.get("event_payload")
         if (
-            metadata.get("event_type") == COMPLETION_EVENT
+            metadata.get("event_type") == event
             and isinstance(payload, Mapping)
             and str(payload.get("follow_id")) == str(follow_id)
             and message.get("ts")

@@ -21,11 +21,13 @@ from aom_bot.errors import (
     AomError,
     AomNotFoundError,
     SlackDeliveryError,
+    SlackMessageGone,
 )
 from aom_bot.follow import policy
 from aom_bot.follow.cards import CardQueue, CardRenderer
 from aom_bot.follow.endings import Endings
-from aom_bot.follow.protocols import CardNotifier, ExecutionSource
+from aom_bot.follow.posting import CardPoster
+from aom_bot.follow.protocols import CardNotifier, ExecutionSource, MessageLike
 from aom_bot.follow.scheduler import PollScheduler
 from aom_bot.follow.state import FollowStats, Live, Watch
 from aom_bot.render.analysis import analyse, visible_fingerprint
@@ -60,6 +62,7 @@ class Poller:
         cards: CardQueue,
         scheduler: PollScheduler,
         endings: Endings,
+        poster: CardPoster,
         finish: Callable[[Live, ExecutionDetail], None],
         spawn: Callable[[Coroutine[Any, Any, None]], None],
     ) -> None:
@@ -75,6 +78,7 @@ class Poller:
         self._cards = cards
         self._scheduler = scheduler
         self._endings = endings
+        self._poster = poster
         self._finish = finish
         self._spawn = spawn
 
@@ -162,9 +166,10 @@ class Poller:
                 live.unreachable_since = None
                 live.notice = None
                 await self._store.set_unreachable(live.id, None)
-            baseline = live.shown is None
-            if live.follow.message_ts is None and not await self._post_card(live, execution):
+            if live.follow.message_ts is None:
+                self._post_later(live)  # posting waits for Slack's pace: never in a poll
                 continue
+            baseline = live.shown is None
             if baseline:
                 # never rendered (a follow made elsewhere): what exists now is not "new"
                 for group in analysis.groups:
@@ -189,29 +194,57 @@ class Poller:
             self._cards.want(live, fingerprint, now)
         self._scheduler.schedule(watch, self._scheduler.interval(watch))
 
-    async def _post_card(self, live: Live, execution: ExecutionDetail) -> bool:
-        """A resumed follow whose card was never posted (crash in ``follow()``): post it now."""
+    def _post_later(self, live: Live) -> None:
+        """A follow without a card (made elsewhere, or a crash in ``follow()``): post it beside
+        the polls; the store's claim makes sure only one engine does."""
+        if not self._poster.posting(live.id):
+            self._spawn(self._post_card(live))
+
+    async def _post_card(self, live: Live) -> None:
         name = await self._renderer.workflow_name(live.follow.workflow_id)
-        card = self._renderer.render(execution, name, following=True, notice=live.notice)
+        rendered: list[ExecutionDetail] = []
+
+        def latest() -> MessageLike:
+            current = live.watch.last_execution()
+            assert current is not None  # a poll remembered it before asking for the post
+            rendered[:] = [current]
+            return self._renderer.render(current, name, following=True, notice=live.notice)
+
         try:
-            ts = await self._notifier.post(live.follow.channel_id, card)
+            ts = await self._poster.post(live.follow, latest)
         except SlackDeliveryError as error:
             await self._endings.slack_failed(live, error)
-            return False
-        await self._store.set_message(live.id, ts)
+            return
         record = await self._store.get_follow(live.id)
-        if record is not None:
-            live.follow = record
-        live.shown = policy.display_key(visible_fingerprint(execution), live.notice)
+        if ts is None or record is None or live.ended:
+            return  # another engine posts it; its ts arrives with the next resync
+        live.follow = record
+        if not rendered:  # adopted a card found in the channel: show the latest state
+            return
+        shown = rendered[0]
+        analysis = analyse(shown)
+        for group in analysis.groups:  # on the card from the start: not "new"
+            live.announced.add(group.signature)
+            await self._store.claim_announcement(live.id, group.signature)
+        live.shown = policy.display_key(visible_fingerprint(shown, analysis), live.notice)
         live.rendered_at = self._clock.now()
         await self._store.record_render(live.id, live.shown, live.rendered_at)
-        return True
 
     async def _announce(self, live: Live, text: str) -> None:
+        """One "new failure" reply, only under a card Slack says still exists (an edit may be
+        minutes away when many cards share Slack's edit budget, so it is checked directly)."""
         ts = live.follow.message_ts
         if ts is None or live.ended:
             return
         try:
+            if not await self._notifier.message_exists(live.follow.channel_id, ts):
+                raise SlackMessageGone(
+                    "The card was deleted.",
+                    error="message_not_found",
+                    method="conversations.history",
+                )
+            if live.ended:
+                return
             await self._notifier.post(
                 live.follow.channel_id,
                 SlackMessage(text=text, blocks=[section(text)]),

@@ -57,3 +57,11 @@ class CardNotifier(Protocol):
     async def thread_replies(self, channel: str, ts: str) -> list[dict[str, Any]]:
         """The thread under ``ts`` with message metadata (to find an earlier completion)."""
         ...
+
+    async def message_exists(self, channel: str, ts: str) -> bool:
+        """True while the message ``ts`` is in the channel (not deleted)."""
+        ...
+
+    async def history(self, channel: str) -> list[dict[str, Any]]:
+        """The channel's recent messages, newest first, with metadata (to find a card)."""
+        ...

@@ -66,6 +66,9 @@ class Live:
     unsure_claim: bool = False
     #: since when the store has failed this card's edits (its card says so until it works)
     store_failing_since: datetime | None = None
+    #: Slack keeps the card but refuses to edit it (edit window, permissions): no more edits,
+    #: the thread replies and the completion still go out
+    frozen: bool = False
 
     @property
     def id(self) -> int:

@@ -42,6 +42,7 @@ from aom_bot.slack.commands import SUBSCRIPTIONS_DISABLED, check_follow_limits, 
 from aom_bot.slack.deps import SlackDeps
 from aom_bot.slack.grammar import ExecutionRef
 from aom_bot.slack.home import home_notice, publish_home
+from aom_bot.slack.once import show_in_channel
 from aom_bot.slack.replies import Conversation, Replier, outcome_of
 
 __all__ = ["Click", "parse_click", "register_actions"]
@@ -287,13 +288,12 @@ def _asked_by(user_id: str) -> str:
 
 async def _show(deps: SlackDeps, click: Click, replier: Replier) -> None:
     ref = click.ref()
+    if not click.is_ephemeral:
+        await show_in_channel(deps, ref, replier)  # one card per execution per channel
+        return
     execution = await deps.aom.get_execution(ref.workflow_id, ref.execution_id)
     following = await deps.follow.is_following(click.channel_id, ref.workflow_id, ref.execution_id)
-    message = await card(deps, execution, following=following)
-    if click.is_ephemeral:
-        await replier.privately(message)
-    else:
-        await replier.to_channel(message)
+    await replier.privately(await card(deps, execution, following=following))
 
 
 async def _unsubscribe(deps: SlackDeps, click: Click, replier: Replier) -> None:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 
 from aom_bot.aom.models import ExecutionDetail
-from aom_bot.errors import ConfigError
+from aom_bot.errors import ConfigError, SlackDeliveryError
 from aom_bot.render.kit import SlackMessage
 from aom_bot.render.links import console_link
 from aom_bot.render.message import execution_message
 from aom_bot.render.report import report_text
 from aom_bot.slack.deps import SlackDeps
 
-__all__ = ["Report", "card", "console_url", "report", "workflow_name"]
+__all__ = ["Report", "card", "card_link", "console_url", "report", "workflow_name"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,18 @@ async def card(
         notice=notice,
         scrubber=deps.scrubber,
     )
+
+
+async def card_link(deps: SlackDeps, channel_id: str, ts: str | None) -> str:
+    """A link to the card ``ts`` for a reply (plain words when Slack gives no link)."""
+    if ts is None:
+        return "the card (it is being posted)"
+    try:
+        link = await deps.notifier.permalink(channel_id, ts)
+    except SlackDeliveryError as exc:
+        log.info("slack.permalink.failed channel=%s slack_error=%s", channel_id, exc.error)
+        return "the card above"
+    return f"<{link}|the card>"
 
 
 class Report:

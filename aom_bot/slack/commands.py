@@ -24,7 +24,7 @@ from aom_bot.errors import (
 from aom_bot.render.escape import inline_code
 from aom_bot.render.kit import SlackMessage, section
 from aom_bot.render.lists import executions_message, workflows_message
-from aom_bot.slack.cards import card
+from aom_bot.slack.cards import card, card_link
 from aom_bot.slack.deps import SlackDeps
 from aom_bot.slack.grammar import (
     Command,
@@ -39,6 +39,7 @@ from aom_bot.slack.grammar import (
     parse_command,
 )
 from aom_bot.slack.help import help_message, usage_error_message
+from aom_bot.slack.once import show_in_channel
 from aom_bot.slack.replies import Conversation, Replier, outcome_of, with_invite
 
 __all__ = [
@@ -188,13 +189,14 @@ async def _answer(replier: Replier, message: SlackMessage, *, private: bool) -> 
 
 async def _show(deps: SlackDeps, command: ShowCommand, replier: Replier) -> None:
     ref = command.ref
+    if not command.private:
+        await show_in_channel(deps, ref, replier)  # one card per execution per channel
+        return
     execution = await deps.aom.get_execution(ref.workflow_id, ref.execution_id)
     following = await deps.follow.is_following(
         replier.conversation.channel_id, ref.workflow_id, ref.execution_id
     )
-    await _answer(
-        replier, await card(deps, execution, following=following), private=command.private
-    )
+    await replier.privately(await card(deps, execution, following=following))
 
 
 async def _follow(deps: SlackDeps, command: FollowCommand, replier: Replier) -> None:
@@ -222,9 +224,9 @@ async def _follow(deps: SlackDeps, command: FollowCommand, replier: Replier) -> 
         return
     if not result.created:
         shown = f"{inline_code(ref.workflow_id)} / {inline_code(ref.execution_id)}"
-        await replier.privately(
-            notice_message(f"Execution {shown} is already followed in this channel.")
-        )
+        link = await card_link(deps, conv.channel_id, result.message_ts)
+        state = "has already finished" if result.finished else "is already followed in this channel"
+        await replier.privately(notice_message(f"Execution {shown} {state}: here is {link}."))
 
 
 async def check_follow_limits(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from aom_bot.aom.models import ExecutionDetail, Workflow
@@ -24,9 +25,11 @@ from aom_bot.slack.gate import AckGate
 from aom_bot.slack.grammar import SubscriptionCommand
 from aom_bot.slack.limits import FollowLimits
 from aom_bot.slack.metrics import Metrics
+from aom_bot.store.base import Follow
 
 __all__ = [
     "AomReader",
+    "ChannelCards",
     "FollowControl",
     "FollowOutcome",
     "HomeTab",
@@ -66,6 +69,8 @@ class Notifier(Protocol):
     async def update(self, channel: str, ts: str, message: SlackMessage) -> None: ...
 
     async def post_ephemeral(self, channel: str, user: str, message: SlackMessage) -> Any: ...
+
+    async def permalink(self, channel: str, ts: str) -> str: ...
 
     async def upload_report(
         self,
@@ -124,6 +129,43 @@ class FollowControl(Protocol):
     ) -> bool: ...
 
     async def is_following(self, channel_id: str, workflow_id: str, execution_id: str) -> bool: ...
+
+
+class ChannelCards(Protocol):
+    """Which card of an execution a channel already has (the store: ``aom_bot.store.Store``)."""
+
+    async def find_active_follow(
+        self, channel_id: str, workflow_id: str, execution_id: str
+    ) -> Follow | None: ...
+
+    async def claim_card(
+        self,
+        channel_id: str,
+        workflow_id: str,
+        execution_id: str,
+        now: datetime,
+        *,
+        fresh_for: timedelta,
+        posting_for: timedelta,
+    ) -> tuple[bool, str | None]: ...
+
+    async def set_card(
+        self, channel_id: str, workflow_id: str, execution_id: str, message_ts: str
+    ) -> None: ...
+
+    async def release_card(
+        self, channel_id: str, workflow_id: str, execution_id: str, message_ts: str | None
+    ) -> None: ...
+
+    async def claim_card_refresh(
+        self,
+        channel_id: str,
+        workflow_id: str,
+        execution_id: str,
+        now: datetime,
+        *,
+        every: timedelta,
+    ) -> bool: ...
 
 
 class SubscriptionHandler(Protocol):
@@ -205,3 +247,5 @@ class SlackDeps:
     follow_limits: FollowLimits | None = None
     #: work after ``ack()`` waits for pending acks (one gate per app instance)
     ack_gate: AckGate = field(default_factory=AckGate)
+    #: one card per execution per channel, decided in the store (None: every show posts)
+    cards: ChannelCards | None = None

@@ -16,6 +16,7 @@ logged.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
@@ -79,6 +80,10 @@ class SlackLimits:
     replies: Rate = Rate(40, 2)
     #: Tier 4 (files.getUploadURLExternal / files.completeUploadExternal)
     files: Rate = Rate(60, 2)
+    #: Tier 4 (chat.getPermalink)
+    permalink: Rate = Rate(90, 3)
+    #: Tier 3 (conversations.history)
+    history: Rate = Rate(40, 2)
     #: how often a call answered with 429 (or a 5xx / transport error) is tried again
     retries: int = 5
     #: Retry-After to assume when Slack's 429 has none
@@ -200,6 +205,8 @@ def _retry_after(error: SlackApiError, default: float) -> float:
 
 
 _NO_ERROR_CODE = "unknown_error"
+#: how many message permalinks the notifier remembers (they never change)
+_PERMALINKS_KEPT = 1000
 
 
 def _error_code(error: SlackApiError) -> str:
@@ -224,6 +231,7 @@ class SlackNotifier:
         self._clock = clock
         self._limits = limits or SlackLimits()
         self._paces: dict[tuple[str, str], _Pace] = {}
+        self._permalinks: dict[tuple[str, str], asyncio.Future[str]] = {}
         self.stats = NotifierStats()
 
     # -- public API ------------------------------------------------------------------------
@@ -291,6 +299,39 @@ class SlackNotifier:
             return await self._client.chat_postEphemeral(channel=channel, user=user, **payload)
 
         await self._call("chat.postEphemeral", None, send)
+
+    async def permalink(self, channel: str, ts: str) -> str:
+        """The link that opens the message ``ts`` in Slack (chat.getPermalink).
+
+        Asked once per message and remembered: fifty people asking for the same card at once
+        must not queue fifty calls behind Slack's pace.
+        """
+        key = (channel, ts)
+        known = self._permalinks.get(key)
+        if known is None:
+            known = self._permalinks[key] = asyncio.ensure_future(self._permalink(channel, ts))
+            while len(self._permalinks) > _PERMALINKS_KEPT:
+                del self._permalinks[next(iter(self._permalinks))]
+        try:
+            return await asyncio.shield(known)
+        except SlackDeliveryError:
+            if self._permalinks.get(key) is known:
+                del self._permalinks[key]  # asked again next time
+            raise
+
+    async def _permalink(self, channel: str, ts: str) -> str:
+        async def send() -> Any:
+            return await self._client.chat_getPermalink(channel=channel, message_ts=ts)
+
+        response = await self._call("chat.getPermalink", None, send)
+        link = response.get("permalink")
+        if not isinstance(link, str) or not link.startswith("https://"):
+            raise SlackDeliveryError(
+                "Slack answered chat.getPermalink without a link.",
+                error="no_permalink",
+                method="chat.getPermalink",
+            )
+        return link
 
     async def join(self, channel: str) -> None:
         """Join a public channel; private ones answer ``channel_not_found`` or similar."""
@@ -366,6 +407,48 @@ class SlackNotifier:
                 break
         return messages
 
+    async def message_exists(self, channel: str, ts: str) -> bool:
+        """True while the top-level message ``ts`` is in the channel (not deleted): checked
+        before anything is posted into its thread."""
+
+        async def send() -> Any:
+            return await self._client.conversations_history(
+                channel=channel, latest=ts, oldest=ts, inclusive=True, limit=1
+            )
+
+        response = await self._call("conversations.history", None, send)
+        return any(
+            isinstance(m, dict) and m.get("ts") == ts and m.get("subtype") != "tombstone"
+            for m in response.get("messages") or []
+        )
+
+    async def history(self, channel: str, *, max_pages: int = 5) -> list[dict[str, Any]]:
+        """The channel's recent messages (newest first) with their metadata: to find a card
+        posted before a crash, before posting it again."""
+        messages: list[dict[str, Any]] = []
+        cursor: str | None = None
+        for _ in range(max_pages):
+            current = cursor
+
+            async def send(current: str | None = current) -> Any:
+                kwargs: dict[str, Any] = {
+                    "channel": channel,
+                    "include_all_metadata": True,
+                    "limit": 200,
+                }
+                if current:
+                    kwargs["cursor"] = current
+                return await self._client.conversations_history(**kwargs)
+
+            response = await self._call("conversations.history", None, send)
+            page = response.get("messages") or []
+            messages.extend(m for m in page if isinstance(m, dict))
+            meta = response.get("response_metadata") or {}
+            cursor = meta.get("next_cursor") if isinstance(meta, dict) else None
+            if not cursor or not response.get("has_more", True):
+                break
+        return messages
+
     # -- pacing and error mapping ----------------------------------------------------------
 
     def _buckets(self, method: str, channel: str | None) -> list[_Pace]:
@@ -383,6 +466,10 @@ class SlackNotifier:
             rates.append(((method, ""), limits.join))
         elif method == "conversations.replies":
             rates.append(((method, ""), limits.replies))
+        elif method == "chat.getPermalink":
+            rates.append(((method, ""), limits.permalink))
+        elif method == "conversations.history":
+            rates.append(((method, ""), limits.history))
         else:
             rates.append((("files", ""), limits.files))
         buckets = []

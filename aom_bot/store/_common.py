@@ -20,7 +20,8 @@ from aom_bot.store.base import (
 FOLLOW_COLUMNS = (
     "id, workflow_id, execution_id, channel_id, message_ts, started_by, started_at, deadline, "
     "subscription_id, mention, state, end_reason, ended_at, fingerprint, rendered_at, "
-    "unreachable_since, completion_state, completion_owner, completion_claimed_at, completion_ts"
+    "unreachable_since, completion_state, completion_owner, completion_claimed_at, completion_ts, "
+    "card_owner, card_claimed_at"
 )
 SUBSCRIPTION_COLUMNS = (
     "id, channel_id, workflow_id, workflow_name, failures_only, mention, created_by, created_at"
@@ -96,6 +97,8 @@ def follow_from_row(
         completion_owner=row["completion_owner"],
         completion_claimed_at=when(row["completion_claimed_at"]),
         completion_ts=row["completion_ts"],
+        card_owner=row["card_owner"],
+        card_claimed_at=when(row["card_claimed_at"]),
     )
 
 

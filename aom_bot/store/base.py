@@ -93,6 +93,13 @@ class Store(Protocol):
         """The active follow of this execution in this channel, if any."""
         ...
 
+    async def latest_follow(
+        self, channel_id: str, workflow_id: str, execution_id: str
+    ) -> Follow | None:
+        """The newest follow of this execution in this channel, active or ended, preferring
+        one whose card was posted: how a finished run's card is found again."""
+        ...
+
     async def active_follows(self) -> list[Follow]:
         """Every active follow, oldest first: what a (re)started poller resumes."""
         ...
@@ -134,6 +141,29 @@ class Store(Protocol):
 
         With ``stale_after``, a claim older than that (its owner presumably crashed before
         posting) can be taken over; without it a claim is never taken over.
+        """
+        ...
+
+    async def claim_card_post(
+        self, follow_id: int, owner: str, now: datetime, *, stale_after: timedelta
+    ) -> bool:
+        """True for exactly one caller: it may post the card of a follow that has none yet.
+
+        A claim older than ``stale_after`` (its owner presumably died around the post) can be
+        taken over; the taker should first look for a card already posted.
+        """
+        ...
+
+    async def release_card_post(self, follow_id: int, owner: str) -> None:
+        """Give back an unposted card claim (Slack certainly did not post)."""
+        ...
+
+    async def expire_claims(self, owner: str) -> int:
+        """Make ``owner``'s card and completion claims stale at once; returns how many.
+
+        A process calls this as it starts: claims under its name are from its previous life,
+        and must not wait out ``stale_after`` (the claims stay, so whoever takes one over
+        still looks in Slack for what was posted before).
         """
         ...
 
@@ -231,6 +261,51 @@ class Store(Protocol):
         """True exactly once per (channel, workflow, execution): post that execution's card."""
         ...
 
+    # -- channel cards (one card per execution per channel) ---------------------------------
+
+    async def claim_card(
+        self,
+        channel_id: str,
+        workflow_id: str,
+        execution_id: str,
+        now: datetime,
+        *,
+        fresh_for: timedelta,
+        posting_for: timedelta,
+    ) -> tuple[bool, str | None]:
+        """Who posts the channel's card of an execution: ``(True, None)`` for exactly one caller.
+
+        Everyone else gets ``(False, ts)``: the card posted less than ``fresh_for`` ago, or
+        ``None`` while its poster is still at it. A card older than ``fresh_for``, or a claim
+        unposted for ``posting_for`` (its poster died), is claimed afresh.
+        """
+        ...
+
+    async def set_card(
+        self, channel_id: str, workflow_id: str, execution_id: str, message_ts: str
+    ) -> None:
+        """Record the ``ts`` of the card the claim's winner posted."""
+        ...
+
+    async def release_card(
+        self, channel_id: str, workflow_id: str, execution_id: str, message_ts: str | None
+    ) -> None:
+        """Forget the channel's card if it still is ``message_ts`` (``None``: the unposted
+        claim): posting failed, or the card was deleted. The next claim wins at once."""
+        ...
+
+    async def claim_card_refresh(
+        self,
+        channel_id: str,
+        workflow_id: str,
+        execution_id: str,
+        now: datetime,
+        *,
+        every: timedelta,
+    ) -> bool:
+        """True for one caller per ``every``: it refreshes the posted card."""
+        ...
+
     async def prune(self, before: datetime) -> None:
-        """Forget ended follows, seen executions and post claims older than ``before``."""
+        """Forget ended follows, seen executions and post claims and channel cards older than ``before``."""
         ...

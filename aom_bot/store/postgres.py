@@ -252,6 +252,19 @@ class PostgresStore:
         )
         return None if row is None else _follow(row)
 
+    async def latest_follow(
+        self, channel_id: str, workflow_id: str, execution_id: str
+    ) -> Follow | None:
+        """The newest follow of this execution in this channel, a posted card first."""
+        row = await self._one(
+            _SELECT_FOLLOW + " WHERE channel_id = $1 AND workflow_id = $2 AND execution_id = $3"
+            " ORDER BY message_ts IS NULL, id DESC LIMIT 1",
+            channel_id,
+            workflow_id,
+            execution_id,
+        )
+        return None if row is None else _follow(row)
+
     async def active_follows(self) -> list[Follow]:
         """Every active follow, oldest first."""
         rows = await self._rows(_SELECT_FOLLOW + " WHERE state = 'active' ORDER BY started_at, id")
@@ -331,6 +344,47 @@ class PostgresStore:
             utc(now),
             stale_cutoff(now, stale_after),  # NULL: "<=" is never true, no takeover
         )
+
+    async def claim_card_post(
+        self, follow_id: int, owner: str, now: datetime, *, stale_after: timedelta
+    ) -> bool:
+        """True for exactly one caller: it may post the card of a follow that has none yet."""
+        return await self._changed(
+            "UPDATE follows SET card_owner = $2, card_claimed_at = $3"
+            " WHERE id = $1 AND state = 'active' AND message_ts IS NULL"
+            " AND (card_owner IS NULL OR card_claimed_at <= $4) RETURNING id",
+            follow_id,
+            owner,
+            utc(now),
+            utc(now) - stale_after,
+        )
+
+    async def release_card_post(self, follow_id: int, owner: str) -> None:
+        """Give back an unposted card claim."""
+        await self._changed(
+            "UPDATE follows SET card_owner = NULL, card_claimed_at = NULL"
+            " WHERE id = $1 AND card_owner = $2 AND message_ts IS NULL RETURNING id",
+            follow_id,
+            owner,
+        )
+
+    async def expire_claims(self, owner: str) -> int:
+        """Make ``owner``'s card and completion claims stale at once; returns how many."""
+        epoch = datetime(1970, 1, 1, tzinfo=UTC)
+        async with self._conn(transaction=True) as conn:
+            cards = await conn.fetch(
+                "UPDATE follows SET card_claimed_at = $2 WHERE state = 'active'"
+                " AND card_owner = $1 AND message_ts IS NULL RETURNING id",
+                owner,
+                epoch,
+            )
+            completions = await conn.fetch(
+                "UPDATE follows SET completion_claimed_at = $2 WHERE state = 'active'"
+                " AND completion_state = 'claimed' AND completion_owner = $1 RETURNING id",
+                owner,
+                epoch,
+            )
+        return len(cards) + len(completions)
 
     async def release_completion(self, follow_id: int, owner: str) -> None:
         """Give back an unposted claim so a later attempt can claim it."""
@@ -533,6 +587,91 @@ class PostgresStore:
             utc(now),
         )
 
+    # -- channel cards -----------------------------------------------------------------------
+
+    async def claim_card(
+        self,
+        channel_id: str,
+        workflow_id: str,
+        execution_id: str,
+        now: datetime,
+        *,
+        fresh_for: timedelta,
+        posting_for: timedelta,
+    ) -> tuple[bool, str | None]:
+        """Who posts the channel's card of an execution: ``(True, None)`` for exactly one."""
+        key = (channel_id, workflow_id, execution_id)
+        async with self._conn(transaction=True) as conn:
+            won = await conn.fetchval(
+                "INSERT INTO channel_cards (channel_id, workflow_id, execution_id, claimed_at)"
+                " VALUES ($1, $2, $3, $4)"
+                " ON CONFLICT (channel_id, workflow_id, execution_id) DO UPDATE SET"
+                " message_ts = NULL, claimed_at = EXCLUDED.claimed_at, refreshed_at = NULL"
+                " WHERE channel_cards.claimed_at <= $5"
+                " OR (channel_cards.message_ts IS NULL AND channel_cards.claimed_at <= $6)"
+                " RETURNING true",
+                *key,
+                utc(now),
+                utc(now) - fresh_for,
+                utc(now) - posting_for,
+            )
+            if won:
+                return True, None
+            ts = await conn.fetchval(
+                "SELECT message_ts FROM channel_cards"
+                " WHERE channel_id = $1 AND workflow_id = $2 AND execution_id = $3",
+                *key,
+            )
+        return False, ts
+
+    async def set_card(
+        self, channel_id: str, workflow_id: str, execution_id: str, message_ts: str
+    ) -> None:
+        """Record the ``ts`` of the card the claim's winner posted."""
+        await self._changed(
+            "UPDATE channel_cards SET message_ts = $4"
+            " WHERE channel_id = $1 AND workflow_id = $2 AND execution_id = $3 RETURNING true",
+            channel_id,
+            workflow_id,
+            execution_id,
+            message_ts,
+        )
+
+    async def release_card(
+        self, channel_id: str, workflow_id: str, execution_id: str, message_ts: str | None
+    ) -> None:
+        """Forget the channel's card if it still is ``message_ts``."""
+        await self._changed(
+            "DELETE FROM channel_cards WHERE channel_id = $1 AND workflow_id = $2"
+            " AND execution_id = $3 AND message_ts IS NOT DISTINCT FROM $4 RETURNING true",
+            channel_id,
+            workflow_id,
+            execution_id,
+            message_ts,
+        )
+
+    async def claim_card_refresh(
+        self,
+        channel_id: str,
+        workflow_id: str,
+        execution_id: str,
+        now: datetime,
+        *,
+        every: timedelta,
+    ) -> bool:
+        """True for one caller per ``every``: it refreshes the posted card."""
+        return await self._changed(
+            "UPDATE channel_cards SET refreshed_at = $4"
+            " WHERE channel_id = $1 AND workflow_id = $2 AND execution_id = $3"
+            " AND message_ts IS NOT NULL AND COALESCE(refreshed_at, claimed_at) <= $5"
+            " RETURNING true",
+            channel_id,
+            workflow_id,
+            execution_id,
+            utc(now),
+            utc(now) - every,
+        )
+
     async def prune(self, before: datetime) -> None:
         """Forget ended follows, seen executions, post claims and leases older than ``before``."""
         cutoff = utc(before)
@@ -542,4 +681,5 @@ class PostgresStore:
             )
             await conn.execute("DELETE FROM seen_executions WHERE seen_at < $1", cutoff)
             await conn.execute("DELETE FROM post_claims WHERE claimed_at < $1", cutoff)
+            await conn.execute("DELETE FROM channel_cards WHERE claimed_at < $1", cutoff)
             await conn.execute("DELETE FROM leases WHERE expires_at < $1", cutoff)

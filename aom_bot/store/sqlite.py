@@ -303,6 +303,17 @@ class SqliteStore:
         )
         return _follow(rows[0]) if rows else None
 
+    async def latest_follow(
+        self, channel_id: str, workflow_id: str, execution_id: str
+    ) -> Follow | None:
+        """The newest follow of this execution in this channel, a posted card first."""
+        rows = await self._rows(
+            _SELECT_FOLLOW + " WHERE channel_id = ? AND workflow_id = ? AND execution_id = ?"
+            " ORDER BY message_ts IS NULL, id DESC LIMIT 1",
+            (channel_id, workflow_id, execution_id),
+        )
+        return _follow(rows[0]) if rows else None
+
     async def active_follows(self) -> list[Follow]:
         """Every active follow, oldest first."""
         rows = await self._rows(_SELECT_FOLLOW + " WHERE state = 'active' ORDER BY started_at, id")
@@ -374,6 +385,43 @@ class SqliteStore:
             "      AND ? IS NOT NULL AND completion_claimed_at <= ?))",
             (owner, _text(now), follow_id, *[_text_or_none(stale_cutoff(now, stale_after))] * 2),
         )
+
+    async def claim_card_post(
+        self, follow_id: int, owner: str, now: datetime, *, stale_after: timedelta
+    ) -> bool:
+        """True for exactly one caller: it may post the card of a follow that has none yet."""
+        return await self._changed(
+            "UPDATE follows SET card_owner = ?, card_claimed_at = ?"
+            " WHERE id = ? AND state = 'active' AND message_ts IS NULL"
+            " AND (card_owner IS NULL OR card_claimed_at <= ?)",
+            (owner, _text(now), follow_id, _text(utc(now) - stale_after)),
+        )
+
+    async def release_card_post(self, follow_id: int, owner: str) -> None:
+        """Give back an unposted card claim."""
+        await self._changed(
+            "UPDATE follows SET card_owner = NULL, card_claimed_at = NULL"
+            " WHERE id = ? AND card_owner = ? AND message_ts IS NULL",
+            (follow_id, owner),
+        )
+
+    async def expire_claims(self, owner: str) -> int:
+        """Make ``owner``'s card and completion claims stale at once; returns how many."""
+        epoch = _text(datetime(1970, 1, 1, tzinfo=UTC))
+        async with self._tx() as db:
+            async with db.execute(
+                "UPDATE follows SET card_claimed_at = ? WHERE state = 'active'"
+                " AND card_owner = ? AND message_ts IS NULL",
+                (epoch, owner),
+            ) as cur:
+                cards = cur.rowcount
+            async with db.execute(
+                "UPDATE follows SET completion_claimed_at = ? WHERE state = 'active'"
+                " AND completion_state = 'claimed' AND completion_owner = ?",
+                (epoch, owner),
+            ) as cur:
+                completions = cur.rowcount
+        return max(cards, 0) + max(completions, 0)
 
     async def release_completion(self, follow_id: int, owner: str) -> None:
         """Give back an unposted claim so a later attempt can claim it."""
@@ -588,6 +636,78 @@ class SqliteStore:
             (channel_id, workflow_id, execution_id, _text(now)),
         )
 
+    # -- channel cards -----------------------------------------------------------------------
+
+    async def claim_card(
+        self,
+        channel_id: str,
+        workflow_id: str,
+        execution_id: str,
+        now: datetime,
+        *,
+        fresh_for: timedelta,
+        posting_for: timedelta,
+    ) -> tuple[bool, str | None]:
+        """Who posts the channel's card of an execution: ``(True, None)`` for exactly one."""
+        key = (channel_id, workflow_id, execution_id)
+        async with self._tx() as db:
+            won = await self._changed_in(
+                db,
+                "INSERT INTO channel_cards (channel_id, workflow_id, execution_id, claimed_at)"
+                " VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (channel_id, workflow_id, execution_id) DO UPDATE SET"
+                " message_ts = NULL, claimed_at = excluded.claimed_at, refreshed_at = NULL"
+                " WHERE channel_cards.claimed_at <= ?"
+                " OR (channel_cards.message_ts IS NULL AND channel_cards.claimed_at <= ?)",
+                (*key, _text(now), _text(utc(now) - fresh_for), _text(utc(now) - posting_for)),
+            )
+            if won:
+                return True, None
+            async with db.execute(
+                "SELECT message_ts FROM channel_cards"
+                " WHERE channel_id = ? AND workflow_id = ? AND execution_id = ?",
+                key,
+            ) as cur:
+                row = await cur.fetchone()
+        return False, None if row is None else row[0]
+
+    async def set_card(
+        self, channel_id: str, workflow_id: str, execution_id: str, message_ts: str
+    ) -> None:
+        """Record the ``ts`` of the card the claim's winner posted."""
+        await self._changed(
+            "UPDATE channel_cards SET message_ts = ?"
+            " WHERE channel_id = ? AND workflow_id = ? AND execution_id = ?",
+            (message_ts, channel_id, workflow_id, execution_id),
+        )
+
+    async def release_card(
+        self, channel_id: str, workflow_id: str, execution_id: str, message_ts: str | None
+    ) -> None:
+        """Forget the channel's card if it still is ``message_ts``."""
+        await self._changed(
+            "DELETE FROM channel_cards WHERE channel_id = ? AND workflow_id = ?"
+            " AND execution_id = ? AND message_ts IS ?",
+            (channel_id, workflow_id, execution_id, message_ts),
+        )
+
+    async def claim_card_refresh(
+        self,
+        channel_id: str,
+        workflow_id: str,
+        execution_id: str,
+        now: datetime,
+        *,
+        every: timedelta,
+    ) -> bool:
+        """True for one caller per ``every``: it refreshes the posted card."""
+        return await self._changed(
+            "UPDATE channel_cards SET refreshed_at = ?"
+            " WHERE channel_id = ? AND workflow_id = ? AND execution_id = ?"
+            " AND message_ts IS NOT NULL AND COALESCE(refreshed_at, claimed_at) <= ?",
+            (_text(now), channel_id, workflow_id, execution_id, _text(utc(now) - every)),
+        )
+
     async def prune(self, before: datetime) -> None:
         """Forget ended follows, seen executions, post claims and leases older than ``before``."""
         cutoff = _text(before)
@@ -597,6 +717,7 @@ class SqliteStore:
             )
             await db.execute("DELETE FROM seen_executions WHERE seen_at < ?", (cutoff,))
             await db.execute("DELETE FROM post_claims WHERE claimed_at < ?", (cutoff,))
+            await db.execute("DELETE FROM channel_cards WHERE claimed_at < ?", (cutoff,))
             await db.execute("DELETE FROM leases WHERE expires_at < ?", (cutoff,))
 
 

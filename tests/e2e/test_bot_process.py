@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -188,6 +190,85 @@ async def test_sigkill_mid_follow_then_restart_posts_exactly_one_completion(tmp_
     assert len(replies) == 1, [c.args.get("text") for c in replies]
     final = slack.message(CHANNEL_ID, card_ts)
     assert "fail" in final["text"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+async def test_sigkill_after_claiming_the_completion_restart_posts_it_at_once(tmp_path):
+    """SIGKILL between claiming the completion and posting it: the restarted process (same
+    replica name) takes its own claim back and posts the reply within seconds, not after the
+    two-minute stale-claim window."""
+    clock = HandClock()
+    database = tmp_path / "bot.sqlite3"
+    async with FakeSlack() as slack:
+        with simulator(clock) as (aom_env, demo):
+            workflow = demo.world.workflow_ids()[0]
+            execution = demo.world.execution_ids(workflow)[0]
+            clock.offset = 10
+            env = bot_environment(aom_env, slack, database)
+            port = free_port()
+            async with bot_process(env, port) as first:
+                await send_command(
+                    port, f"follow {workflow} {execution}", slack.response_url(CHANNEL_ID, USER_ID)
+                )
+                [card] = await slack.wait_for("chat.postMessage", timeout=15)
+                first.kill()
+                await first.wait()
+            # what the killed process got done just before: it claimed the completion
+            store = await open_store(f"sqlite:///{database}")
+            try:
+                [follow] = await store.active_follows()
+                claimed = await store.claim_completion(
+                    follow.id, env["HOSTNAME"], datetime.now(UTC)
+                )
+            finally:
+                await store.aclose()
+            assert claimed
+
+            clock.offset = 120  # the run has ended
+            async with bot_process(env, port):
+                [done] = await slack.wait_for(is_completion, timeout=20)
+
+    assert done.args["thread_ts"] == card.response["ts"]
+    assert len([c for c in slack.calls if is_completion(c)]) == 1
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+async def test_sigkill_between_posting_the_card_and_recording_it_leaves_one_card(tmp_path):
+    """SIGKILL after the card reached Slack but before its ts was stored: the restarted
+    process finds the card by its metadata and keeps that one current; no second card."""
+    clock = HandClock()
+    database = tmp_path / "bot.sqlite3"
+    async with FakeSlack() as slack:
+        with simulator(clock) as (aom_env, demo):
+            workflow = demo.world.workflow_ids()[0]
+            execution = demo.world.execution_ids(workflow)[0]
+            clock.offset = 10
+            env = bot_environment(aom_env, slack, database)
+            port = free_port()
+            async with bot_process(env, port) as first:
+                await send_command(
+                    port, f"follow {workflow} {execution}", slack.response_url(CHANNEL_ID, USER_ID)
+                )
+                [card] = await slack.wait_for("chat.postMessage", timeout=15)
+                first.kill()
+                await first.wait()
+            # the state such a kill leaves: the card claimed and posted, its ts never stored
+            with sqlite3.connect(database) as raw:
+                raw.execute("UPDATE follows SET message_ts = NULL, fingerprint = NULL")
+            store = await open_store(f"sqlite:///{database}")
+            try:
+                [follow] = await store.active_follows()
+            finally:
+                await store.aclose()
+            assert (follow.message_ts, follow.card_owner) == (None, env["HOSTNAME"])
+
+            clock.offset = 120
+            async with bot_process(env, port):
+                [done] = await slack.wait_for(is_completion, timeout=20)
+
+    assert done.args["thread_ts"] == card.response["ts"]
+    assert len([c for c in slack.calls if is_card_of(c, execution)]) == 1
+    assert "fail" in slack.message(CHANNEL_ID, card.response["ts"])["text"]
 
 
 async def test_subscribed_channel_gets_each_new_run_from_the_real_process(tmp_path):

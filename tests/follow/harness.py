@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from slack_sdk.web.async_client import AsyncWebClient
@@ -29,6 +29,8 @@ from aom_bot.simulator.world import World
 from aom_bot.slack.notifier import SlackNotifier
 from aom_bot.store import Store, open_store
 from tests.fakes.slack_api import FakeSlack
+
+_T = TypeVar("_T")
 
 
 class TrackingClock(ManualClock):
@@ -54,8 +56,15 @@ class TrackingClock(ManualClock):
         return deadline is not None and deadline > self.monotonic()
 
 
-async def settle(clock: TrackingClock, *engines: FollowEngine, patience: float = 10.0) -> None:
-    """Wait until the engines are idle or asleep on the clock (bounded real-time wait)."""
+async def settle(
+    clock: TrackingClock,
+    *engines: FollowEngine,
+    patience: float = 10.0,
+    also: Iterable[asyncio.Task[Any]] = (),
+) -> None:
+    """Wait until the engines (and the tasks ``also``) are idle, done or asleep on the clock
+    (bounded real-time wait)."""
+    others = list(also)
     loop = asyncio.get_running_loop()
     give_up = loop.time() + patience
     quiet_rounds = 0
@@ -63,6 +72,9 @@ async def settle(clock: TrackingClock, *engines: FollowEngine, patience: float =
         await asyncio.sleep(0)
         quiet = all(
             not e.has_pending_work and all(clock.asleep(t) for t in e.busy_tasks()) for e in engines
+        ) and all(
+            t.done() or clock.asleep(t) or any(t in e.waiting_tasks() for e in engines)
+            for t in others
         )
         if quiet:
             quiet_rounds += 1
@@ -74,19 +86,25 @@ async def settle(clock: TrackingClock, *engines: FollowEngine, patience: float =
     raise AssertionError("the follow engine never settled")
 
 
-async def advance(clock: TrackingClock, seconds: float, *engines: FollowEngine) -> None:
+async def advance(
+    clock: TrackingClock,
+    seconds: float,
+    *engines: FollowEngine,
+    also: Iterable[asyncio.Task[Any]] = (),
+) -> None:
     """Move simulated time forward, stopping at every sleeper's deadline and settling."""
     target = clock.monotonic() + seconds
-    await settle(clock, *engines)
+    others = list(also)
+    await settle(clock, *engines, also=others)
     while True:
         due = clock.next_deadline()
         now = clock.monotonic()
         if due is None or now + due > target:
             clock.advance(target - now)
-            await settle(clock, *engines)
+            await settle(clock, *engines, also=others)
             return
         clock.advance(max(due, 0.0))
-        await settle(clock, *engines)
+        await settle(clock, *engines, also=others)
 
 
 @dataclass
@@ -105,6 +123,14 @@ class Rig:
     engines: list[FollowEngine] = field(default_factory=list)
     runs: list[asyncio.Task[None]] = field(default_factory=list)
     extra_stores: list[Store] = field(default_factory=list)
+    #: tasks of the test itself (e.g. ``follow()`` calls) that time must wait for too
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    def track(self, coro: Coroutine[Any, Any, _T]) -> asyncio.Task[_T]:
+        """Run ``coro`` in a task that ``advance``/``settle`` wait for like the engines."""
+        task = asyncio.create_task(coro)
+        self.tasks.append(task)
+        return task
 
     def execution(self, scenario: str, *, name: str | None = None) -> tuple[str, str]:
         """A new run of ``scenario`` starting now: (workflow id, execution id)."""
@@ -148,10 +174,10 @@ class Rig:
         return store
 
     async def advance(self, seconds: float, *engines: FollowEngine) -> None:
-        await advance(self.clock, seconds, *(engines or tuple(self.engines)))
+        await advance(self.clock, seconds, *(engines or tuple(self.engines)), also=self.tasks)
 
     async def settle(self, *engines: FollowEngine) -> None:
-        await settle(self.clock, *(engines or tuple(self.engines)))
+        await settle(self.clock, *(engines or tuple(self.engines)), also=self.tasks)
 
     # -- what Slack shows -------------------------------------------------------------------------
 
@@ -226,10 +252,10 @@ async def make_rig(tmp_path: Path, *, speed: float = 0.1, seed: int = 3,
         finally:
             for engine in rig.engines:
                 await asyncio.wait_for(engine.stop(), 5)
-            for task in rig.runs:
+            for task in [*rig.runs, *rig.tasks]:
                 if not task.done():
                     task.cancel()
-            await asyncio.gather(*rig.runs, return_exceptions=True)
+            await asyncio.gather(*rig.runs, *rig.tasks, return_exceptions=True)
             for other in rig.extra_stores:
                 await other.aclose()
             await store.aclose()

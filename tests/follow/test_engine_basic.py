@@ -11,7 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from aom_bot.render.actions import ACTION_UNFOLLOW
 from aom_bot.render.analysis import error_groups
-from aom_bot.store import EndReason
+from aom_bot.store import EndReason, NewSubscription
 from tests.follow.harness import Rig, action_ids, card_text, make_rig
 
 C = "C0GENERAL"
@@ -195,24 +195,76 @@ async def test_unfollow_stops_and_drops_the_following_state(rig: Rig) -> None:
     assert stored.end_reason is EndReason.STOPPED_BY_USER
 
 
-async def test_already_finished_execution_gets_final_card_and_one_completion(rig: Rig) -> None:
-    """Following a finished run posts its final card and completion, and does not poll."""
+async def test_already_finished_execution_gets_the_final_card_and_no_completion(rig: Rig) -> None:
+    """Following a finished run answers with its final card once: no completion reply (there is
+    nothing left to wait for), no polling, and asking again posts nothing new."""
     engine = rig.engine()
     await rig.start(engine)
     wf, ex = rig.execution("all-success")
     await rig.advance(600)
 
     result = await engine.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
-    await rig.advance(5)  # the reply waits its turn behind the card (~1 message/s/channel)
+    await rig.advance(5)
 
     assert result.finished
+    assert result.created
     ts = result.message_ts or ""
     assert ACTION_UNFOLLOW not in action_ids(rig.card(C, ts))
-    assert len(completion_replies(rig, ts)) == 1
+    assert "success" in card_text(rig.card(C, ts))
     polls = rig.status_requests(ex)
     await rig.advance(300)
     assert rig.status_requests(ex) == polls
-    assert len(rig.replies(C, ts)) == 1
+    assert rig.replies(C, ts) == []
+
+    again = await engine.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id="U0BOB")
+    await rig.advance(300)
+
+    assert not again.created
+    assert again.finished
+    assert again.message_ts == ts
+    assert [m["ts"] for m in rig.slack.messages(C)] == [ts]
+    assert rig.replies(C, ts) == []
+    assert not await engine.is_following(C, wf, ex)
+
+
+async def test_finished_run_followed_until_it_ended_is_not_posted_again(rig: Rig) -> None:
+    """A follow that saw the run end keeps its card: following it again links, posts nothing."""
+    engine = rig.engine()
+    await rig.start(engine)
+    wf, ex = rig.execution("all-success")
+    first = await engine.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    await rig.advance(600)
+    assert len(completion_replies(rig, first.message_ts or "")) == 1
+    posts = len(rig.slack.calls_to("chat.postMessage"))
+
+    again = await engine.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    await rig.advance(300)
+
+    assert (again.created, again.finished, again.message_ts) == (False, True, first.message_ts)
+    assert len(rig.slack.calls_to("chat.postMessage")) == posts
+    assert len(completion_replies(rig, first.message_ts or "")) == 1
+
+
+async def test_subscription_still_tells_its_channel_about_a_run_that_ended_unseen(
+    rig: Rig,
+) -> None:
+    """A subscribed run that ended while the bot was down: its card, and the one completion
+    reply with the subscription's mention (nobody asked, so the channel is told)."""
+    engine = rig.engine()
+    await rig.start(engine)
+    wf, ex = rig.execution("all-success")
+    subscription, _ = await rig.store.subscribe(
+        NewSubscription(channel_id=C, workflow_id=wf, workflow_name="wf", failures_only=False,
+                        mention="<!subteam^S1>", created_by=ALICE, created_at=rig.clock.now())
+    )  # fmt: skip
+    await rig.advance(600)
+
+    result = await engine.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id="",
+                                 mention="<!subteam^S1>", subscription_id=subscription.id)  # fmt: skip
+    await rig.advance(30)
+
+    (reply,) = completion_replies(rig, result.message_ts or "")
+    assert reply["text"].startswith("<!subteam^S1> ")
 
 
 async def test_follow_button_adopts_the_existing_message(rig: Rig) -> None:

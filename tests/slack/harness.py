@@ -66,6 +66,8 @@ FAST = SlackLimits(
     join=_UNPACED,
     replies=_UNPACED,
     files=_UNPACED,
+    permalink=_UNPACED,
+    history=_UNPACED,
     retries=1,
 )
 
@@ -318,6 +320,9 @@ async def running_bot(
             workflow_names=WorkflowNames(metered).name,
             scrubber=Scrubber(secrets=secrets) if secrets else None,
             follow_limits=FollowLimits(store, *max_follows) if max_follows else None,
+            # the store decides one card per execution per channel, as in the bot; a fake
+            # follow engine comes without one
+            cards=store if follow is None else None,
         )
         bolt = create_app(deps, signing_secret=SECRET, client=client)
         web = build_http_app(bolt, metrics=metrics)

@@ -85,9 +85,9 @@ async def test_follow_button_when_another_card_is_followed(bot: Harness) -> None
     """Follow on a second card of an already-followed execution points at the first."""
     wf = bot.workflow("deploy-nginx")
     ex = bot.newest(wf)
+    other = await _card(bot, wf, ex)  # shown before anyone followed it
     await bot.command(f"follow {wf} {ex}")
     await bot.follows.wait("follow")
-    other = await _card(bot, wf, ex)
     await bot.click_ref(ACTION_FOLLOW, wf, ex, message_ts=other)
     posted = await bot.hook_post()
     assert "already followed in this channel, on another card" in posted["text"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 import pytest
@@ -68,6 +69,80 @@ async def test_show_posts_the_card_in_the_channel(bot: Harness) -> None:
     assert decode_ref(buttons[ACTION_REFRESH]) == (wf, ex)
     assert ACTION_FOLLOW not in buttons  # it has ended: nothing to follow
     assert buttons[ACTION_CONSOLE] == CONSOLE.format(region=REGION, workflow_id=wf, execution_id=ex)
+
+
+async def _answers(bot: Harness, count: int) -> list[dict[str, object]]:
+    """Drive simulated time until ``count`` response_url posts arrived; return them all."""
+    for _ in range(200):
+        posts = bot.slack.calls_to("response_url")
+        if len(posts) >= count:
+            return [c.args for c in posts]
+        await bot.clock.run_for(0.25)
+        await asyncio.sleep(0.01)  # the bot's requests to FakeSlack and SQLite are real I/O
+    raise AssertionError(f"only {len(bot.slack.calls_to('response_url'))} of {count} answers")
+
+
+async def test_fifty_identical_shows_at_once_post_one_card(bot: Harness) -> None:
+    """An incident call: 50 people type the same `/aom-exec WF EX` within a second. The
+    channel gets one card; everyone else is told, alone, where it is (a permalink)."""
+    wf = bot.workflow("rotate-logs")
+    ex = bot.failed_yesterday(wf)
+    await asyncio.gather(*(bot.command(f"{wf} {ex}") for _ in range(50)))
+    answers = await _answers(bot, 49)
+    await bot.clock.run_for(1)
+
+    cards = [m for m in bot.slack.messages(bot.slack.general) if ex in text_of(m)]
+    assert len(cards) == 1
+    link = f"https://fake-team.slack.com/archives/{bot.slack.general}/p{cards[0]['ts'].replace('.', '')}"
+    assert len(answers) == 49
+    for answer in answers:
+        assert answer["response_type"] == "ephemeral"
+        assert "is here" in str(answer["text"])
+        assert link in str(answer["text"])
+    assert len(bot.slack.calls_to("chat.getPermalink")) == 1  # not 49 calls at Slack's pace
+
+
+async def test_a_repeated_show_refreshes_the_card_and_an_old_card_is_not_reused(
+    bot: Harness,
+) -> None:
+    """Asking again a little later refreshes the channel's card in place; after ten minutes a
+    new card is posted (the old one has scrolled away); a deleted card is posted again."""
+    wf = bot.workflow("deploy-nginx")
+    ex = bot.newest(wf)
+    await bot.command(f"{wf} {ex}")
+    ts = str((await bot.wait_posted()).response["ts"])
+    await bot.clock.run_for(30)
+
+    await bot.command(f"{wf} {ex}")
+    await _answers(bot, 1)
+    assert [c.args["ts"] for c in bot.slack.calls_to("chat.update") if c.ok] == [ts]
+
+    await bot.clock.run_for(10 * 60)
+    await bot.command(f"{wf} {ex}")
+    newer = str((await bot.wait_posted(count=2)).response["ts"])
+    assert newer != ts
+
+    bot.slack.delete_message(bot.slack.general, newer)
+    await bot.clock.run_for(30)
+    await bot.command(f"{wf} {ex}")
+    third = str((await bot.wait_posted(count=3)).response["ts"])
+    assert third not in (ts, newer)
+
+
+async def test_show_of_a_followed_execution_points_at_the_followed_card(bot: Harness) -> None:
+    """The followed card is the channel's card of the execution: show links to it."""
+    wf = bot.workflow("deploy-nginx")
+    ex = bot.newest(wf)
+    await bot.command(f"follow {wf} {ex}")
+    ts = str((await bot.wait_posted()).response["ts"])
+    await bot.follows.wait("follow")
+
+    await bot.command(f"show {wf} {ex}")
+    (answer,) = await _answers(bot, 1)
+
+    assert "followed here" in str(answer["text"])
+    assert f"p{ts.replace('.', '')}" in str(answer["text"])
+    assert len(bot.slack.messages(bot.slack.general)) == 1
 
 
 async def test_show_accepts_a_pasted_console_link(bot: Harness) -> None:
@@ -153,6 +228,26 @@ async def test_follow_twice_says_already_followed(bot: Harness) -> None:
     assert answer["response_type"] == "ephemeral"
     assert "already followed" in answer["text"]
     assert len(bot.slack.messages(bot.slack.general)) == 1
+
+
+async def test_follow_of_a_finished_run_twice_posts_one_card_and_links_it(bot: Harness) -> None:
+    """A finished run: `follow` posts its final card once, never a completion reply; asking
+    again gets the caller a link to that card (a Slack permalink) and nothing in the channel."""
+    wf = bot.workflow("rotate-logs")
+    ex = bot.failed_yesterday(wf)
+    await bot.command(f"follow {wf} {ex}")
+    card = await bot.wait_posted()
+    await bot.follows.wait("follow")
+    await bot.command(f"follow {wf} {ex}")
+    answer = await bot.hook_post()
+    await bot.follows.wait("follow", 2)
+
+    assert answer["response_type"] == "ephemeral"
+    assert "already finished" in answer["text"]
+    ts = card.response["ts"]
+    assert f"/archives/{bot.slack.general}/p{ts.replace('.', '')}" in answer["text"]
+    assert [m["ts"] for m in bot.slack.messages(bot.slack.general)] == [ts]
+    assert bot.slack.thread(bot.slack.general, ts)[1:] == []
 
 
 async def test_follow_cannot_be_private(bot: Harness) -> None:

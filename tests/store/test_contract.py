@@ -21,12 +21,15 @@ from aom_bot.store import (
     NewSubscription,
     Store,
 )
+from aom_bot.store.migrations import load_migrations
 
 if TYPE_CHECKING:
     from tests.store.conftest import Backend
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 TTL = timedelta(seconds=30)
+#: the schema version after ``migrate`` (both backends carry the same versions)
+LATEST = len(load_migrations("sqlite"))
 
 
 def follow_request(**overrides: object) -> NewFollow:
@@ -130,6 +133,28 @@ async def test_ended_follow_can_be_followed_again(store: Store) -> None:
     assert ended.state is FollowState.ENDED
     assert ended.end_reason is EndReason.STOPPED_BY_USER
     assert ended.ended_at == T0 + timedelta(minutes=1)
+
+
+async def test_latest_follow_finds_ended_follows_with_a_card_first(store: Store) -> None:
+    """An execution's card is found again after its follow ended (a duplicate of a finished
+    run); a newer follow that never got a card does not hide it."""
+    assert await store.latest_follow("C1", "wf-1", "ex-1") is None
+    first, _ = await store.start_follow(follow_request())
+    await store.set_message(first.id, "111.1")
+    await store.end_follow(first.id, EndReason.COMPLETED, T0)
+    found = await store.latest_follow("C1", "wf-1", "ex-1")
+    assert found is not None
+    assert (found.id, found.message_ts, found.is_active) == (first.id, "111.1", False)
+    second, _ = await store.start_follow(follow_request())
+    found = await store.latest_follow("C1", "wf-1", "ex-1")
+    assert found is not None
+    assert found.id == first.id
+    await store.set_message(second.id, "222.2")
+    found = await store.latest_follow("C1", "wf-1", "ex-1")
+    assert found is not None
+    assert found.id == second.id
+    assert await store.latest_follow("C2", "wf-1", "ex-1") is None
+    assert await store.latest_follow("C1", "wf-1", "ex-2") is None
 
 
 async def test_end_follow_reports_only_the_first_end(store: Store) -> None:
@@ -250,6 +275,58 @@ async def test_stale_claim_is_taken_over_only_after_stale_after(store: Store) ->
     taken = await store.get_follow(follow.id)
     assert taken is not None
     assert taken.completion_owner == "b"
+
+
+async def test_card_post_is_claimed_by_exactly_one_and_taken_over_when_stale(
+    backend: Backend, store: Store
+) -> None:
+    """Posting a follow's card: one claimant of many (two replicas); a stale claim is taken
+    over; once the card's ts is recorded, or the follow ended, nobody can claim it."""
+    follow, _ = await store.start_follow(follow_request())
+    other = await backend.open()
+    wins = await asyncio.gather(
+        *((store if i % 2 else other).claim_card_post(follow.id, f"r{i}", T0, stale_after=TTL)
+          for i in range(10))
+    )  # fmt: skip
+    assert sum(wins) == 1
+    claimed = await store.get_follow(follow.id)
+    assert claimed is not None
+    assert claimed.card_owner == f"r{wins.index(True)}"
+    assert claimed.card_claimed_at == T0
+    assert not await store.claim_card_post(follow.id, "B", T0 + TTL / 2, stale_after=TTL)
+    assert await store.claim_card_post(follow.id, "B", T0 + TTL, stale_after=TTL)
+    await store.release_card_post(follow.id, "A")  # not A's any more: kept
+    assert not await store.claim_card_post(follow.id, "C", T0 + TTL, stale_after=TTL)
+    await store.release_card_post(follow.id, "B")
+    assert await store.claim_card_post(follow.id, "C", T0 + TTL, stale_after=TTL)
+    await store.set_message(follow.id, "111.1")
+    assert not await store.claim_card_post(follow.id, "D", T0 + TTL * 9, stale_after=TTL)
+    ended, _ = await store.start_follow(follow_request(execution_id="ex-2"))
+    await store.end_follow(ended.id, EndReason.STOPPED_BY_USER, T0)
+    assert not await store.claim_card_post(ended.id, "A", T0, stale_after=TTL)
+
+
+async def test_a_restarted_owner_takes_its_own_claims_back_at_once(store: Store) -> None:
+    """``expire_claims``: the card and completion claims under a name become stale at once,
+    others' stay; the claims themselves stay (whoever takes over looks in Slack first)."""
+    mine, _ = await store.start_follow(follow_request(execution_id="mine"))
+    card, _ = await store.start_follow(follow_request(execution_id="card"))
+    theirs, _ = await store.start_follow(follow_request(execution_id="theirs"))
+    assert await store.claim_completion(mine.id, "bot-1", T0)
+    assert await store.claim_card_post(card.id, "bot-1", T0, stale_after=TTL)
+    assert await store.claim_completion(theirs.id, "bot-2", T0)
+    hour = timedelta(hours=1)
+    assert not await store.claim_completion(mine.id, "bot-1", T0, stale_after=hour)
+
+    assert await store.expire_claims("bot-1") == 2
+
+    kept = await store.get_follow(mine.id)
+    assert kept is not None
+    assert kept.completion_state is CompletionState.CLAIMED
+    assert await store.claim_completion(mine.id, "bot-1", T0, stale_after=hour)
+    assert await store.claim_card_post(card.id, "bot-1", T0, stale_after=hour)
+    assert not await store.claim_completion(theirs.id, "bot-1", T0, stale_after=hour)
+    assert await store.expire_claims("nobody") == 0
 
 
 async def test_ended_follow_cannot_be_claimed(store: Store) -> None:
@@ -467,6 +544,78 @@ async def test_each_execution_is_posted_once_per_channel(backend: Backend, store
     assert await store.claim_post("C1", "wf-1", "e2", T0)
 
 
+# -- channel cards ----------------------------------------------------------------------------
+
+FRESH = timedelta(minutes=10)
+POSTING = timedelta(seconds=30)
+
+
+async def test_one_of_many_identical_requests_posts_the_card(
+    backend: Backend, store: Store
+) -> None:
+    """Racing card claims for one execution and channel (two replicas): exactly one wins, the
+    others learn the card once it is recorded; another channel or execution is its own card."""
+    other = await backend.open()
+    answers = await asyncio.gather(
+        *(
+            (store if i % 2 else other).claim_card(
+                "C1", "wf-1", "e1", T0, fresh_for=FRESH, posting_for=POSTING
+            )
+            for i in range(20)
+        )
+    )
+    assert sorted(answers, reverse=True) == [(True, None)] + [(False, None)] * 19
+    await store.set_card("C1", "wf-1", "e1", "111.1")
+    later = T0 + timedelta(minutes=9)
+    assert await other.claim_card(
+        "C1", "wf-1", "e1", later, fresh_for=FRESH, posting_for=POSTING
+    ) == (False, "111.1")
+    assert (await store.claim_card("C2", "wf-1", "e1", T0, fresh_for=FRESH, posting_for=POSTING))[0]
+    assert (await store.claim_card("C1", "wf-1", "e2", T0, fresh_for=FRESH, posting_for=POSTING))[0]
+
+
+async def test_an_old_card_or_an_abandoned_claim_is_claimed_afresh(store: Store) -> None:
+    """After ``fresh_for`` a new card is posted; an unposted claim is taken over after
+    ``posting_for``; a released claim at once, but only if it still is the one released."""
+    key = ("C1", "wf-1", "e1")
+    assert (await store.claim_card(*key, T0, fresh_for=FRESH, posting_for=POSTING))[0]
+    assert not (await store.claim_card(*key, T0 + POSTING / 2, fresh_for=FRESH,
+                                       posting_for=POSTING))[0]  # fmt: skip
+    assert (await store.claim_card(*key, T0 + POSTING, fresh_for=FRESH, posting_for=POSTING))[0]
+    await store.set_card(*key, "111.1")
+    at = T0 + POSTING + FRESH
+    assert (await store.claim_card(*key, at, fresh_for=FRESH, posting_for=POSTING))[0]
+    await store.set_card(*key, "222.2")
+    await store.release_card(*key, "111.1")  # not the card any more: kept
+    assert await store.claim_card(*key, at, fresh_for=FRESH, posting_for=POSTING) == (
+        False,
+        "222.2",
+    )
+    await store.release_card(*key, "222.2")
+    assert (await store.claim_card(*key, at, fresh_for=FRESH, posting_for=POSTING))[0]
+    await store.release_card(*key, None)
+    assert (await store.claim_card(*key, at, fresh_for=FRESH, posting_for=POSTING))[0]
+
+
+async def test_a_posted_card_is_refreshed_once_per_interval(backend: Backend, store: Store) -> None:
+    """Of many identical requests, one per ``every`` refreshes the card; none before it exists."""
+    key = ("C1", "wf-1", "e1")
+    every = timedelta(seconds=10)
+    assert not await store.claim_card_refresh(*key, T0, every=every)
+    assert (await store.claim_card(*key, T0, fresh_for=FRESH, posting_for=POSTING))[0]
+    assert not await store.claim_card_refresh(*key, T0 + every, every=every)  # not posted yet
+    await store.set_card(*key, "111.1")
+    assert not await store.claim_card_refresh(*key, T0 + every / 2, every=every)  # just posted
+    other = await backend.open()
+    wins = await asyncio.gather(
+        *((store if i % 2 else other).claim_card_refresh(*key, T0 + every, every=every)
+          for i in range(10))
+    )  # fmt: skip
+    assert sum(wins) == 1
+    assert not await store.claim_card_refresh(*key, T0 + every * 1.5, every=every)
+    assert await store.claim_card_refresh(*key, T0 + every * 2, every=every)
+
+
 async def test_prune_forgets_old_history_but_keeps_active_follows(store: Store) -> None:
     """Pruning drops ended follows, seen executions and post claims older than the cutoff."""
     old, _ = await store.start_follow(follow_request(execution_id="old"))
@@ -477,6 +626,8 @@ async def test_prune_forgets_old_history_but_keeps_active_follows(store: Store) 
     await store.mark_seen("wf-1", ["e-old"], T0)
     await store.mark_seen("wf-1", ["e-new"], T0 + timedelta(days=5))
     await store.claim_post("C1", "wf-1", "e-old", T0)
+    await store.claim_card("C1", "wf-1", "e-old", T0, fresh_for=FRESH * 1000, posting_for=FRESH)
+    await store.set_card("C1", "wf-1", "e-old", "111.1")
 
     await store.prune(T0 + timedelta(days=1))
 
@@ -485,6 +636,9 @@ async def test_prune_forgets_old_history_but_keeps_active_follows(store: Store) 
     assert [f.id for f in await store.active_follows()] == [active.id]
     assert await store.seen_executions("wf-1") == {"e-new"}
     assert await store.claim_post("C1", "wf-1", "e-old", T0 + timedelta(days=2))
+    assert await store.claim_card(
+        "C1", "wf-1", "e-old", T0 + timedelta(days=2), fresh_for=FRESH * 1000, posting_for=FRESH
+    ) == (True, None)
 
 
 # -- restarts and schema ----------------------------------------------------------------------
@@ -516,10 +670,10 @@ async def test_everything_survives_close_and_reopen(backend: Backend, store: Sto
 async def test_migrate_twice_is_a_no_op(backend: Backend, store: Store) -> None:
     """Re-running migrations (another replica starting) keeps the version and the data."""
     follow, _ = await store.start_follow(follow_request())
-    assert await store.schema_version() == 1
+    assert await store.schema_version() == LATEST
     await store.migrate()
     await (await backend.open()).migrate()
-    assert await store.schema_version() == 1
+    assert await store.schema_version() == LATEST
     assert [f.id for f in await store.active_follows()] == [follow.id]
 
 
@@ -527,7 +681,7 @@ async def test_replicas_migrating_at_once_do_not_collide(backend: Backend) -> No
     """Several replicas starting together on an empty database all migrate successfully."""
     stores = [await backend.open() for _ in range(4)]
     await asyncio.gather(*(s.migrate() for s in stores))
-    assert {await s.schema_version() for s in stores} == {1}
+    assert {await s.schema_version() for s in stores} == {LATEST}
 
 
 async def test_empty_database_has_schema_version_zero(backend: Backend) -> None:
@@ -542,7 +696,9 @@ async def test_a_newer_schema_is_refused(backend: Backend, store: Store) -> None
         "INSERT INTO schema_migrations (version, name, applied_at)"
         " VALUES (99, 'from_the_future', '2030-01-01T00:00:00.000000Z')"
     )
-    with pytest.raises(StoreError, match=r"version 99, newer than this aom-bot knows \(1\)"):
+    with pytest.raises(
+        StoreError, match=rf"version 99, newer than this aom-bot knows \({LATEST}\)"
+    ):
         await store.migrate()
 
 
