@@ -26,6 +26,7 @@ import httpx
 from pydantic import ValidationError
 
 from aom_bot.aom.auth import UtcNow, utc_now
+from aom_bot.aom.fastparse import HostCache, decode_json, execution_from_data
 from aom_bot.aom.http import (
     DEFAULT_LIMITS,
     DEFAULT_MAX_BODY_BYTES,
@@ -96,11 +97,15 @@ def _why(exc: Exception) -> str:
     return type(exc).__name__
 
 
-def _load_json(reply: Reply, action: str) -> object:
+def _decode(reply: Reply, action: str, why: str = "not JSON") -> tuple[object, bool]:
     try:
-        return json.loads(reply.body)
+        return decode_json(reply.body)
     except (ValueError, RecursionError) as exc:
-        raise _bad_body(action, reply, "not JSON") from exc
+        raise _bad_body(action, reply, why) from exc
+
+
+def _load_json(reply: Reply, action: str) -> object:
+    return _decode(reply, action)[0]
 
 
 def _validate(parse: Callable[[], T], reply: Reply, action: str) -> T:
@@ -133,6 +138,8 @@ class AomClient:
         base = str(http.base_url).rstrip("/")
         self._prefix = f"{base}/v1/{quote(self._project_id, safe='')}/cms"
         self._urls: dict[str, httpx.URL] = {}
+        # Hosts of earlier polls, reused when a body repeats them (see fastparse.HostCache).
+        self._hosts = HostCache()
         self._retry = retry or RetryPolicy()
         self._max_body_bytes = max_body_bytes
         self._clock = clock
@@ -210,7 +217,9 @@ class AomClient:
         reply = await self._send(
             "GET", self._url("workflow", wf, "executions", ex, "status"), action=action
         )
-        detail = _validate(lambda: ExecutionDetail.model_validate_json(reply.body), reply, action)
+        data, cacheable = _decode(reply, action, "json_invalid at body")
+        cache = self._hosts if cacheable else None
+        detail = _validate(lambda: execution_from_data(data, cache), reply, action)
         if not detail.execution_id or not detail.workflow_id:
             detail = detail.model_copy(
                 update={
@@ -233,13 +242,12 @@ class AomClient:
         reply = await self._send(
             "GET", self._url("workflow", wf, "executions", query=query), action=action
         )
-        data = _load_json(reply, action)
+        data, cacheable = _decode(reply, action)
         if not isinstance(data, list):
             raise _bad_body(action, reply, f"expected a JSON array, got {type(data).__name__}")
+        cache = self._hosts if cacheable else None
         items = _validate(
-            lambda: [
-                ExecutionDetail.model_validate(item) for item in data if isinstance(item, dict)
-            ],
+            lambda: [execution_from_data(item, cache) for item in data if isinstance(item, dict)],
             reply,
             action,
         )
