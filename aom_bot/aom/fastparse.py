@@ -67,8 +67,13 @@ def decode_json(body: bytes) -> tuple[object, bool]:
 
 def _strs(value: object) -> list[str]:
     """``_to_str_list``, with a short way for the usual list of non-empty strings."""
-    if type(value) is list and all(type(item) is str and item for item in value):
-        return list(value)
+    if type(value) is list:
+        if len(value) == 1:
+            item = value[0]
+            if type(item) is str and item:
+                return [item]
+        elif not value:
+            return []
     return _to_str_list(value)
 
 
@@ -116,14 +121,17 @@ def _host(raw: dict[str, Any]) -> Host:
     v = get("log")
     log = v if type(v) is str else _to_str(v)
     v = get("exit_code")
-    exit_code = v if type(v) is int else _to_optional_int(v)
+    if type(v) is str and v.isascii() and v.isdigit():
+        exit_code: int | None = int(v)
+    else:
+        exit_code = v if type(v) is int else _to_optional_int(v)
     v = get("start_time")
     if type(v) is str and v.isascii() and v.isdigit():
         v = int(v)  # what _to_optional_time makes of a plain decimal string
     if v is None:
         start = None
     elif type(v) is int and 0 < v <= _MAX_EPOCH_MS:
-        start = datetime.fromtimestamp(v / 1000, tz=UTC)
+        start = datetime.fromtimestamp(v / 1000, UTC)
     else:
         start = _to_optional_time(v)
     execute = _millis(raw["execute_time"] if "execute_time" in raw else get("execute_time_ms"))
