@@ -126,6 +126,7 @@ async def run_bot(
     from aom_bot.clock import SystemClock
     from aom_bot.follow.discovery import SubscriptionDiscovery
     from aom_bot.follow.engine import FollowEngine
+    from aom_bot.gc_tuning import tune_gc
     from aom_bot.slack.app import create_app
     from aom_bot.slack.deps import MeteredAom, SlackDeps
     from aom_bot.slack.metrics import Metrics
@@ -235,6 +236,7 @@ async def run_bot(
                 metrics.set_active_follows(engine.stats.active_follows)
                 await asyncio.sleep(5)
 
+        tune_gc()  # start-up is done: freeze what it built, collect less often (gc_tuning)
         tasks = [
             asyncio.create_task(engine.run(), name="follow-engine"),
             asyncio.create_task(discovery.run(), name="discovery"),

@@ -46,6 +46,7 @@ from aom_bot.aom.client import DEFAULT_LIMITS, AomClient, build_http_client
 from aom_bot.aom.fastparse import HostCache, decode_json, execution_from_json
 from aom_bot.aom.ids import validate_id
 from aom_bot.aom.models import ExecutionDetail
+from aom_bot.gc_tuning import tune_gc
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,7 +271,12 @@ def main() -> None:
     parser.add_argument("--scenario", default="few-failures", help="simulator scenario to fetch")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--gc-tuned", action="store_true", help="tune the GC as the bot process does (gc_tuning)"
+    )
     args = parser.parse_args()
+    if args.gc_tuned:
+        tune_gc()
     if args.serve:
         serve(args.seed, args.scenario)
         return
@@ -319,7 +325,7 @@ def main() -> None:
     print(
         f"{n} x GET execution status ({args.scenario}, {target.body_bytes:,} B body), "
         f"concurrency {c}, median of {args.rounds} rounds (min-max of the ratio); "
-        f"client process CPU only"
+        f"client process CPU only; GC {'tuned (gc_tuning)' if args.gc_tuned else 'default'}"
     )
     sdk_runs = results["official SDK (threads)"]
     sdk = median(sdk_runs)
