@@ -159,12 +159,26 @@ def test_a_changed_host_is_read_again() -> None:
     assert second.nodes[0].hosts("fail")[0].error_msg == "agent offline"
 
 
-def test_cache_stays_bounded() -> None:
-    """The cache starts afresh past its size and never keeps a host with a long log."""
-    cache = HostCache(max_hosts=10, max_host_bytes=200)
-    hosts = [{"id": f"h{i}", "log": "ok"} for i in range(25)] + [{"id": "big", "log": "x" * 500}]
-    execution_from_data({"execution_result_list": [{"output": {"success": hosts}}]}, cache)
-    assert 0 < len(cache) <= 10
+def test_cache_stays_bounded_and_keeps_what_is_polled() -> None:
+    """Past its byte budget the cache drops what is no longer polled, never what still is;
+    a host with a long log is never kept."""
+    cache = HostCache(max_bytes=2000, max_host_bytes=200)
+    polled = [{"id": f"p{i}", "log": "ok"} for i in range(5)]
+
+    def poll(hosts: list[dict[str, Any]]) -> tuple[Any, ...]:
+        data = {"execution_result_list": [{"output": {"success": hosts}}]}
+        return execution_from_data(data, cache).nodes[0].hosts("success")
+
+    first = poll(polled)
+    for round_ in range(40):  # the same five hosts each poll, and a stream of passing ones
+        poll(polled + [{"id": f"x{round_}-{i}", "log": "ok"} for i in range(5)])
+        assert cache.key_bytes <= 2 * 2000
+    assert len(cache) < 40 * 5
+    assert all(a is b for a, b in zip(first, poll(polled), strict=True))
+    big = {"id": "big", "log": "x" * 500}
+    before = len(cache)
+    execution_from_data({"execution_result_list": [{"output": {"fail": [big]}}]}, cache)
+    assert len(cache) == before
 
 
 def test_integers_beyond_64_bits_stay_exact() -> None:
@@ -211,4 +225,4 @@ def test_body_digest_tells_bodies_apart() -> None:
     body = json.dumps(fixture_json("f3_failed")).encode()
     assert body_digest(body) == body_digest(bytes(body))
     assert body_digest(body) != body_digest(body.replace(b"fail", b"faiL", 1))
-    assert len(body_digest(body)) == 16
+    assert len(body_digest(body)) == 20
