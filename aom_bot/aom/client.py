@@ -26,7 +26,7 @@ import httpx
 from pydantic import ValidationError
 
 from aom_bot.aom.auth import UtcNow, utc_now
-from aom_bot.aom.fastparse import HostCache, decode_json, execution_from_data
+from aom_bot.aom.fastparse import HostCache, body_digest, decode_json, execution_from_data
 from aom_bot.aom.http import (
     DEFAULT_LIMITS,
     DEFAULT_MAX_BODY_BYTES,
@@ -217,6 +217,29 @@ class AomClient:
         reply = await self._send(
             "GET", self._url("workflow", wf, "executions", ex, "status"), action=action
         )
+        return self._execution(reply, wf, ex, action)
+
+    async def get_execution_if_changed(
+        self, workflow_id: str, execution_id: str, previous_digest: bytes | None
+    ) -> tuple[bytes, ExecutionDetail | None]:
+        """The body's digest, and the execution unless the body is the one of ``previous_digest``.
+
+        For pollers: keep the digest (20 bytes) of the last body; an unchanged body is then
+        neither decoded nor parsed (``None`` comes back instead of a model), and its card cannot
+        have changed either. Time-dependent wording aside, the last snapshot stays valid.
+        """
+        wf = validate_id("workflow ID", workflow_id)
+        ex = validate_id("execution ID", execution_id)
+        action = f"read execution {ex} of workflow {wf}"
+        reply = await self._send(
+            "GET", self._url("workflow", wf, "executions", ex, "status"), action=action
+        )
+        digest = body_digest(reply.body)
+        if previous_digest is not None and digest == previous_digest:
+            return digest, None
+        return digest, self._execution(reply, wf, ex, action)
+
+    def _execution(self, reply: Reply, wf: str, ex: str, action: str) -> ExecutionDetail:
         data, cacheable = _decode(reply, action, "json_invalid at body")
         cache = self._hosts if cacheable else None
         detail = _validate(lambda: execution_from_data(data, cache), reply, action)

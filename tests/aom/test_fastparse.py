@@ -226,3 +226,24 @@ def test_body_digest_tells_bodies_apart() -> None:
     assert body_digest(body) == body_digest(bytes(body))
     assert body_digest(body) != body_digest(body.replace(b"fail", b"faiL", 1))
     assert len(body_digest(body)) == 20
+
+
+async def test_an_unchanged_body_is_not_parsed_again() -> None:
+    """get_execution_if_changed: same body, no model; a changed body, the new model."""
+    first = {"execution_id": EX, "workflow_id": WF, "status": "executing"}
+    second = {**first, "status": "fail"}
+    fake = FakeAom(
+        httpx.Response(200, content=json.dumps(first).encode()),
+        httpx.Response(200, content=json.dumps(first).encode()),
+        httpx.Response(200, content=json.dumps(second).encode()),
+    )
+    async with make_client(fake) as aom:
+        digest, detail = await aom.get_execution_if_changed(WF, EX, None)
+        assert detail is not None
+        assert detail.status.value == "executing"
+        same, unchanged = await aom.get_execution_if_changed(WF, EX, digest)
+        assert (same, unchanged) == (digest, None)
+        other, changed = await aom.get_execution_if_changed(WF, EX, digest)
+    assert other != digest
+    assert changed is not None
+    assert changed.status.value == "fail"
