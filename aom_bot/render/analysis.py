@@ -18,6 +18,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from operator import attrgetter
 from typing import NamedTuple
 
@@ -123,6 +124,7 @@ class Analysis:
 _DIGITS = re.compile(r"(\d+)")
 
 
+@lru_cache(maxsize=8192)
 def natural_key(text: str) -> tuple[tuple[int, str], ...]:
     """Sort key putting web-2 before web-10 (numbers compare as numbers)."""
     # split() puts the digit runs at odd indexes; str.isdigit() would also accept "²", which
@@ -278,6 +280,9 @@ def _mask(match: re.Match[str]) -> str:
     return _MASK_NAMES[match.lastgroup or "num"]
 
 
+# A followed card is rendered again on every change, with mostly the same hosts and errors:
+# these two pure functions remember their last few thousand answers (bounded, a few MB at most).
+@lru_cache(maxsize=4096)
 def normalise_error(error: str) -> str:
     """``error`` with the parts that differ between hosts masked: the basis of a signature."""
     return _SPACES.sub(" ", _MASKS.sub(_mask, error)).strip()
