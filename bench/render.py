@@ -7,7 +7,9 @@ and the CSV report are timed; next to them, parsing the same execution's JSON bo
 does it once per poll) with the fast path (``aom.fastparse``, first sight: no host reused) and
 with hosts reused from the previous poll (as a follow parses) and with the pydantic models; and
 the card's time as a multiple of the first-sight parse.
-The goal is under 5 ms for the card of 2,000 hosts.
+The first render of each size is a warm-up (regexes, and the analysis' memories of errors and
+names, as for a followed card, which is rendered again on each change); see
+``bench/render_before_after.py`` for first renders. The goal is under 5 ms for the card of 2,000 hosts.
 """
 
 from __future__ import annotations
