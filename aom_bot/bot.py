@@ -142,6 +142,7 @@ async def run_bot(
     from aom_bot.clock import SystemClock
     from aom_bot.follow.discovery import SubscriptionDiscovery
     from aom_bot.follow.engine import FollowEngine
+    from aom_bot.gc_tuning import tune_gc
     from aom_bot.health import Health
     from aom_bot.slack.app import create_app
     from aom_bot.slack.deps import MeteredAom, SlackDeps
@@ -270,6 +271,7 @@ async def run_bot(
                 await store.health_problem()  # logs, once, when the store's file goes bad
                 await asyncio.sleep(5)
 
+        tune_gc()  # start-up is done: freeze what it built, collect less often (gc_tuning)
         tasks = [
             asyncio.create_task(engine.run(), name="follow-engine"),
             asyncio.create_task(discovery.run(), name="discovery"),

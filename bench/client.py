@@ -15,7 +15,11 @@ What each side parses (so the comparison is fair, if anything in the SDK's favou
 ``json.loads`` (``parse_float=Decimal``) on the body and builds its own models for the execution and
 each node (``ExecutionResultList``), but a node's ``output`` is typed ``object`` and stays raw
 dicts, so it never models hosts; aom-bot builds the full tolerant model down to every ``Host``
-(the ``parsing only`` line), which is what its callers use.
+(the ``parse:`` lines), which is what its callers use. The ``floor:`` lines decode the same body
+with the fastest JSON decoders installed and build nothing; ``no parsing`` is the request side
+alone (signing, httpx, aiohttp, reading the body); ``pydantic: before`` parses as the client did
+before ``aom.fastparse``; ``no host reuse`` builds every host anew on every request, as on the
+first poll of an execution (the plain line reuses the hosts of the previous poll, as a follow does).
 
 Run: ``.venv/bin/python bench/client.py [--requests 1000] [--concurrency 50] [--rounds 3]``
 (``--scenario mass-failure --requests 300`` for a 208 KB body with 400 hosts)
@@ -39,7 +43,10 @@ import httpx
 
 from aom_bot.aom.auth import AkSkAuth
 from aom_bot.aom.client import DEFAULT_LIMITS, AomClient, build_http_client
+from aom_bot.aom.fastparse import HostCache, decode_json, execution_from_json
+from aom_bot.aom.ids import validate_id
 from aom_bot.aom.models import ExecutionDetail
+from aom_bot.gc_tuning import tune_gc
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,12 +133,39 @@ def start_server(seed: int, scenario: str) -> tuple[subprocess.Popen[str], Targe
 # --- our client ------------------------------------------------------------------------------
 
 
+class _PydanticClient(AomClient):
+    """The client as it parsed before ``aom.fastparse``: pydantic validators per field per host."""
+
+    async def get_execution(self, workflow_id: str, execution_id: str) -> ExecutionDetail:
+        wf, ex = validate_id("workflow ID", workflow_id), validate_id("execution ID", execution_id)
+        url = self._url("workflow", wf, "executions", ex, "status")
+        reply = await self._send("GET", url, action="read")
+        return ExecutionDetail.model_validate_json(reply.body)
+
+
+class _NoParseClient(AomClient):
+    """Request, signing and transport only: the body is read and dropped (the HTTP stack's cost)."""
+
+    async def get_execution(self, workflow_id: str, execution_id: str) -> ExecutionDetail:
+        wf, ex = validate_id("workflow ID", workflow_id), validate_id("execution ID", execution_id)
+        url = self._url("workflow", wf, "executions", ex, "status")
+        await self._send("GET", url, action="read")
+        return ExecutionDetail(execution_id=ex)
+
+
 async def ours(
-    target: Target, n: int, concurrency: int, transport: httpx.AsyncBaseTransport | None
+    target: Target,
+    n: int,
+    concurrency: int,
+    transport: httpx.AsyncBaseTransport | None,
+    kind: type[AomClient] = AomClient,
+    reuse_hosts: bool = True,
 ) -> Measure:
     auth = AkSkAuth(ak=target.ak, sk=target.sk, project_id=target.project_id)
     http = build_http_client(base_url=target.base_url, auth=auth, transport=transport)
-    async with AomClient(http, project_id=target.project_id) as aom:  # production defaults
+    async with kind(http, project_id=target.project_id) as aom:  # production defaults
+        if not reuse_hosts:
+            aom._hosts = HostCache(max_host_bytes=0)  # keeps nothing: every host built anew
 
         async def fetch() -> None:
             detail = await aom.get_execution(target.workflow_id, target.execution_id)
@@ -186,18 +220,38 @@ def official(target: Target, n: int, concurrency: int) -> Measure:
         return Measure(time.process_time() - cpu, time.perf_counter() - wall, n)
 
 
-def parsing_only(target: Target, n: int) -> Measure:
-    """CPU of turning the body into models alone (the share of ``aom-bot`` spent in pydantic)."""
-    body = httpx.get(
+def fetch_body(target: Target) -> bytes:
+    return httpx.get(
         f"{target.base_url}/v1/{target.project_id}/cms/workflow/{target.workflow_id}"
         f"/executions/{target.execution_id}/status",
         auth=AkSkAuth(ak=target.ak, sk=target.sk, project_id=target.project_id),
         headers={"Content-Type": "application/json"},
     ).content
+
+
+def cpu_of(work: Callable[[], object], n: int) -> Measure:
     cpu, wall = time.process_time(), time.perf_counter()
     for _ in range(n):
-        ExecutionDetail.model_validate_json(body)
+        work()
     return Measure(time.process_time() - cpu, time.perf_counter() - wall, n)
+
+
+def decoders() -> dict[str, Callable[[bytes], object]]:
+    """Raw JSON decoders to measure the floor with: the fastest installed ones, and json."""
+    found: dict[str, Callable[[bytes], object]] = {"json.loads": json.loads}
+    try:
+        import msgspec
+
+        found["msgspec"] = msgspec.json.Decoder().decode
+    except ImportError:
+        pass
+    try:
+        import orjson  # not a dependency: measured when present
+
+        found["orjson"] = orjson.loads
+    except ImportError:
+        pass
+    return found
 
 
 # --- driver ----------------------------------------------------------------------------------
@@ -217,7 +271,12 @@ def main() -> None:
     parser.add_argument("--scenario", default="few-failures", help="simulator scenario to fetch")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--gc-tuned", action="store_true", help="tune the GC as the bot process does (gc_tuning)"
+    )
     args = parser.parse_args()
+    if args.gc_tuned:
+        tune_gc()
     if args.serve:
         serve(args.seed, args.scenario)
         return
@@ -225,13 +284,35 @@ def main() -> None:
     proc, target = start_server(args.seed, args.scenario)
     try:
         n, c = args.requests, args.concurrency
+        body = fetch_body(target)
+        cache = HostCache()
         variants: dict[str, Callable[[], Measure]] = {
             "aom-bot (aiohttp)": lambda: asyncio.run(ours(target, n, c, None)),
+            "aom-bot (aiohttp, no host reuse)": lambda: asyncio.run(
+                ours(target, n, c, None, reuse_hosts=False)
+            ),
+            "aom-bot (aiohttp, pydantic: before)": lambda: asyncio.run(
+                ours(target, n, c, None, _PydanticClient)
+            ),
+            "aom-bot (aiohttp, no parsing)": lambda: asyncio.run(
+                ours(target, n, c, None, _NoParseClient)
+            ),
             "aom-bot (httpx default)": lambda: asyncio.run(
                 ours(target, n, c, httpx.AsyncHTTPTransport(limits=DEFAULT_LIMITS))
             ),
             "official SDK (threads)": lambda: official(target, n, c),
-            "  (aom-bot parsing only)": lambda: parsing_only(target, n),
+            "  parse: fast, hosts reused": lambda: cpu_of(
+                lambda: execution_from_json(body, cache), n
+            ),
+            "  parse: fast, first sight": lambda: cpu_of(lambda: execution_from_json(body), n),
+            "  parse: pydantic (before)": lambda: cpu_of(
+                lambda: ExecutionDetail.model_validate_json(body), n
+            ),
+            "  decode: aom-bot's decode_json": lambda: cpu_of(lambda: decode_json(body), n),
+            **{
+                f"  floor: {name}": (lambda d=decode: cpu_of(lambda: d(body), n))
+                for name, decode in decoders().items()
+            },
         }
         results: dict[str, list[Measure]] = {name: [] for name in variants}
         for _ in range(args.rounds):  # interleaved, so drift affects every variant alike
@@ -243,15 +324,20 @@ def main() -> None:
 
     print(
         f"{n} x GET execution status ({args.scenario}, {target.body_bytes:,} B body), "
-        f"concurrency {c}, median of {args.rounds} rounds; client process CPU only"
+        f"concurrency {c}, median of {args.rounds} rounds (min-max of the ratio); "
+        f"client process CPU only; GC {'tuned (gc_tuning)' if args.gc_tuned else 'default'}"
     )
-    sdk = median(results["official SDK (threads)"])
-    print(f"{'client':26} {'req/s':>8} {'CPU s/1000':>11} {'vs SDK CPU':>11}")
+    sdk_runs = results["official SDK (threads)"]
+    sdk = median(sdk_runs)
+    print(f"{'client':36} {'req/s':>8} {'CPU s/1000':>11} {'vs SDK CPU':>11} {'spread':>13}")
     for name, runs in results.items():
         m = median(runs)
         rate = f"{m.per_second:8.0f}" if not name.startswith(" ") else f"{'-':>8}"
         ratio = m.cpu_per_1000 / sdk.cpu_per_1000
-        print(f"{name:26} {rate} {m.cpu_per_1000:11.3f} {ratio:10.2f}x")
+        # the spread pairs each round with the SDK's run of the same round
+        ratios = [r.cpu_per_1000 / s.cpu_per_1000 for r, s in zip(runs, sdk_runs, strict=True)]
+        spread = f"{min(ratios):.2f}-{max(ratios):.2f}x"
+        print(f"{name:36} {rate} {m.cpu_per_1000:11.3f} {ratio:10.2f}x {spread:>13}")
 
 
 if __name__ == "__main__":

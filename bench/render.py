@@ -2,20 +2,27 @@
 
 Run ``.venv/bin/python bench/render.py`` (``--runs N`` to change the sample size). Each size is a
 finished run with 5 % failed hosts spread over six error signatures, a few long (~8 KB) logs
-with secrets to scrub, and names/IPs/AZs like the simulator's. Parsing the AOM JSON is not
-timed (the client does it once per poll); analysis, scrubbing, escaping and layout are.
-The goal is under 20 ms for 2,000 hosts.
+with secrets to scrub, and names/IPs/AZs like the simulator's. The card, the analysis alone
+and the CSV report are timed; next to them, parsing the same execution's JSON body (the client
+does it once per poll) with the fast path (``aom.fastparse``, first sight: no host reused) and
+with hosts reused from the previous poll (as a follow parses) and with the pydantic models; and
+the card's time as a multiple of the first-sight parse.
+The first render of each size is a warm-up (regexes, and the analysis' memories of errors and
+names, as for a followed card, which is rendered again on each change); see
+``bench/render_before_after.py`` for first renders. The goal is under 5 ms for the card of 2,000 hosts.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from aom_bot.aom.fastparse import HostCache, execution_from_json
 from aom_bot.aom.models import ExecutionDetail
 from aom_bot.render import execution_message
 from aom_bot.render.analysis import analyse
@@ -35,6 +42,11 @@ ERRORS = (
 
 def build(hosts: int) -> ExecutionDetail:
     """A finished execution of ``hosts`` hosts, 5 % failed (at least one)."""
+    return ExecutionDetail.model_validate(json.loads(body(hosts)))
+
+
+def body(hosts: int) -> bytes:
+    """The JSON body AOM would send for :func:`build`'s execution."""
     failed = max(1, hosts // 20)
     fail: list[dict[str, Any]] = []
     success: list[dict[str, Any]] = []
@@ -77,7 +89,7 @@ def build(hosts: int) -> ExecutionDetail:
             }
         ],
     }
-    return ExecutionDetail.model_validate(raw)
+    return json.dumps(raw).encode()
 
 
 def median_ms(work: Callable[[], object], runs: int) -> float:
@@ -95,15 +107,25 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=50, help="timed runs per size (median)")
     args = parser.parse_args()
     print(
-        f"{'hosts':>7} {'card ms':>9} {'analysis ms':>12} {'csv report ms':>14}  (median of {args.runs})"
+        f"{'hosts':>7} {'card ms':>9} {'analysis ms':>12} {'csv report ms':>14}"
+        f" {'parse ms':>9} {'reused ms':>10} {'pydantic ms':>12} {'card/parse':>11}"
+        f"  (median of {args.runs})"
     )
     for size in SIZES:
-        detail = build(size)
+        raw = body(size)
+        detail = execution_from_json(raw)
         runs = max(5, args.runs // (10 if size >= 10_000 else 1))
         card = median_ms(lambda d=detail: execution_message(d, now=NOW), runs)
         only = median_ms(lambda d=detail: analyse(d), runs)
         csv = median_ms(lambda d=detail: report_csv(d), max(3, runs // 5))
-        print(f"{size:>7} {card:>9.2f} {only:>12.2f} {csv:>14.2f}")
+        parse = median_ms(lambda r=raw: execution_from_json(r), runs)
+        cache = HostCache()
+        reused = median_ms(lambda r=raw, c=cache: execution_from_json(r, c), runs)
+        slow = median_ms(lambda r=raw: ExecutionDetail.model_validate_json(r), max(3, runs // 5))
+        print(
+            f"{size:>7} {card:>9.2f} {only:>12.2f} {csv:>14.2f}"
+            f" {parse:>9.2f} {reused:>10.2f} {slow:>12.2f} {card / parse:>10.2f}x"
+        )
 
 
 if __name__ == "__main__":

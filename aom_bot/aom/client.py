@@ -26,6 +26,7 @@ import httpx
 from pydantic import ValidationError
 
 from aom_bot.aom.auth import UtcNow, utc_now
+from aom_bot.aom.fastparse import HostCache, body_digest, decode_json, execution_from_data
 from aom_bot.aom.http import (
     DEFAULT_LIMITS,
     DEFAULT_MAX_BODY_BYTES,
@@ -98,11 +99,15 @@ def _why(exc: Exception) -> str:
     return type(exc).__name__
 
 
-def _load_json(reply: Reply, action: str) -> object:
+def _decode(reply: Reply, action: str, why: str = "not JSON") -> tuple[object, bool]:
     try:
-        return json.loads(reply.body)
+        return decode_json(reply.body)
     except (ValueError, RecursionError) as exc:
-        raise _bad_body(action, reply, "not JSON") from exc
+        raise _bad_body(action, reply, why) from exc
+
+
+def _load_json(reply: Reply, action: str) -> object:
+    return _decode(reply, action)[0]
 
 
 def _validate(parse: Callable[[], T], reply: Reply, action: str) -> T:
@@ -140,6 +145,8 @@ class AomClient:
         base = str(http.base_url).rstrip("/")
         self._prefix = f"{base}/v1/{quote(self._project_id, safe='')}/cms"
         self._urls: dict[str, httpx.URL] = {}
+        # Hosts of earlier polls, reused when a body repeats them (see fastparse.HostCache).
+        self._hosts = HostCache()
         self._retry = retry or RetryPolicy()
         self._max_body_bytes = max_body_bytes
         self._clock = clock
@@ -228,7 +235,32 @@ class AomClient:
         reply = await self._send(
             "GET", self._url("workflow", wf, "executions", ex, "status"), action=action
         )
-        detail = _validate(lambda: ExecutionDetail.model_validate_json(reply.body), reply, action)
+        return self._execution(reply, wf, ex, action)
+
+    async def get_execution_if_changed(
+        self, workflow_id: str, execution_id: str, previous_digest: bytes | None
+    ) -> tuple[bytes, ExecutionDetail | None]:
+        """The body's digest, and the execution unless the body is the one of ``previous_digest``.
+
+        For pollers: keep the digest (20 bytes) of the last body; an unchanged body is then
+        neither decoded nor parsed (``None`` comes back instead of a model), and its card cannot
+        have changed either. Time-dependent wording aside, the last snapshot stays valid.
+        """
+        wf = validate_id("workflow ID", workflow_id)
+        ex = validate_id("execution ID", execution_id)
+        action = f"read execution {ex} of workflow {wf}"
+        reply = await self._send(
+            "GET", self._url("workflow", wf, "executions", ex, "status"), action=action
+        )
+        digest = body_digest(reply.body)
+        if previous_digest is not None and digest == previous_digest:
+            return digest, None
+        return digest, self._execution(reply, wf, ex, action)
+
+    def _execution(self, reply: Reply, wf: str, ex: str, action: str) -> ExecutionDetail:
+        data, cacheable = _decode(reply, action, "json_invalid at body")
+        cache = self._hosts if cacheable else None
+        detail = _validate(lambda: execution_from_data(data, cache), reply, action)
         if not detail.execution_id or not detail.workflow_id:
             detail = detail.model_copy(
                 update={
@@ -251,13 +283,12 @@ class AomClient:
         reply = await self._send(
             "GET", self._url("workflow", wf, "executions", query=query), action=action
         )
-        data = _load_json(reply, action)
+        data, cacheable = _decode(reply, action)
         if not isinstance(data, list):
             raise _bad_body(action, reply, f"expected a JSON array, got {type(data).__name__}")
+        cache = self._hosts if cacheable else None
         items = _validate(
-            lambda: [
-                ExecutionDetail.model_validate(item) for item in data if isinstance(item, dict)
-            ],
+            lambda: [execution_from_data(item, cache) for item in data if isinstance(item, dict)],
             reply,
             action,
         )
