@@ -382,30 +382,8 @@ class SlackNotifier:
         self, channel: str, ts: str, *, max_pages: int = 10
     ) -> list[dict[str, Any]]:
         """The thread under ``ts`` (parent first) with message metadata, for reconciliation."""
-        messages: list[dict[str, Any]] = []
-        cursor: str | None = None
-        for _ in range(max_pages):
-            current = cursor
-
-            async def send(current: str | None = current) -> Any:
-                kwargs: dict[str, Any] = {
-                    "channel": channel,
-                    "ts": ts,
-                    "include_all_metadata": True,
-                    "limit": 200,
-                }
-                if current:
-                    kwargs["cursor"] = current
-                return await self._client.conversations_replies(**kwargs)
-
-            response = await self._call("conversations.replies", None, send)
-            page = response.get("messages") or []
-            messages.extend(m for m in page if isinstance(m, dict))
-            meta = response.get("response_metadata") or {}
-            cursor = meta.get("next_cursor") if isinstance(meta, dict) else None
-            if not cursor or not response.get("has_more", True):
-                break
-        return messages
+        fetch = self._client.conversations_replies
+        return await self._pages("conversations.replies", fetch, max_pages, channel=channel, ts=ts)
 
     async def message_exists(self, channel: str, ts: str) -> bool:
         """True while the top-level message ``ts`` is in the channel (not deleted): checked
@@ -425,22 +403,29 @@ class SlackNotifier:
     async def history(self, channel: str, *, max_pages: int = 5) -> list[dict[str, Any]]:
         """The channel's recent messages (newest first) with their metadata: to find a card
         posted before a crash, before posting it again."""
+        fetch = self._client.conversations_history
+        return await self._pages("conversations.history", fetch, max_pages, channel=channel)
+
+    async def _pages(
+        self,
+        method: str,
+        fetch: Callable[..., Awaitable[Any]],
+        max_pages: int,
+        **arguments: Any,
+    ) -> list[dict[str, Any]]:
+        """Every message of a cursor-paginated listing (at most ``max_pages`` pages of 200),
+        each page paced and error-mapped like any other call."""
         messages: list[dict[str, Any]] = []
         cursor: str | None = None
         for _ in range(max_pages):
-            current = cursor
+            page_arguments = {**arguments, "include_all_metadata": True, "limit": 200}
+            if cursor:
+                page_arguments["cursor"] = cursor
 
-            async def send(current: str | None = current) -> Any:
-                kwargs: dict[str, Any] = {
-                    "channel": channel,
-                    "include_all_metadata": True,
-                    "limit": 200,
-                }
-                if current:
-                    kwargs["cursor"] = current
-                return await self._client.conversations_history(**kwargs)
+            async def send(page_arguments: dict[str, Any] = page_arguments) -> Any:
+                return await fetch(**page_arguments)
 
-            response = await self._call("conversations.history", None, send)
+            response = await self._call(method, None, send)
             page = response.get("messages") or []
             messages.extend(m for m in page if isinstance(m, dict))
             meta = response.get("response_metadata") or {}
