@@ -23,7 +23,6 @@ import asyncpg  # type: ignore[import-untyped]  # ships no type information
 
 from aom_bot.errors import ConfigError, StoreError
 from aom_bot.store._common import (
-    SUBSCRIPTION_COLUMNS,
     Row,
     dsn_secrets,
     newer_schema_error,
@@ -32,7 +31,6 @@ from aom_bot.store._common import (
     unique_keys,
     utc,
 )
-from aom_bot.store.base import Follow, NewFollow, NewSubscription, Subscription
 from aom_bot.store.dialect import POSTGRES, numbered
 from aom_bot.store.migrations import load_migrations
 from aom_bot.store.shared import SharedQueries, Tx
@@ -41,11 +39,6 @@ __all__ = ["PostgresStore"]
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
-_SELECT_FOLLOW = POSTGRES.select_follow
-_follow = POSTGRES.follow
-_subscription = POSTGRES.subscription
-
-_SUBSCRIPTION_CREATED = f"{SUBSCRIPTION_COLUMNS}, (xmax = 0) AS created"
 
 _DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
 
@@ -196,42 +189,6 @@ class PostgresStore(SharedQueries):
         """Close the pool."""
         await self._pool.close()
 
-    # -- follows -----------------------------------------------------------------------------
-
-    async def start_follow(self, new: NewFollow) -> tuple[Follow, bool]:
-        """Create a follow, or return the active one for the same channel and execution."""
-        key = (new.channel_id, new.workflow_id, new.execution_id)
-        async with self._conn() as conn:
-            # the partial unique index decides between racing replicas; if the winner's
-            # follow ends before we read it, insert again
-            for _ in range(5):
-                follow_id = await conn.fetchval(
-                    "INSERT INTO follows (channel_id, workflow_id, execution_id, message_ts,"
-                    " started_by, started_at, deadline, subscription_id, mention)"
-                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-                    " ON CONFLICT (channel_id, workflow_id, execution_id)"
-                    " WHERE state = 'active' DO NOTHING RETURNING id",
-                    *key,
-                    new.message_ts,
-                    new.started_by,
-                    utc(new.started_at),
-                    utc(new.deadline),
-                    new.subscription_id,
-                    new.mention,
-                )
-                if follow_id is not None:
-                    row = await conn.fetchrow(_SELECT_FOLLOW + " WHERE id = $1", follow_id)
-                    if row is not None:
-                        return _follow(row), True
-                row = await conn.fetchrow(
-                    _SELECT_FOLLOW + " WHERE channel_id = $1 AND workflow_id = $2"
-                    " AND execution_id = $3 AND state = 'active'",
-                    *key,
-                )
-                if row is not None:
-                    return _follow(row), False
-        raise StoreError("Could not start the follow: it kept changing under us; try again.")
-
     # -- leases ------------------------------------------------------------------------------
 
     async def acquire_leases(
@@ -264,26 +221,3 @@ class PostgresStore(SharedQueries):
             utc(now) + ttl,
         )
         return {row["key"] for row in rows}
-
-    # -- subscriptions -----------------------------------------------------------------------
-
-    async def subscribe(self, new: NewSubscription) -> tuple[Subscription, bool]:
-        """Create or update the (channel, workflow) subscription; flag is ``True`` if created."""
-        # xmax = 0 only for a freshly inserted row: tells "created" from "updated" atomically
-        rows = await self._fetch(
-            "INSERT INTO subscriptions (channel_id, workflow_id, workflow_name, failures_only,"  # noqa: S608
-            " mention, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-            " ON CONFLICT (channel_id, workflow_id) DO UPDATE SET"
-            " workflow_name = EXCLUDED.workflow_name, failures_only = EXCLUDED.failures_only,"
-            " mention = EXCLUDED.mention"
-            " RETURNING " + _SUBSCRIPTION_CREATED,
-            new.channel_id,
-            new.workflow_id,
-            new.workflow_name,
-            new.failures_only,
-            new.mention,
-            new.created_by,
-            utc(new.created_at),
-        )
-        row = rows[0]  # an upsert always returns its row
-        return _subscription(row), bool(row["created"])

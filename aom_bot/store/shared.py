@@ -1,249 +1,26 @@
 """The store methods whose SQL is the same on SQLite and PostgreSQL, written once.
 
-A backend subclasses ``SharedQueries``, names its ``Dialect`` and supplies two ways to run SQL:
-``_statement()`` (one statement, in whatever transaction the engine needs) and
-``_transaction()`` (several statements that commit together). Both yield a ``Tx`` that takes
-``?`` placeholders. What only one engine can do well (starting follows, upserting
-subscriptions, leases, migrations, connections) stays in ``sqlite.py`` / ``postgres.py``.
+``SharedQueries`` gathers them (follows in ``shared_follows``, the engine's part in
+``shared_base``). What only one engine does well (leases in one statement with ``RETURNING``
+on PostgreSQL, migrations, connections) stays in ``sqlite.py`` / ``postgres.py``.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
-from contextlib import AbstractAsyncContextManager
-from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, Protocol
+from datetime import datetime, timedelta
+from typing import Any
 
-from aom_bot.store._common import SUBSCRIPTION_COLUMNS, Row, stale_cutoff, unique_keys, utc
-from aom_bot.store.base import EndReason, Follow, Subscription
-from aom_bot.store.dialect import Dialect
+from aom_bot.store._common import SUBSCRIPTION_COLUMNS, unique_keys, utc
+from aom_bot.store.base import NewSubscription, Subscription
+from aom_bot.store.shared_base import CARD_KEY, Tx
+from aom_bot.store.shared_follows import FollowQueries
 
 __all__ = ["SharedQueries", "Tx"]
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-_CARD_KEY = "channel_id = ? AND workflow_id = ? AND execution_id = ?"
-
-
-class Tx(Protocol):
-    """Run SQL with ``?`` placeholders on one connection."""
-
-    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        """The rows a query returns."""
-        ...
-
-    async def count(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """Run a statement; how many rows it inserted, updated or deleted."""
-        ...
-
-
-class SharedQueries(ABC):
+class SharedQueries(FollowQueries):
     """The ``Store`` methods both engines run with the same SQL."""
-
-    _dialect: ClassVar[Dialect]
-
-    @abstractmethod
-    def _statement(self) -> AbstractAsyncContextManager[Tx]:
-        """A connection for one statement."""
-
-    @abstractmethod
-    def _transaction(self) -> AbstractAsyncContextManager[Tx]:
-        """A connection whose statements commit together, or not at all."""
-
-    async def _fetch(self, sql: str, *params: Any) -> list[Row]:
-        async with self._statement() as tx:
-            return await tx.fetch(sql, params)
-
-    async def _changed(self, sql: str, *params: Any) -> bool:
-        """Run one statement; True if it changed a row (how claims report who won)."""
-        async with self._statement() as tx:
-            return await tx.count(sql, params) > 0
-
-    async def _follows(self, where: str, *params: Any) -> list[Follow]:
-        # ``where`` is always a literal from this module; values travel as parameters
-        rows = await self._fetch(f"{self._dialect.select_follow} {where}", *params)
-        return [self._dialect.follow(row) for row in rows]
-
-    # -- follows -----------------------------------------------------------------------------
-
-    async def get_follow(self, follow_id: int) -> Follow | None:
-        """The follow with this id, active or ended, or ``None``."""
-        found = await self._follows("WHERE id = ?", follow_id)
-        return found[0] if found else None
-
-    async def find_active_follow(
-        self, channel_id: str, workflow_id: str, execution_id: str
-    ) -> Follow | None:
-        """The active follow of this execution in this channel, if any."""
-        found = await self._follows(
-            f"WHERE {_CARD_KEY} AND state = 'active'", channel_id, workflow_id, execution_id
-        )
-        return found[0] if found else None
-
-    async def latest_follow(
-        self, channel_id: str, workflow_id: str, execution_id: str
-    ) -> Follow | None:
-        """The newest follow of this execution in this channel, a posted card first."""
-        found = await self._follows(
-            f"WHERE {_CARD_KEY} ORDER BY message_ts IS NULL, id DESC LIMIT 1",
-            channel_id,
-            workflow_id,
-            execution_id,
-        )
-        return found[0] if found else None
-
-    async def active_follows(self) -> list[Follow]:
-        """Every active follow, oldest first."""
-        return await self._follows("WHERE state = 'active' ORDER BY started_at, id")
-
-    async def count_active_follows(self, *, started_by: str | None = None) -> int:
-        """Active follows, all or those a user started by hand (not via a subscription)."""
-        if started_by is None:
-            rows = await self._fetch("SELECT COUNT(*) FROM follows WHERE state = 'active'")
-        else:
-            rows = await self._fetch(
-                "SELECT COUNT(*) FROM follows WHERE state = 'active' AND started_by = ?"
-                " AND subscription_id IS NULL",
-                started_by,
-            )
-        return int(rows[0][0])
-
-    async def follows_for_home(self, user_id: str, channel_ids: Iterable[str] = ()) -> list[Follow]:
-        """Active follows a user started or that live in one of the channels."""
-        return await self._follows(
-            f"WHERE state = 'active' AND (started_by = ?"  # noqa: S608 - constant fragments
-            f" OR channel_id IN (SELECT value FROM {self._dialect.each}))"
-            " ORDER BY started_at, id",
-            user_id,
-            self._dialect.keys(unique_keys(channel_ids)),
-        )
-
-    async def set_message(self, follow_id: int, message_ts: str) -> None:
-        """Record the ``ts`` of the card posted for this follow."""
-        await self._changed("UPDATE follows SET message_ts = ? WHERE id = ?", message_ts, follow_id)
-
-    async def record_render(self, follow_id: int, fingerprint: str, rendered_at: datetime) -> None:
-        """Remember what the card now shows and when it was updated."""
-        await self._changed(
-            "UPDATE follows SET fingerprint = ?, rendered_at = ? WHERE id = ?",
-            fingerprint,
-            self._dialect.time(rendered_at),
-            follow_id,
-        )
-
-    async def set_unreachable(self, follow_id: int, since: datetime | None) -> None:
-        """Set (or clear with ``None``) when AOM became unreachable for this follow."""
-        await self._changed(
-            "UPDATE follows SET unreachable_since = ? WHERE id = ?",
-            self._dialect.time_or_none(since),
-            follow_id,
-        )
-
-    async def claim_announcement(self, follow_id: int, signature: str) -> bool:
-        """True exactly once per (follow, error-group signature)."""
-        return await self._changed(
-            "INSERT INTO follow_announcements (follow_id, signature)"
-            " SELECT id, ? FROM follows WHERE id = ?"
-            " ON CONFLICT (follow_id, signature) DO NOTHING",
-            signature,
-            follow_id,
-        )
-
-    async def claim_completion(
-        self,
-        follow_id: int,
-        owner: str,
-        now: datetime,
-        *,
-        stale_after: timedelta | None = None,
-    ) -> bool:
-        """True for exactly one caller: it may post the completion reply."""
-        return await self._changed(
-            "UPDATE follows SET completion_state = 'claimed', completion_owner = ?,"
-            " completion_claimed_at = ? WHERE id = ? AND state = 'active'"
-            " AND (completion_state = 'none' OR (completion_state = 'claimed'"
-            "      AND completion_claimed_at <= ?))",
-            owner,
-            self._dialect.time(now),
-            follow_id,
-            # NULL (no stale_after): "<=" is never true, no takeover
-            self._dialect.time_or_none(stale_cutoff(now, stale_after)),
-        )
-
-    async def claim_card_post(
-        self, follow_id: int, owner: str, now: datetime, *, stale_after: timedelta
-    ) -> bool:
-        """True for exactly one caller: it may post the card of a follow that has none yet."""
-        return await self._changed(
-            "UPDATE follows SET card_owner = ?, card_claimed_at = ?"
-            " WHERE id = ? AND state = 'active' AND message_ts IS NULL"
-            " AND (card_owner IS NULL OR card_claimed_at <= ?)",
-            owner,
-            self._dialect.time(now),
-            follow_id,
-            self._dialect.time(utc(now) - stale_after),
-        )
-
-    async def release_card_post(self, follow_id: int, owner: str) -> None:
-        """Give back an unposted card claim."""
-        await self._changed(
-            "UPDATE follows SET card_owner = NULL, card_claimed_at = NULL"
-            " WHERE id = ? AND card_owner = ? AND message_ts IS NULL",
-            follow_id,
-            owner,
-        )
-
-    async def expire_claims(self, owner: str) -> int:
-        """Make ``owner``'s card and completion claims stale at once; returns how many."""
-        epoch = self._dialect.time(_EPOCH)
-        async with self._transaction() as tx:
-            cards = await tx.count(
-                "UPDATE follows SET card_claimed_at = ? WHERE state = 'active'"
-                " AND card_owner = ? AND message_ts IS NULL",
-                (epoch, owner),
-            )
-            completions = await tx.count(
-                "UPDATE follows SET completion_claimed_at = ? WHERE state = 'active'"
-                " AND completion_state = 'claimed' AND completion_owner = ?",
-                (epoch, owner),
-            )
-        return cards + completions
-
-    async def release_completion(self, follow_id: int, owner: str) -> None:
-        """Give back an unposted claim so a later attempt can claim it."""
-        await self._changed(
-            "UPDATE follows SET completion_state = 'none', completion_owner = NULL,"
-            " completion_claimed_at = NULL"
-            " WHERE id = ? AND completion_state = 'claimed' AND completion_owner = ?",
-            follow_id,
-            owner,
-        )
-
-    async def finish_completion(
-        self, follow_id: int, reply_ts: str | None, reason: EndReason, now: datetime
-    ) -> None:
-        """Mark the completion reply posted and end the follow, in one transaction."""
-        await self._changed(
-            "UPDATE follows SET completion_state = 'posted', completion_ts = ?,"
-            " end_reason = CASE WHEN state = 'active' THEN ? ELSE end_reason END,"
-            " ended_at = CASE WHEN state = 'active' THEN ? ELSE ended_at END,"
-            " state = 'ended' WHERE id = ?",
-            reply_ts,
-            reason.value,
-            self._dialect.time(now),
-            follow_id,
-        )
-
-    async def end_follow(self, follow_id: int, reason: EndReason, now: datetime) -> bool:
-        """End an active follow; ``True`` if this call ended it."""
-        return await self._changed(
-            "UPDATE follows SET state = 'ended', end_reason = ?, ended_at = ?"
-            " WHERE id = ? AND state = 'active'",
-            reason.value,
-            self._dialect.time(now),
-            follow_id,
-        )
 
     # -- leases ------------------------------------------------------------------------------
 
@@ -256,6 +33,37 @@ class SharedQueries(ABC):
         )
 
     # -- subscriptions -----------------------------------------------------------------------
+
+    async def subscribe(self, new: NewSubscription) -> tuple[Subscription, bool]:
+        """Create or update the (channel, workflow) subscription; flag is ``True`` if created."""
+        key = (new.channel_id, new.workflow_id)
+        async with self._transaction() as tx:
+            # a racing subscriber waits on the unique key, then finds the row and updates it
+            created = await tx.count(
+                "INSERT INTO subscriptions (channel_id, workflow_id, workflow_name, failures_only,"
+                " mention, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (channel_id, workflow_id) DO NOTHING",
+                (
+                    *key,
+                    new.workflow_name,
+                    new.failures_only,
+                    new.mention,
+                    new.created_by,
+                    self._dialect.time(new.created_at),
+                ),
+            )
+            if not created:
+                await tx.count(
+                    "UPDATE subscriptions SET workflow_name = ?, failures_only = ?, mention = ?"
+                    " WHERE channel_id = ? AND workflow_id = ?",
+                    (new.workflow_name, new.failures_only, new.mention, *key),
+                )
+            rows = await tx.fetch(
+                f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions"  # noqa: S608 - constant
+                " WHERE channel_id = ? AND workflow_id = ?",
+                key,
+            )
+        return self._dialect.subscription(rows[0]), created > 0
 
     async def unsubscribe(self, channel_id: str, workflow_id: str) -> bool:
         """Remove a subscription; ``False`` if there was none."""
@@ -383,7 +191,7 @@ class SharedQueries(ABC):
             )
             if won:
                 return True, None
-            rows = await tx.fetch(f"SELECT message_ts FROM channel_cards WHERE {_CARD_KEY}", key)  # noqa: S608 - constant fragments
+            rows = await tx.fetch(f"SELECT message_ts FROM channel_cards WHERE {CARD_KEY}", key)  # noqa: S608 - constant fragments
         return False, rows[0][0] if rows else None
 
     async def set_card(
@@ -391,7 +199,7 @@ class SharedQueries(ABC):
     ) -> None:
         """Record the ``ts`` of the card the claim's winner posted."""
         await self._changed(
-            f"UPDATE channel_cards SET message_ts = ? WHERE {_CARD_KEY}",  # noqa: S608 - constant fragments
+            f"UPDATE channel_cards SET message_ts = ? WHERE {CARD_KEY}",  # noqa: S608 - constant fragments
             message_ts,
             channel_id,
             workflow_id,
@@ -403,7 +211,7 @@ class SharedQueries(ABC):
     ) -> None:
         """Forget the channel's card if it still is ``message_ts``."""
         await self._changed(
-            f"DELETE FROM channel_cards WHERE {_CARD_KEY} AND message_ts {self._dialect.same} ?",  # noqa: S608 - constant fragments
+            f"DELETE FROM channel_cards WHERE {CARD_KEY} AND message_ts {self._dialect.same} ?",  # noqa: S608 - constant fragments
             channel_id,
             workflow_id,
             execution_id,
@@ -421,7 +229,7 @@ class SharedQueries(ABC):
     ) -> bool:
         """True for one caller per ``every``: it refreshes the posted card."""
         return await self._changed(
-            f"UPDATE channel_cards SET refreshed_at = ? WHERE {_CARD_KEY}"  # noqa: S608 - constant fragments
+            f"UPDATE channel_cards SET refreshed_at = ? WHERE {CARD_KEY}"  # noqa: S608 - constant fragments
             " AND message_ts IS NOT NULL AND COALESCE(refreshed_at, claimed_at) <= ?",
             self._dialect.time(now),
             channel_id,

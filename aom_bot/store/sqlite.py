@@ -33,13 +33,11 @@ import aiosqlite
 
 from aom_bot.errors import StoreError
 from aom_bot.store._common import (
-    SUBSCRIPTION_COLUMNS,
     Row,
     newer_schema_error,
     unique_keys,
     utc,
 )
-from aom_bot.store.base import Follow, NewFollow, NewSubscription, Subscription
 from aom_bot.store.dialect import SQLITE, sqlite_time
 from aom_bot.store.migrations import load_migrations
 from aom_bot.store.shared import SharedQueries, Tx
@@ -50,9 +48,6 @@ __all__ = ["SqliteStore"]
 _log = logging.getLogger(__name__)
 
 _text = sqlite_time
-_follow = SQLITE.follow
-_subscription = SQLITE.subscription
-_SELECT_FOLLOW = SQLITE.select_follow
 
 
 class _Connection:
@@ -238,40 +233,6 @@ class SqliteStore(SharedQueries):
                 self._closed = True
                 await self._db.close()
 
-    # -- follows -----------------------------------------------------------------------------
-
-    async def start_follow(self, new: NewFollow) -> tuple[Follow, bool]:
-        """Create a follow, or return the active one for the same channel and execution."""
-        async with self._tx() as db:
-            key = (new.channel_id, new.workflow_id, new.execution_id)
-            async with db.execute(
-                _SELECT_FOLLOW + " WHERE channel_id = ? AND workflow_id = ? AND execution_id = ?"
-                " AND state = 'active'",
-                key,
-            ) as cur:
-                existing = await cur.fetchone()
-            if existing is not None:
-                return _follow(existing), False
-            async with db.execute(
-                "INSERT INTO follows (channel_id, workflow_id, execution_id, message_ts,"
-                " started_by, started_at, deadline, subscription_id, mention)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    *key,
-                    new.message_ts,
-                    new.started_by,
-                    _text(new.started_at),
-                    _text(new.deadline),
-                    new.subscription_id,
-                    new.mention,
-                ),
-            ) as cur:
-                follow_id = cur.lastrowid
-            async with db.execute(_SELECT_FOLLOW + " WHERE id = ?", (follow_id,)) as cur:
-                created = await cur.fetchone()
-        assert created is not None  # inserted in this very transaction
-        return _follow(created), True
-
     # -- leases ------------------------------------------------------------------------------
 
     async def acquire_leases(
@@ -311,52 +272,6 @@ class SqliteStore(SharedQueries):
                 (owner, wanted),
             ) as cur:
                 return {row[0] for row in await cur.fetchall()}
-
-    # -- subscriptions -----------------------------------------------------------------------
-
-    async def subscribe(self, new: NewSubscription) -> tuple[Subscription, bool]:
-        """Create or update the (channel, workflow) subscription; flag is ``True`` if created."""
-        async with self._tx() as db:
-            created = await self._changed_in(
-                db,
-                "INSERT INTO subscriptions (channel_id, workflow_id, workflow_name, failures_only,"
-                " mention, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (channel_id, workflow_id) DO NOTHING",
-                (
-                    new.channel_id,
-                    new.workflow_id,
-                    new.workflow_name,
-                    int(new.failures_only),
-                    new.mention,
-                    new.created_by,
-                    _text(new.created_at),
-                ),
-            )
-            if not created:
-                await db.execute(
-                    "UPDATE subscriptions SET workflow_name = ?, failures_only = ?, mention = ?"
-                    " WHERE channel_id = ? AND workflow_id = ?",
-                    (
-                        new.workflow_name,
-                        int(new.failures_only),
-                        new.mention,
-                        new.channel_id,
-                        new.workflow_id,
-                    ),
-                )
-            async with db.execute(
-                f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions"  # noqa: S608 - constant
-                " WHERE channel_id = ? AND workflow_id = ?",
-                (new.channel_id, new.workflow_id),
-            ) as cur:
-                row = await cur.fetchone()
-        assert row is not None  # written in this very transaction
-        return _subscription(row), created
-
-    @staticmethod
-    async def _changed_in(db: aiosqlite.Connection, sql: str, params: Sequence[Any]) -> bool:
-        async with db.execute(sql, params) as cur:
-            return cur.rowcount > 0
 
 
 def _statements(script: str) -> list[str]:
