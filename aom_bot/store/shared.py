@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from aom_bot.errors import StoreError
 from aom_bot.store._common import SUBSCRIPTION_COLUMNS, unique_keys, utc
 from aom_bot.store.base import NewSubscription, Subscription
 from aom_bot.store.shared_base import CARD_KEY, Tx
@@ -37,33 +38,31 @@ class SharedQueries(FollowQueries):
     async def subscribe(self, new: NewSubscription) -> tuple[Subscription, bool]:
         """Create or update the (channel, workflow) subscription; flag is ``True`` if created."""
         key = (new.channel_id, new.workflow_id)
-        async with self._transaction() as tx:
-            # a racing subscriber waits on the unique key, then finds the row and updates it
-            created = await tx.count(
-                "INSERT INTO subscriptions (channel_id, workflow_id, workflow_name, failures_only,"
-                " mention, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (channel_id, workflow_id) DO NOTHING",
-                (
-                    *key,
-                    new.workflow_name,
-                    new.failures_only,
-                    new.mention,
-                    new.created_by,
-                    self._dialect.time(new.created_at),
-                ),
-            )
-            if not created:
-                await tx.count(
+        insert = (new.workflow_name, new.failures_only, new.mention, new.created_by)
+        update = (new.workflow_name, new.failures_only, new.mention, *key)
+        # a racing subscriber waits on the unique key, then updates the winner's row; a row
+        # we inserted or updated is locked until we commit, so the SELECT finds it. Only an
+        # unsubscribe between our INSERT and UPDATE leaves nothing: then try again.
+        for _ in range(5):
+            async with self._transaction() as tx:
+                created = await tx.count(
+                    "INSERT INTO subscriptions (channel_id, workflow_id, workflow_name,"
+                    " failures_only, mention, created_by, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (channel_id, workflow_id) DO NOTHING",
+                    (*key, *insert, self._dialect.time(new.created_at)),
+                )
+                if created or await tx.count(
                     "UPDATE subscriptions SET workflow_name = ?, failures_only = ?, mention = ?"
                     " WHERE channel_id = ? AND workflow_id = ?",
-                    (new.workflow_name, new.failures_only, new.mention, *key),
-                )
-            rows = await tx.fetch(
-                f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions"  # noqa: S608 - constant
-                " WHERE channel_id = ? AND workflow_id = ?",
-                key,
-            )
-        return self._dialect.subscription(rows[0]), created > 0
+                    update,
+                ):
+                    rows = await tx.fetch(
+                        f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions"  # noqa: S608
+                        " WHERE channel_id = ? AND workflow_id = ?",
+                        key,
+                    )
+                    return self._dialect.subscription(rows[0]), created > 0
+        raise StoreError("Could not subscribe: the subscription kept changing; try again.")
 
     async def unsubscribe(self, channel_id: str, workflow_id: str) -> bool:
         """Remove a subscription; ``False`` if there was none."""
