@@ -31,9 +31,9 @@ _E = TypeVar("_E", FollowState, EndReason, CompletionState)
 
 
 class Row(Protocol):
-    """What sqlite3.Row and asyncpg.Record have in common: lookup by column name."""
+    """What sqlite3.Row and asyncpg.Record have in common: lookup by column name or position."""
 
-    def __getitem__(self, key: str, /) -> Any: ...
+    def __getitem__(self, key: str | int, /) -> Any: ...
 
 
 def utc(moment: datetime) -> datetime:
