@@ -464,6 +464,15 @@ class PostgresStore:
                 unique_keys(keys),
             )
 
+    async def lease_holders(self, prefix: str, now: datetime) -> dict[str, str]:
+        """Key → owner of the leases on keys starting with ``prefix`` still valid at ``now``."""
+        rows = await self._rows(
+            "SELECT key, owner FROM leases WHERE starts_with(key, $1) AND expires_at > $2",
+            prefix,
+            utc(now),
+        )
+        return {row["key"]: row["owner"] for row in rows}
+
     # -- subscriptions -----------------------------------------------------------------------
 
     async def subscribe(self, new: NewSubscription) -> tuple[Subscription, bool]:

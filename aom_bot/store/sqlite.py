@@ -499,6 +499,14 @@ class SqliteStore:
             (owner, json.dumps(unique_keys(keys))),
         )
 
+    async def lease_holders(self, prefix: str, now: datetime) -> dict[str, str]:
+        """Key → owner of the leases on keys starting with ``prefix`` still valid at ``now``."""
+        rows = await self._rows(
+            "SELECT key, owner FROM leases WHERE substr(key, 1, ?) = ? AND expires_at > ?",
+            (len(prefix), prefix, _text(now)),
+        )
+        return {row[0]: row[1] for row in rows}
+
     # -- subscriptions -----------------------------------------------------------------------
 
     async def subscribe(self, new: NewSubscription) -> tuple[Subscription, bool]:
