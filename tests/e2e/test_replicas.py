@@ -232,10 +232,10 @@ async def test_postgres_cut_mid_follow_stops_polling_then_resumes(tmp_path: Path
                         await asyncio.sleep(2.0)  # the outage's length, not a wait for a result
                         after = len([c for c in slack.calls if c.method == "chat.update"])
                         assert after == edits, "a replica edited cards on unproven leases"
+                        seen = {id(c) for c in slack.calls}
                         proxy.restore()
                         for port in cluster.ports:
                             await wait_for_health(port, 200, timeout=30)
-                        seen = {id(c) for c in slack.calls}
                         for ts in cards:  # polling resumed: each card shows the hosts moved on
                             await slack.wait_for(
                                 lambda c, ts=ts: (
