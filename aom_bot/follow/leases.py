@@ -2,8 +2,8 @@
 
 Leases live in the store with a TTL; a replica renews its own at every resync, so a crashed
 replica's work passes to the others when its leases expire, and a clean stop hands it over at
-once. Each replica also holds a heartbeat lease (``replica:<owner>``), so every replica knows
-how many are alive and takes at most its fair share, ``ceil(keys / live replicas) + 1``, of
+once. Each replica also holds a heartbeat lease (``replica:<prefix><owner>``), so every replica
+knows how many are alive and takes at most its fair share, ``ceil(keys / live replicas) + 1``, of
 the work: three replicas started together split 24 follows about 8/8/8 instead of the first one
 grabbing all of them. A replica above its share (one that took everything before the others
 started) gives the surplus back, and the others take it at their next resync.
@@ -64,7 +64,10 @@ class LeaseBook:
         self._prefix = prefix
         self._rng = rng or random.Random()  # noqa: S311 - spreading, not cryptography
         self._slack = max(0, slack)
-        self._heartbeat = HEARTBEAT_PREFIX + owner
+        # one heartbeat per kind of work: discovery's longer TTL must not make a dead replica
+        # look alive to the engines (their caps would leave its follows to nobody meanwhile)
+        self._alive = f"{HEARTBEAT_PREFIX}{prefix}"
+        self._heartbeat = self._alive + owner
         self._held: set[str] = set()
         #: monotonic time until which every lease in ``_held`` is known to be ours
         self._proven_until: float | None = None
@@ -104,7 +107,7 @@ class LeaseBook:
         started = self._clock.monotonic()
         now = self._clock.now()
         await self._store.acquire_leases(self._owner, [self._heartbeat], self._ttl, now)
-        live = len(await self._store.lease_holders(HEARTBEAT_PREFIX, now))
+        live = len(await self._store.lease_holders(self._alive, now))
         holders = await self._store.lease_holders(self._prefix, now)
         # ours, or ours until it lapsed and still free: kept before anything new is taken
         mine = {

@@ -118,3 +118,22 @@ async def test_leases_are_unproven_once_the_ttl_passes_without_renewal(store: St
     assert not book.proven()
     await book.share(KEYS)
     assert book.proven()
+
+
+async def test_a_longer_lived_heartbeat_of_other_work_does_not_shrink_the_share(
+    backend: Backend, store: Store
+) -> None:
+    """A dead replica's discovery heartbeat (a longer TTL) must not keep counting it among the
+    engines: the two survivors take all of its follows once its execution leases expire."""
+    clock = ManualClock(T0)
+    books = await _replicas(backend, clock, 3)
+    discovery = LeaseBook(
+        store=await backend.open(), owner="r2", clock=clock, ttl=TTL * 4, prefix="discovery:"
+    )
+    await discovery.share(["discovery:wf"])
+    for _ in range(2):
+        [await b.share(KEYS) for b in books]
+        clock.advance(5)
+    clock.advance(TTL.total_seconds())  # r2 is dead; its discovery heartbeat still runs
+    held = [await b.share(KEYS) for b in books[:2]]
+    _assert_partition(held, KEYS)
