@@ -130,9 +130,9 @@ async def test_a_longer_lived_heartbeat_of_other_work_does_not_shrink_the_share(
     discovery = LeaseBook(
         store=await backend.open(), owner="r2", clock=clock, ttl=TTL * 4, prefix="discovery:"
     )
-    await discovery.share(["discovery:wf"])
     for _ in range(2):
         [await b.share(KEYS) for b in books]
+        await discovery.share(["discovery:wf"])  # renewed last, for four times as long
         clock.advance(5)
     clock.advance(TTL.total_seconds())  # r2 is dead; its discovery heartbeat still runs
     held = [await b.share(KEYS) for b in books[:2]]
