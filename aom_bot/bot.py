@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import functools
 import logging
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -94,11 +95,24 @@ def _reveal(secret: object) -> str:
     return secret.get_secret_value() if isinstance(secret, SecretStr) else ""
 
 
-def replica_owner() -> str:
-    """A stable name for this replica: a restarted process takes its own leases back at once."""
-    import os
+def replica_owner(settings: Settings | None = None) -> str:
+    """This replica's name in leases and claims: ``AOM_BOT_REPLICA_ID`` when set (a restart
+    then takes its own leases back at once), else unique to this process — host name, pid and a
+    random part, so two replicas on one host (or two pods sharing a host name) never share one.
+    """
+    if settings is not None and settings.aom_bot_replica_id:
+        return settings.aom_bot_replica_id
+    return _process_identity()
 
-    return os.environ.get("HOSTNAME") or socket.gethostname() or "aom-bot"
+
+@functools.cache
+def _process_identity() -> str:
+    """Computed once: the engine, discovery and claims of one process carry the same name."""
+    import os
+    import secrets
+
+    host = os.environ.get("HOSTNAME") or socket.gethostname() or "aom-bot"
+    return f"{host}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 @contextlib.asynccontextmanager
@@ -206,7 +220,8 @@ async def run_bot(
             store=store,
             notifier=notifier,
             clock=clock,
-            owner=replica_owner(),
+            owner=replica_owner(settings),
+            lease_ttl=timedelta(seconds=settings.aom_bot_lease_seconds),
             poll_min=settings.aom_bot_poll_min_seconds,
             poll_max=settings.aom_bot_poll_max_seconds,
             max_follow=timedelta(hours=settings.aom_bot_max_follow_hours),
@@ -230,8 +245,12 @@ async def run_bot(
             notifier=notifier,
             follow=engine,
             clock=clock,
-            owner=replica_owner(),
+            owner=replica_owner(settings),
             interval=settings.aom_bot_discovery_seconds,
+            # renewed once a round: a round plus the lease's margin
+            lease_ttl=timedelta(
+                seconds=settings.aom_bot_discovery_seconds + settings.aom_bot_lease_seconds
+            ),
             console_url=console_url,
             scrubber=scrubber,
         )

@@ -128,6 +128,12 @@ class Settings(BaseSettings):
     aom_bot_poll_min_seconds: float = Field(default=5.0, ge=0.05, le=3600)
     aom_bot_poll_max_seconds: float = Field(default=30.0, ge=0.05, le=3600)
     aom_bot_discovery_seconds: float = Field(default=60.0, ge=0.05, le=86400)
+    #: pins this replica's identity (a StatefulSet's pod name): a restart takes its leases back
+    aom_bot_replica_id: str | None = Field(
+        default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
+    )
+    #: how long a replica's leases last without renewal (renewed every third of it)
+    aom_bot_lease_seconds: float = Field(default=30.0, ge=1.0, le=3600)
     aom_bot_max_follow_hours: float = Field(default=24.0, gt=0, le=24 * 30)
     aom_bot_max_follows_per_user: int = Field(default=20, ge=1, le=100_000)
     aom_bot_max_follows_per_workspace: int = Field(default=100, ge=1, le=100_000)

@@ -44,6 +44,7 @@ from aom_bot.errors import (
     SlackDeliveryError,
     StoreError,
 )
+from aom_bot.follow.leases import LeaseBook
 from aom_bot.follow.protocols import CardNotifier
 from aom_bot.render.analysis import bucket_counts
 from aom_bot.render.kit import SlackMessage
@@ -155,6 +156,10 @@ class SubscriptionDiscovery:
         self._limit = asyncio.Semaphore(max(1, max_concurrency))
         # a lease outlives a round or two, so a slow round never hands a workflow over
         self._lease_ttl = lease_ttl or timedelta(seconds=max(3 * self._interval, 60.0))
+        # each replica polls at most its fair share of the subscribed workflows
+        self._leases = LeaseBook(
+            store=store, owner=owner, clock=clock, ttl=self._lease_ttl, prefix=lease_key("")
+        )
         self._max_catch_up = max_catch_up
         #: (channel, execution) pairs decided this process: no claim asked again
         self._handled: set[tuple[str, str]] = set()
@@ -192,7 +197,7 @@ class SubscriptionDiscovery:
         finally:
             if self._stopping and self._leased:  # a clean stop hands workflows over at once
                 with contextlib.suppress(Exception):
-                    await self._store.release_leases(self._owner, self._leased)
+                    await self._leases.release_all()
             self._leased.clear()
             self._running = False
             self._task = None
@@ -212,12 +217,8 @@ class SubscriptionDiscovery:
             with self._working():
                 workflow_ids = await self._store.subscribed_workflow_ids()
                 keys = {lease_key(w): w for w in workflow_ids}
-                held = await self._store.acquire_leases(
-                    self._owner, keys, self._lease_ttl, self._clock.now()
-                )
-                gone = self._leased - set(keys)
-                if gone:  # nobody subscribes any more: let the leases go
-                    await self._store.release_leases(self._owner, gone)
+                # also lets go of workflows nobody subscribes to any more
+                held = await self._leases.share(keys)
         except StoreError as error:
             self._stats.store_errors += 1
             log.warning("discovery.store_error during=leases error=%s", error)

@@ -98,7 +98,8 @@ class FollowEngine:
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
         self._max_concurrency = max(1, max_concurrency)
         self._sender_count = max(1, senders)
-        self._resync_every = resync_every.total_seconds()
+        # leases are renewed at every resync: well within their TTL
+        self._resync_every = min(resync_every.total_seconds(), lease_ttl.total_seconds() / 3)
         scrubber = scrubber or Scrubber()
         poll_min = max(poll_min, 0.1)
 
@@ -126,7 +127,9 @@ class FollowEngine:
             poll_max=max(poll_max, poll_min),
             running=lambda: self._running,
         )
-        self._leases = LeaseBook(store=store, owner=owner, clock=clock, ttl=lease_ttl)
+        self._leases = LeaseBook(
+            store=store, owner=owner, clock=clock, ttl=lease_ttl, rng=self._rng
+        )
         # a first post may wait minutes for the channel's pace: the claim must outlast that
         self._poster = CardPoster(
             store=store,
@@ -372,6 +375,8 @@ class FollowEngine:
                     with self._working():
                         await self._resync_or_retry()
                     now = self._clock.monotonic()
+                if not self._leases.proven():
+                    self._stop_unproven()
                 scheduler.release_due(now)
                 await scheduler.sleep_until(scheduler.next_due(self._next_resync))
         finally:
@@ -439,6 +444,20 @@ class FollowEngine:
         else:
             self._resync_failures = 0
 
+    def _stop_unproven(self) -> None:
+        """The store has not renewed our leases within their TTL: another replica may own
+        these executions now, so stop polling them (and editing their cards) until a resync
+        proves which are ours again."""
+        dropped = 0
+        for watch in list(self._watches.values()):
+            for follow_id in list(watch.follows):
+                if not self._lives[follow_id].finishing:
+                    self._drop(follow_id)
+                    dropped += 1
+        self._leases.forget()
+        if dropped:
+            log.warning("follow.leases_unproven dropped=%d (store unreachable)", dropped)
+
     async def _take_back_claims(self) -> None:
         """Claims under our name are from this process's previous life (a crash, a SIGKILL):
         take them back now instead of waiting until they are stale."""
@@ -465,8 +484,7 @@ class FollowEngine:
                 record
             )
         poll_min = self._scheduler.poll_min
-        held = await self._leases.acquire(set(by_key) | set(self._watches))
-        await self._leases.release_except(set(by_key) | set(self._watches))
+        held = await self._leases.share(set(by_key) | set(self._watches))
         for key in [k for k in self._watches if k not in held]:
             for follow_id in list(self._watches[key].follows):
                 if not self._lives[follow_id].finishing:

@@ -199,6 +199,14 @@ class Store(Protocol):
         """Drop the owner's leases on these keys so another replica can take them at once."""
         ...
 
+    async def lease_holders(self, prefix: str, now: datetime) -> dict[str, str]:
+        """Key → owner of every lease not expired at ``now`` whose key starts with ``prefix``.
+
+        Why: a replica takes only its fair share of the free work, and counts live replicas
+        by their heartbeat leases.
+        """
+        ...
+
     # -- subscriptions -----------------------------------------------------------------------
 
     async def subscribe(self, new: NewSubscription) -> tuple[Subscription, bool]:

@@ -33,6 +33,16 @@ class SharedQueries(FollowQueries):
             self._dialect.keys(unique_keys(keys)),
         )
 
+    async def lease_holders(self, prefix: str, now: datetime) -> dict[str, str]:
+        """Key → owner of the leases on keys starting with ``prefix`` still valid at ``now``."""
+        rows = await self._fetch(
+            "SELECT key, owner FROM leases WHERE substr(key, 1, ?) = ? AND expires_at > ?",
+            len(prefix),
+            prefix,
+            self._dialect.time(now),
+        )
+        return {row[0]: row[1] for row in rows}
+
     # -- subscriptions -----------------------------------------------------------------------
 
     async def subscribe(self, new: NewSubscription) -> tuple[Subscription, bool]:

@@ -76,6 +76,7 @@ def bot_environment(aom_env: dict[str, str], slack: FakeSlack, database: Path) -
         "AOM_BOT_DISCOVERY_SECONDS": "0.2",
         "AOM_BOT_LOG_FORMAT": "json",
         "HOSTNAME": "e2e-replica",
+        "AOM_BOT_REPLICA_ID": "e2e-replica",  # pinned: a restart takes its claims back at once
     }
 
 

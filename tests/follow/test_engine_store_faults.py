@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -121,3 +122,30 @@ async def test_a_dead_sender_takes_the_engine_down_visibly(rig: Rig) -> None:
     cards.sender = broken
     with pytest.raises(RuntimeError, match="follow engine task stopped"):
         await asyncio.wait_for(engine.run(), 10)
+
+
+async def test_an_outage_longer_than_the_lease_stops_polling_until_the_store_returns(
+    rig: Rig,
+) -> None:
+    """Past the lease TTL without the store, another replica may own these executions: the
+    engine stops polling and editing their cards, and resumes once a resync proves its leases."""
+    store = FlakyStore(rig.store)
+    engine = rig.engine(store=store, lease_ttl=timedelta(seconds=30))  # type: ignore[arg-type]
+    await rig.start(engine)
+    wf, ex = rig.execution("few-failures")
+    result = await engine.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    ts = result.message_ts or ""
+    await rig.advance(20)
+
+    store.down = True
+    await rig.advance(35)  # the lease's proof has run out
+    polls, edits = rig.status_requests(ex), rig.updates_of(ts)
+    await rig.advance(60)
+    assert rig.status_requests(ex) == polls
+    assert rig.updates_of(ts) == edits
+    assert engine.stats.active_follows == 0
+
+    store.down = False
+    await rig.advance(10 + 30)  # a resync (a third of the TTL) plus the longest interval
+    assert rig.status_requests(ex) > polls
+    assert engine.stats.active_follows == 1
