@@ -275,6 +275,9 @@ async def main() -> None:
         help="simulator speed (default 0.01: runs ~25-60 min; 0.1 with --workflows)",
     )
     parser.add_argument("--channels", type=int, default=200)
+    parser.add_argument(
+        "--hosts", type=int, default=0, help="hosts per execution (default: 5-20 at random)"
+    )
     parser.add_argument("--verbose", action="store_true", help="also print RSS over time")
     parser.add_argument(
         "--workflows", type=int, default=0, help="subscriptions mode: subscribed workflows"
@@ -295,7 +298,7 @@ async def main() -> None:
         return
     args.speed = args.speed or 0.01
     config = {"mode": "follow", "count": args.executions, "speed": args.speed,
-              "channels": args.channels}  # fmt: skip
+              "channels": args.channels, "hosts": args.hosts}  # fmt: skip
     async with WorldLink(context, clock, config) as world:
         await follow_main(args, clock, world)
 
@@ -394,7 +397,10 @@ async def follow_main(args: argparse.Namespace, clock: SharedClock, world: World
         ("peak RSS, world process (MB)", f"{counters['rss_mb']:.0f}",
          "simulator + FakeSlack; not the bot"),
         ("CPU seconds (engine run, bot process)", f"{cpu:.1f}", ""),
-        ("CPU seconds per hour of following", f"{cpu / hours:.0f}", "bot process"),
+        ("CPU seconds per hour of following", f"{cpu / hours:.0f}", "bot process; <= 3600"),
+        ("CPU ms per poll (bot process, all work)",
+         f"{cpu * 1000 / max(status_requests, 1):.2f}", ""),
+        ("hosts per execution", f"{args.hosts or '5-20'}", ""),
         ("CPU seconds, world process (whole life)", f"{counters['cpu']:.1f}", ""),
         ("wall seconds (run) / seeding", f"{wall:.1f} / {seed_seconds:.1f}", ""),
     ]  # fmt: skip
