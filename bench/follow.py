@@ -22,7 +22,10 @@ Printed side by side with the goals:
 - Slack 429s received; peak RSS of the bot's process (and its growth while following) next to
   the world process's; CPU seconds per hour of simulated following (the bot's process only).
 
-Run: ``.venv/bin/python bench/follow.py [--executions 10000] [--minutes 10]``
+Run: ``.venv/bin/python bench/follow.py [--executions 10000] [--minutes 10] [--hosts 400]``
+(``--hosts``: hosts per execution, default 5-20 at random). Also printed: polls answered with an
+unchanged body (not parsed), CPU ms per poll, and the official SDK's CPU for one fetch of the
+same body (``--sdk-fetches`` times, after the run, clock stopped) with the ratios to it.
 
 Subscriptions mode, ``--workflows 1000``: that many subscribed workflows (every tenth one
 failures-only, every fifth one subscribed by a second channel), new runs starting at random
