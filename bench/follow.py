@@ -22,7 +22,10 @@ Printed side by side with the goals:
 - Slack 429s received; peak RSS of the bot's process (and its growth while following) next to
   the world process's; CPU seconds per hour of simulated following (the bot's process only).
 
-Run: ``.venv/bin/python bench/follow.py [--executions 10000] [--minutes 10]``
+Run: ``.venv/bin/python bench/follow.py [--executions 10000] [--minutes 10] [--hosts 400]``
+(``--hosts``: hosts per execution, default 5-20 at random). Also printed: polls answered with an
+unchanged body (not parsed), CPU ms per poll, and the official SDK's CPU for one fetch of the
+same body (``--sdk-fetches`` times, after the run, clock stopped) with the ratios to it.
 
 Subscriptions mode, ``--workflows 1000``: that many subscribed workflows (every tenth one
 failures-only, every fifth one subscribed by a second channel), new runs starting at random
@@ -256,6 +259,30 @@ def aom_client(info: dict[str, Any], inflight: InFlight) -> AomClient:
     return AomClient(http, project_id=info["project_id"], retry=RetryPolicy(attempts=1))
 
 
+async def fetch_costs(
+    info: dict[str, Any], aom: AomClient, workflow_id: str, execution_id: str, n: int
+) -> tuple[float, float, float]:
+    """CPU ms per fetch of one execution, in this process, with the world's clock stopped (so
+    the same body every time): the official SDK (threads, its own parsing), this client parsing
+    it, this client told it is unchanged (request and digest only)."""
+    from client import Target, official  # bench/client.py: the SDK as bench/client.py drives it
+
+    target = Target(base_url=info["aom_url"], project_id=info["project_id"],
+                    workflow_id=workflow_id, execution_id=execution_id, ak="bench-ak",
+                    sk="bench-sk", body_bytes=0)  # fmt: skip
+    sdk = await asyncio.to_thread(official, target, n, 1)
+    digest, _ = await aom.get_execution_if_changed(workflow_id, execution_id, None)
+    cpu = time.process_time()
+    for _ in range(n):
+        await aom.get_execution(workflow_id, execution_id)
+    parsed = time.process_time() - cpu
+    cpu = time.process_time()
+    for _ in range(n):
+        await aom.get_execution_if_changed(workflow_id, execution_id, digest)
+    unchanged = time.process_time() - cpu
+    return sdk.cpu_s * 1000 / n, parsed * 1000 / n, unchanged * 1000 / n
+
+
 def print_table(rows: Sequence[tuple[str, str, str]]) -> None:
     width = max(len(r[0]) for r in rows)
     print(f"{'metric':<{width}}  {'measured':>14}  goal")
@@ -275,6 +302,12 @@ async def main() -> None:
         help="simulator speed (default 0.01: runs ~25-60 min; 0.1 with --workflows)",
     )
     parser.add_argument("--channels", type=int, default=200)
+    parser.add_argument(
+        "--hosts", type=int, default=0, help="hosts per execution (default: 5-20 at random)"
+    )
+    parser.add_argument(
+        "--sdk-fetches", type=int, default=50, help="fetches timed for the SDK comparison"
+    )
     parser.add_argument("--verbose", action="store_true", help="also print RSS over time")
     parser.add_argument(
         "--workflows", type=int, default=0, help="subscriptions mode: subscribed workflows"
@@ -295,7 +328,7 @@ async def main() -> None:
         return
     args.speed = args.speed or 0.01
     config = {"mode": "follow", "count": args.executions, "speed": args.speed,
-              "channels": args.channels}  # fmt: skip
+              "channels": args.channels, "hosts": args.hosts}  # fmt: skip
     async with WorldLink(context, clock, config) as world:
         await follow_main(args, clock, world)
 
@@ -356,6 +389,7 @@ async def follow_main(args: argparse.Namespace, clock: SharedClock, world: World
             span = clock.monotonic() - start
             rss_mb = peak_rss_mb()
             counters = await world.call("stats", {"poll_min": POLL_MIN, "poll_max": POLL_MAX})
+            sdk_ms, parsed_ms, same_ms = await fetch_costs(info, aom, *runs[0], n=args.sdk_fetches)
         await store.aclose()
     await aom.aclose()
 
@@ -394,7 +428,19 @@ async def follow_main(args: argparse.Namespace, clock: SharedClock, world: World
         ("peak RSS, world process (MB)", f"{counters['rss_mb']:.0f}",
          "simulator + FakeSlack; not the bot"),
         ("CPU seconds (engine run, bot process)", f"{cpu:.1f}", ""),
-        ("CPU seconds per hour of following", f"{cpu / hours:.0f}", "bot process"),
+        ("CPU seconds per hour of following", f"{cpu / hours:.0f}", "bot process; <= 3600"),
+        ("CPU ms per poll (bot process, all work)",
+         f"{cpu * 1000 / max(status_requests, 1):.2f}", ""),
+        ("hosts per execution", f"{args.hosts or '5-20'}", ""),
+        ("polls answered with an unchanged body", f"{stats.unchanged_polls}",
+         "not parsed, analysed or rendered"),
+        ("SDK fetch of one such body, CPU ms", f"{sdk_ms:.2f}",
+         "official SDK, same process, body frozen"),
+        ("  bot CPU per poll / SDK fetch", f"{cpu * 1000 / max(status_requests, 1) / sdk_ms:.3f}",
+         "<= 0.25 while cards change"),
+        ("  AomClient fetch, parsed / SDK", f"{parsed_ms / sdk_ms:.3f}", f"{parsed_ms:.2f} ms"),
+        ("  AomClient fetch, unchanged / SDK", f"{same_ms / sdk_ms:.3f}",
+         f"{same_ms:.2f} ms; <= 0.10"),
         ("CPU seconds, world process (whole life)", f"{counters['cpu']:.1f}", ""),
         ("wall seconds (run) / seeding", f"{wall:.1f} / {seed_seconds:.1f}", ""),
     ]  # fmt: skip

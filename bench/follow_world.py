@@ -85,15 +85,18 @@ class WorldProcess:
 
     # -- the world ------------------------------------------------------------------------------
 
-    def build_follow(self, count: int) -> None:
-        """``count`` runs begun over the last 20 minutes, 5-20 hosts each, 10 % failing."""
+    def build_follow(self, count: int, hosts: int = 0) -> None:
+        """``count`` runs begun over the last 20 minutes, ``hosts`` hosts each (0: 5-20 at
+        random), 10 % failing."""
         world, rng = self.world, self.rng
         now_ms = world.now_ms()
         workflows: list[str] = []
         for i in range(max(1, count // 50)):
             scenario = "few-failures" if i % 10 == 0 else "all-success"
             workflows.append(
-                world.add_workflow(f"wf-{i}", scenario=scenario, host_count=rng.randint(5, 20))
+                world.add_workflow(
+                    f"wf-{i}", scenario=scenario, host_count=hosts or rng.randint(5, 20)
+                )
             )
         for i in range(count):
             workflow_id = workflows[i % len(workflows)]
@@ -295,7 +298,7 @@ def _control_app(world: WorldProcess) -> web.Application:
 async def _serve(conn: Connection, elapsed: Any, config: dict[str, Any]) -> None:
     world = WorldProcess(SharedTime(elapsed, float(config["start_epoch"])), config)
     if config["mode"] == "follow":
-        world.build_follow(int(config["count"]))
+        world.build_follow(int(config["count"]), int(config.get("hosts", 0)))
     else:
         world.build_discovery(int(config["count"]))
 

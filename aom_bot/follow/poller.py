@@ -87,6 +87,13 @@ class Poller:
         self._stats.aom_requests += 1
         return await self._source.get_execution(workflow_id, execution_id)
 
+    async def get_if_changed(self, watch: Watch) -> tuple[bytes, ExecutionDetail | None]:
+        """The body's digest, and the execution unless the body is the watch's last one."""
+        self._stats.aom_requests += 1
+        return await self._source.get_execution_if_changed(
+            watch.workflow_id, watch.execution_id, watch.digest
+        )
+
     async def poll(self, watch: Watch) -> None:
         """Poll ``watch`` once (a worker calls this when it is due)."""
         if watch.done or not watch.follows:
@@ -101,7 +108,7 @@ class Poller:
         if not watch.follows:
             return
         try:
-            execution = await self.get(watch.workflow_id, watch.execution_id)
+            digest, execution = await self.get_if_changed(watch)
         except AomNotFoundError:
             await self._endings.end_all(watch, EndReason.EXECUTION_NOT_FOUND, _NOTE_NOT_FOUND)
             return
@@ -124,7 +131,35 @@ class Poller:
             self._scheduler.schedule(watch, self._scheduler.interval(watch))
             return
         watch.failures = 0
-        await self._observe(watch, execution)
+        if execution is None:
+            await self._unchanged(watch)
+        else:
+            await self._observe(watch, execution, digest)
+
+    async def _unchanged(self, watch: Watch) -> None:
+        """The very body of the last poll: nothing to parse, analyse or render. The cards still
+        recover from "AOM unreachable" and get their heartbeats; a follow still missing its
+        card or its baseline takes the full path, on the execution already kept."""
+        self._stats.unchanged_polls += 1
+        fingerprint = watch.fingerprint
+        if fingerprint is None or any(
+            live.follow.message_ts is None or live.shown is None for live in watch.follows.values()
+        ):
+            kept = watch.last_execution()
+            if kept is not None:
+                await self._observe(watch, kept, watch.digest)
+                return
+            watch.digest = None  # cannot happen (a digest is kept with its execution): re-read
+            self._scheduler.schedule(watch, self._scheduler.interval(watch))
+            return
+        now = self._clock.now()
+        for live in list(watch.follows.values()):
+            if live.unreachable_since is not None:
+                live.unreachable_since = None
+                live.notice = None
+                await self._store.set_unreachable(live.id, None)
+            self._cards.want(live, fingerprint, now)
+        self._scheduler.schedule(watch, self._scheduler.interval(watch))
 
     async def _refused(self, watch: Watch, now: datetime) -> None:
         """AOM's answer was too large: back off for minutes, and say so on the card."""
@@ -156,11 +191,13 @@ class Poller:
                 if watch.fingerprint is not None:
                     self._cards.want(live, watch.fingerprint, now)
 
-    async def _observe(self, watch: Watch, execution: ExecutionDetail) -> None:
+    async def _observe(
+        self, watch: Watch, execution: ExecutionDetail, digest: bytes | None
+    ) -> None:
         now = self._clock.now()
         analysis = analyse(execution)
         fingerprint = visible_fingerprint(execution, analysis)
-        watch.remember(execution, fingerprint)
+        watch.remember(execution, fingerprint, digest)
         for live in list(watch.follows.values()):
             if live.unreachable_since is not None:
                 live.unreachable_since = None

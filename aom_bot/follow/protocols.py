@@ -21,6 +21,14 @@ class ExecutionSource(Protocol):
         """The execution as AOM reports it now."""
         ...
 
+    async def get_execution_if_changed(
+        self, workflow_id: str, execution_id: str, previous_digest: bytes | None
+    ) -> tuple[bytes, ExecutionDetail | None]:
+        """The body's digest, and the execution unless the body is the one of
+        ``previous_digest`` (then ``None``: not decoded). What a poll asks, so an unchanged
+        body costs a request and a hash, not a parse."""
+        ...
+
 
 class MessageLike(Protocol):
     """A renderable Slack message (``render.SlackMessage``)."""

@@ -37,6 +37,8 @@ class FollowStats:
     watched_executions: int = 0
     aom_requests: int = 0
     aom_errors: int = 0
+    #: polls answered with the very body of the previous poll: not parsed, analysed or rendered
+    unchanged_polls: int = 0
     visible_changes: int = 0
     updates_sent: int = 0
     heartbeats_sent: int = 0
@@ -87,6 +89,8 @@ class Watch:
     packed: bytes | None = None
     #: ``visible_fingerprint`` of that execution
     fingerprint: str | None = None
+    #: ``body_digest`` of the last body polled: an identical next body is not parsed
+    digest: bytes | None = None
     begin_time: datetime | None = None
     due: float = 0.0
     queued: bool = False
@@ -97,8 +101,12 @@ class Watch:
     def key(self) -> str:
         return execution_key(self.workflow_id, self.execution_id)
 
-    def remember(self, execution: ExecutionDetail, fingerprint: str) -> None:
-        """Keep ``execution`` for rendering; repacked only when what it shows changed."""
+    def remember(
+        self, execution: ExecutionDetail, fingerprint: str, digest: bytes | None = None
+    ) -> None:
+        """Keep ``execution`` for rendering (and the digest of its body, if polled); repacked
+        only when what it shows changed."""
+        self.digest = digest
         if fingerprint != self.fingerprint or self.packed is None:
             self.packed = zlib.compress(pickle.dumps(execution, pickle.HIGHEST_PROTOCOL), 1)
             self.fingerprint = fingerprint

@@ -45,6 +45,10 @@ class AomReader(Protocol):
 
     async def get_execution(self, workflow_id: str, execution_id: str) -> ExecutionDetail: ...
 
+    async def get_execution_if_changed(
+        self, workflow_id: str, execution_id: str, previous_digest: bytes | None
+    ) -> tuple[bytes, ExecutionDetail | None]: ...
+
     async def list_executions(self, workflow_id: str) -> list[ExecutionDetail]: ...
 
     async def list_workflows(
@@ -207,6 +211,15 @@ class MeteredAom:
     async def get_execution(self, workflow_id: str, execution_id: str) -> ExecutionDetail:
         async with self._metrics.aom_call("get_execution"):
             return await self._aom.get_execution(workflow_id, execution_id)
+
+    async def get_execution_if_changed(
+        self, workflow_id: str, execution_id: str, previous_digest: bytes | None
+    ) -> tuple[bytes, ExecutionDetail | None]:
+        """Counted as a ``get_execution`` (one request either way)."""
+        async with self._metrics.aom_call("get_execution"):
+            return await self._aom.get_execution_if_changed(
+                workflow_id, execution_id, previous_digest
+            )
 
     async def list_executions(self, workflow_id: str) -> list[ExecutionDetail]:
         async with self._metrics.aom_call("list_executions"):
