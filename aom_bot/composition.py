@@ -173,11 +173,13 @@ def build_bot(
     follow: FollowControl | _Build = BUILD,
     subscriptions: SubscriptionHandler | _Build | None = BUILD,
     cards: ChannelCards | _Build | None = BUILD,
+    wrap_follow: Callable[[FollowControl], FollowControl] | None = None,
 ) -> Bot:
     """Wire the bot's parts from ``inputs``; a keyword replaces the part it names.
 
-    ``follow`` is what the listeners call (the engine by default); ``subscriptions`` None
-    means no subscriptions (and a Home tab without them).
+    ``follow`` is what the listeners call (the engine by default; ``wrap_follow`` wraps it,
+    e.g. to count calls in tests); ``subscriptions`` None means no subscriptions (and a Home
+    tab without them).
     """
     opts, store, clock, metrics = inputs.options, inputs.store, inputs.clock, inputs.metrics
     profile = _only_profile(inputs.aom)
@@ -196,6 +198,8 @@ def build_bot(
 
     the_engine = _pick(engine, build_engine)
     control: FollowControl = _pick(follow, lambda: the_engine)
+    if wrap_follow is not None:
+        control = wrap_follow(control)
     service: SubscriptionService | None = None
     if isinstance(subscriptions, _Build):
         service = SubscriptionService(
