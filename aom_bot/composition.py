@@ -174,6 +174,7 @@ def build_bot(
     subscriptions: SubscriptionHandler | _Build | None = BUILD,
     cards: ChannelCards | _Build | None = BUILD,
     wrap_follow: Callable[[FollowControl], FollowControl] | None = None,
+    notifier: SlackNotifier | _Build = BUILD,
 ) -> Bot:
     """Wire the bot's parts from ``inputs``; a keyword replaces the part it names.
 
@@ -185,7 +186,10 @@ def build_bot(
     profile = _only_profile(inputs.aom)
     names = WorkflowNames(profile.commands)
     console_url = _console_url(opts)
-    notifier = SlackNotifier(inputs.notifier_client, clock=clock, limits=opts.slack_limits)
+    notifier = _pick(
+        notifier,
+        lambda: SlackNotifier(inputs.notifier_client, clock=clock, limits=opts.slack_limits),
+    )
 
     def build_engine() -> FollowEngine:
         return FollowEngine(
