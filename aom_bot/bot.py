@@ -164,8 +164,6 @@ async def _open_inputs(
     simulator: bool,
 ) -> BotInputs:
     """Settings → resources: AOM clients, the store (monitored), the Slack clients."""
-    from datetime import timedelta
-
     from aom_bot.clock import SystemClock
     from aom_bot.slack.metrics import Metrics
     from aom_bot.slack.webclient import build_web_client
@@ -191,8 +189,23 @@ async def _open_inputs(
     ]  # fmt: skip
     for client in clients:
         stack.push_async_callback(client.aclose)
-    authorize = await _authorize_once(clients[0])
-    options = BotOptions(
+    return BotInputs(
+        options=_options(settings, signing_secret),
+        aom={"default": AomProfile(commands=aom, polling=polling)},
+        store=monitor.store,
+        clock=clock,
+        bolt_client=clients[0],
+        notifier_client=clients[1],
+        metrics=metrics,
+        authorize=await _authorize_once(clients[0]),
+        health_checks=(monitor.problem,),
+    )
+
+
+def _options(settings: Settings, signing_secret: str) -> BotOptions:
+    from datetime import timedelta
+
+    return BotOptions(
         owner=replica_owner(),
         project_id=settings.project_id(),
         region=settings.aom_region or "",
@@ -208,17 +221,6 @@ async def _open_inputs(
         ),
         scrubber=build_scrubber(settings),
         signing_secret=signing_secret,
-    )
-    return BotInputs(
-        options=options,
-        aom={"default": AomProfile(commands=aom, polling=polling)},
-        store=monitor.store,
-        clock=clock,
-        bolt_client=clients[0],
-        notifier_client=clients[1],
-        metrics=metrics,
-        authorize=authorize,
-        health_checks=(monitor.problem,),
     )
 
 

@@ -20,6 +20,7 @@ from aom_bot.aom.client import AomClient
 from aom_bot.aom.names import WorkflowNames
 from aom_bot.aom.reachability import Reachability
 from aom_bot.clock import Clock
+from aom_bot.errors import AomBotError
 from aom_bot.follow.discovery import SubscriptionDiscovery
 from aom_bot.follow.engine import FollowEngine
 from aom_bot.health import Health
@@ -190,17 +191,7 @@ def build_bot(
         notifier,
         lambda: SlackNotifier(inputs.notifier_client, clock=clock, limits=opts.slack_limits),
     )
-
-    def build_engine() -> FollowEngine:
-        return FollowEngine(
-            source=MeteredAom(profile.polling, metrics), store=store, notifier=notifier,
-            clock=clock, owner=opts.owner, poll_min=opts.poll_min, poll_max=opts.poll_max,
-            max_follow=opts.max_follow, broadcast_failures=opts.broadcast_failures,
-            console_url=console_url, scrubber=opts.scrubber, workflow_names=names.name,
-            lease_ttl=opts.follow_lease_ttl,
-        )  # fmt: skip
-
-    the_engine = _pick(engine, build_engine)
+    the_engine = _pick(engine, lambda: _engine(inputs, profile, notifier, names))
     control: FollowControl = _pick(follow, lambda: the_engine)
     if wrap_follow is not None:
         control = wrap_follow(control)
@@ -230,13 +221,29 @@ def build_bot(
         deps, signing_secret=opts.signing_secret, authorize=inputs.authorize,
         client=inputs.bolt_client if inputs.authorize is None else _tokenless(inputs.bolt_client),
     )  # fmt: skip
+    return Bot(the_engine, discovery, notifier, deps, bolt, _health(inputs), metrics, store)
+
+
+def _engine(
+    inputs: BotInputs, profile: AomProfile, notifier: SlackNotifier, names: WorkflowNames
+) -> FollowEngine:
+    opts = inputs.options
+    return FollowEngine(
+        source=MeteredAom(profile.polling, inputs.metrics), store=inputs.store,
+        notifier=notifier, clock=inputs.clock, owner=opts.owner, poll_min=opts.poll_min,
+        poll_max=opts.poll_max, max_follow=opts.max_follow,
+        broadcast_failures=opts.broadcast_failures, console_url=_console_url(opts),
+        scrubber=opts.scrubber, workflow_names=names.name, lease_ttl=opts.follow_lease_ttl,
+    )  # fmt: skip
+
+
+def _health(inputs: BotInputs) -> Health:
+    """``/healthz``: the given checks, and AOM (failing while every profile is unreachable)."""
     health = Health()
-    for check in (
-        *inputs.health_checks,
-        aom_unreachable([p.commands.reachability for p in inputs.aom.values()]),
-    ):
+    for check in inputs.health_checks:
         health.add_check(check)
-    return Bot(the_engine, discovery, notifier, deps, bolt, health, metrics, store)
+    health.add_check(aom_unreachable([p.commands.reachability for p in inputs.aom.values()]))
+    return health
 
 
 def _tokenless(client: AsyncWebClient) -> AsyncWebClient:
@@ -279,8 +286,10 @@ def aom_unreachable(profiles: Sequence[Reachability]) -> Callable[[], Awaitable[
     return check
 
 
-class TaskEnded(RuntimeError):
-    """A long-running task returned while the bot was not stopping."""
+class TaskEnded(AomBotError):
+    """A long-running task returned while the bot was not stopping (exit 4: a bug)."""
+
+    hint = "The bot stopped so that its supervisor restarts it; please report this."
 
 
 async def supervise(
