@@ -20,7 +20,7 @@ from aom_bot.aom.client import AomClient
 from aom_bot.aom.names import WorkflowNames
 from aom_bot.aom.reachability import Reachability
 from aom_bot.clock import Clock
-from aom_bot.errors import AomBotError
+from aom_bot.errors import TaskEnded
 from aom_bot.follow.discovery import SubscriptionDiscovery
 from aom_bot.follow.engine import FollowEngine
 from aom_bot.health import Health
@@ -286,12 +286,6 @@ def aom_unreachable(profiles: Sequence[Reachability]) -> Callable[[], Awaitable[
     return check
 
 
-class TaskEnded(AomBotError):
-    """A long-running task returned while the bot was not stopping (exit 4: a bug)."""
-
-    hint = "The bot stopped so that its supervisor restarts it; please report this."
-
-
 async def supervise(
     bot: Bot, stop: asyncio.Event, *, more: Mapping[str, Coroutine[Any, Any, None]] | None = None
 ) -> None:
@@ -309,10 +303,10 @@ async def supervise(
             raise
         except BaseException as exc:
             # one line: the CLI says what went wrong (and logs a trace only for a bug)
-            _log.error("bot.task_failed task=%s error=%s", what, type(exc).__name__)
+            _log.error("bot.task_failed part=%s error=%s", what, type(exc).__name__)
             raise
         if not stopping:
-            _log.error("bot.task_failed task=%s (it ended)", what)
+            _log.error("bot.task_failed part=%s (it ended)", what)
             raise TaskEnded(f"{what} stopped unexpectedly")
 
     try:

@@ -42,7 +42,7 @@ async def test_a_task_that_returns_stops_the_bot_with_an_error_and_says_which(
         with caplog.at_level(logging.ERROR), pytest.raises(TaskEnded, match="discovery"):
             async with asyncio.timeout(10):
                 await supervise(bot, asyncio.Event())
-        assert "bot.task_failed task=discovery" in caplog.text
+        assert "bot.task_failed part=discovery" in caplog.text
         assert discovery.stopped  # the other loops were stopped, none left running
         report = await bot.health.report()
         assert not report.healthy
