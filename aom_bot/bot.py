@@ -4,23 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import functools
 import logging
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import httpx
 from rich.console import Console
 
 from aom_bot.aom.client import AomClient, RetryPolicy
-from aom_bot.aom.names import WorkflowNames
 from aom_bot.aom.reachability import Reachability
+from aom_bot.composition import (
+    AomProfile,
+    Bot,
+    BotInputs,
+    BotOptions,
+    aom_unreachable,
+    build_bot,
+    supervise,
+)
 from aom_bot.config import Settings
 from aom_bot.errors import ConfigError, SlackDeliveryError
-from aom_bot.render.links import console_link, validate_console_template
+from aom_bot.render.links import validate_console_template
 from aom_bot.runtime import (
     build_aom_client,
     build_limiter,
@@ -34,7 +41,7 @@ if TYPE_CHECKING:
     from slack_sdk.web.async_client import AsyncWebClient
 
 
-__all__ = ["replica_owner", "run_bot", "run_checks"]
+__all__ = ["aom_unreachable", "replica_owner", "run_bot", "run_checks"]
 
 
 #: the store of ``run --simulator``: in memory, gone with the process like the simulator's world
@@ -150,192 +157,134 @@ async def run_bot(
     ``/healthz`` and ``/metrics`` are served on ``port`` in HTTP mode, on ``health_port``
     (0 = not at all) in Socket Mode.
     """
-    import signal
-    from datetime import timedelta
-
-    from aom_bot.clock import SystemClock
-    from aom_bot.follow.discovery import SubscriptionDiscovery
-    from aom_bot.follow.engine import FollowEngine
-    from aom_bot.gc_tuning import tune_gc
-    from aom_bot.health import Health
-    from aom_bot.slack.app import create_app
-    from aom_bot.slack.deps import MeteredAom, SlackDeps
-    from aom_bot.slack.limits import FollowLimits
-    from aom_bot.slack.metrics import Metrics
-    from aom_bot.slack.notifier import SlackNotifier
-    from aom_bot.slack.subscriptions import SlackChannelDirectory, SubscriptionService
-    from aom_bot.slack.webclient import build_web_client
-    from aom_bot.store import open_store
-    from aom_bot.store.monitor import StoreMonitor
-
     bot_token, app_token, signing_secret = _check_slack(settings, mode)
     _forget_slack_environment()
     if not simulator:
         settings.check_aom()
     validate_console_template(settings.aom_console_url or "")
+    async with contextlib.AsyncExitStack() as stack:
+        inputs = await _open_inputs(stack, settings, bot_token, signing_secret, simulator)
+        bot = build_bot(inputs)
+        await _serve(stack, bot, mode=mode, host=host, port=port, health_port=health_port,
+                     app_token=app_token)  # fmt: skip
+    _logger().info("bot.stopped")
+
+
+async def _open_inputs(
+    stack: contextlib.AsyncExitStack,
+    settings: Settings,
+    bot_token: str,
+    signing_secret: str,
+    simulator: bool,
+) -> BotInputs:
+    """Settings → resources: AOM clients, the store (monitored), the Slack clients."""
+    from aom_bot.clock import SystemClock
+    from aom_bot.slack.metrics import Metrics
+    from aom_bot.slack.webclient import build_web_client
+    from aom_bot.store import open_store
+    from aom_bot.store.monitor import StoreMonitor
+
     clock = SystemClock()
     metrics = Metrics()
-    scrubber = build_scrubber(settings)
+    settings, aom, polling = await stack.enter_async_context(_aom_for_bot(settings, simulator))
+    # The simulator's executions exist only in this process: its follows and subscriptions
+    # go to a throwaway store, never the real one that the bot later resumes against AOM.
+    opened = await open_store(SIMULATOR_STORE if simulator else database_url(settings))
+    stack.push_async_callback(opened.aclose)
+    await opened.migrate()
+    monitor = StoreMonitor(opened, clock=clock)  # every part uses its store: /healthz sees
+    # Bolt's own client retries 429s (slack_sdk's handler); the notifier paces and handles
+    # 429s itself on the bot's clock, so its client must not also sleep on them.
+    secrets = settings.secret_values()
+    clients = [
+        build_web_client(bot_token, base_url=settings.slack_api_url, metrics=metrics,
+                         secrets=secrets, rate_limit_retries=retries)
+        for retries in (2, 0)
+    ]  # fmt: skip
+    for client in clients:
+        stack.push_async_callback(client.aclose)
+    return BotInputs(
+        options=_options(settings, signing_secret),
+        aom={"default": AomProfile(commands=aom, polling=polling)},
+        store=monitor.store,
+        clock=clock,
+        bolt_client=clients[0],
+        notifier_client=clients[1],
+        metrics=metrics,
+        authorize=await _authorize_once(clients[0]),
+        health_checks=(monitor.problem,),
+    )
+
+
+def _options(settings: Settings, signing_secret: str) -> BotOptions:
+    from datetime import timedelta
+
+    return BotOptions(
+        owner=replica_owner(settings),
+        project_id=settings.project_id(),
+        region=settings.aom_region or "",
+        console_url_template=settings.aom_console_url,
+        poll_min=settings.aom_bot_poll_min_seconds,
+        poll_max=settings.aom_bot_poll_max_seconds,
+        max_follow=timedelta(hours=settings.aom_bot_max_follow_hours),
+        broadcast_failures=settings.aom_bot_broadcast_failures,
+        discovery_interval=settings.aom_bot_discovery_seconds,
+        max_follows=(
+            settings.aom_bot_max_follows_per_user,
+            settings.aom_bot_max_follows_per_workspace,
+        ),
+        follow_lease_ttl=timedelta(seconds=settings.aom_bot_lease_seconds),
+        # discovery renews once a round: a round plus the lease's margin
+        discovery_lease_ttl=timedelta(
+            seconds=settings.aom_bot_discovery_seconds + settings.aom_bot_lease_seconds
+        ),
+        scrubber=build_scrubber(settings),
+        signing_secret=signing_secret,
+    )
+
+
+async def _serve(
+    stack: contextlib.AsyncExitStack,
+    bot: Bot,
+    *,
+    mode: str,
+    host: str,
+    port: int,
+    health_port: int,
+    app_token: str,
+) -> None:
+    """Serve Slack (HTTP or Socket Mode) and the bot's tasks until SIGINT/SIGTERM."""
+    import signal
+
+    from aom_bot.gc_tuning import tune_gc
+    from aom_bot.slack.http import build_health_app, build_http_app, start_http
+
     log = _logger()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    tune_gc()  # start-up is done: freeze what it built, collect less often (gc_tuning)
+    more: dict[str, Coroutine[Any, Any, None]] = {}
+    if mode == "http":
+        http_app = build_http_app(bot.bolt, metrics=bot.metrics, health=bot.health.report)
+        server = await stack.enter_async_context(start_http(http_app, host, port))
+        log.info("bot.started mode=http url=%s/slack/events", server.url)
+    else:
+        from aom_bot.slack.connection import SlackConnection
+        from aom_bot.slack.socket import run_socket_mode
 
-    async with contextlib.AsyncExitStack() as stack:
-        settings, aom, polling = await stack.enter_async_context(_aom_for_bot(settings, simulator))
-        # The simulator's executions exist only in this process: its follows and subscriptions
-        # go to a throwaway store, never the real one that the bot later resumes against AOM.
-        opened = await open_store(SIMULATOR_STORE if simulator else database_url(settings))
-        stack.push_async_callback(opened.aclose)
-        await opened.migrate()
-        monitor = StoreMonitor(opened, clock=clock)
-        store = monitor.store  # every part of the bot uses it, so /healthz sees store trouble
-        # Bolt's own client retries 429s (slack_sdk's handler); the notifier paces and handles
-        # 429s itself on the bot's clock, so its client must not also sleep on them.
-        secrets = settings.secret_values()
-        bolt_client = build_web_client(
-            bot_token, base_url=settings.slack_api_url, metrics=metrics, secrets=secrets
+        connection = SlackConnection()
+        more["the Slack connection"] = run_socket_mode(
+            bot.bolt, app_token=app_token, connection=connection
         )
-        stack.push_async_callback(bolt_client.aclose)
-        notifier_client = build_web_client(
-            bot_token,
-            base_url=settings.slack_api_url,
-            metrics=metrics,
-            rate_limit_retries=0,
-            secrets=secrets,
-        )
-        stack.push_async_callback(notifier_client.aclose)
-        notifier = SlackNotifier(notifier_client, clock=clock)
-        names = WorkflowNames(aom)
-        project_id = settings.project_id()
-
-        def console_url(workflow_id: str, execution_id: str) -> str | None:
-            return console_link(
-                settings.aom_console_url,
-                region=settings.aom_region or "",
-                project_id=project_id,
-                workflow_id=workflow_id,
-                execution_id=execution_id,
-            )
-
-        engine = FollowEngine(
-            source=MeteredAom(polling, metrics),
-            store=store,
-            notifier=notifier,
-            clock=clock,
-            owner=replica_owner(settings),
-            lease_ttl=timedelta(seconds=settings.aom_bot_lease_seconds),
-            poll_min=settings.aom_bot_poll_min_seconds,
-            poll_max=settings.aom_bot_poll_max_seconds,
-            max_follow=timedelta(hours=settings.aom_bot_max_follow_hours),
-            broadcast_failures=settings.aom_bot_broadcast_failures,
-            console_url=console_url,
-            scrubber=scrubber,
-            workflow_names=names.name,
-        )
-        subscriptions = SubscriptionService(
-            aom=MeteredAom(aom, metrics),
-            store=store,
-            follow=engine,
-            clock=clock,
-            directory=SlackChannelDirectory(bolt_client),
-            scrubber=scrubber,
-            workflow_names=names.name,
-        )
-        discovery = SubscriptionDiscovery(
-            source=MeteredAom(polling, metrics),
-            store=store,
-            notifier=notifier,
-            follow=engine,
-            clock=clock,
-            owner=replica_owner(settings),
-            interval=settings.aom_bot_discovery_seconds,
-            # renewed once a round: a round plus the lease's margin
-            lease_ttl=timedelta(
-                seconds=settings.aom_bot_discovery_seconds + settings.aom_bot_lease_seconds
-            ),
-            console_url=console_url,
-            scrubber=scrubber,
-        )
-        deps = SlackDeps(
-            aom=MeteredAom(aom, metrics),
-            notifier=notifier,
-            follow=engine,
-            clock=clock,
-            metrics=metrics,
-            project_id=project_id,
-            region=settings.aom_region or "",
-            console_url_template=settings.aom_console_url,
-            scrubber=scrubber,
-            subscriptions=subscriptions,
-            home=subscriptions,
-            workflow_names=names.name,
-            follow_limits=FollowLimits(
-                store,
-                per_user=settings.aom_bot_max_follows_per_user,
-                per_workspace=settings.aom_bot_max_follows_per_workspace,
-            ),
-            cards=store,
-        )
-        authorize = await _authorize_once(bolt_client)
-        bolt = create_app(
-            deps, signing_secret=signing_secret, client=_tokenless(bolt_client), authorize=authorize
-        )
-
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
-
-        async def report_gauges() -> None:
-            while True:
-                metrics.set_active_follows(engine.stats.active_follows)
-                await store.health_problem()  # logs, once, when the store's file goes bad
-                await asyncio.sleep(5)
-
-        tune_gc()  # start-up is done: freeze what it built, collect less often (gc_tuning)
-        tasks = [
-            asyncio.create_task(engine.run(), name="follow-engine"),
-            asyncio.create_task(discovery.run(), name="discovery"),
-            asyncio.create_task(report_gauges(), name="gauges"),
-        ]
-        health = Health()
-        for running, what in zip(tasks, ("the follow engine", "discovery", "metrics"), strict=True):
-            health.watch_task(what, running)
-        health.add_check(monitor.problem)
-        health.add_check(aom_unreachable([aom.reachability]))  # one profile; its clients share it
-        if mode == "http":
-            from aom_bot.slack.http import build_http_app, start_http
-
-            http_app = build_http_app(bolt, metrics=metrics, health=health.report)
-            server = await stack.enter_async_context(start_http(http_app, host, port))
-            log.info("bot.started mode=http url=%s/slack/events", server.url)
-        else:
-            from aom_bot.slack.connection import SlackConnection
-            from aom_bot.slack.http import build_health_app, start_http
-            from aom_bot.slack.socket import run_socket_mode
-
-            connection = SlackConnection()
-            socket_task = asyncio.create_task(
-                run_socket_mode(bolt, app_token=app_token, connection=connection), name="socket"
-            )
-            tasks.append(socket_task)
-            health.watch_task("the Slack connection", socket_task)
-            health.add_check(connection.problem)
-            if health_port:
-                health_app = build_health_app(metrics=metrics, health=health.report)
-                server = await stack.enter_async_context(start_http(health_app, host, health_port))
-                log.info("bot.health url=%s/healthz", server.url)
-            log.info("bot.started mode=socket")
-        waiter = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
-        log.info("bot.stopping")
-        await discovery.stop()  # before the engine: discovery hands new runs to it
-        await engine.stop()
-        for task in [waiter, *tasks]:
-            task.cancel()
-        await asyncio.gather(waiter, *tasks, return_exceptions=True)
-        for task in done:
-            if task is not waiter and not task.cancelled() and task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
-    log.info("bot.stopped")
+        bot.health.add_check(connection.problem)
+        if health_port:
+            health_app = build_health_app(metrics=bot.metrics, health=bot.health.report)
+            server = await stack.enter_async_context(start_http(health_app, host, health_port))
+            log.info("bot.health url=%s/healthz", server.url)
+        log.info("bot.started mode=socket")
+    await supervise(bot, stop, more=more)
 
 
 async def _authorize_once(client: AsyncWebClient) -> Callable[..., Awaitable[AuthorizeResult]]:
@@ -376,26 +325,6 @@ async def _authorize_once(client: AsyncWebClient) -> Callable[..., Awaitable[Aut
         return result
 
     return authorize
-
-
-def _tokenless(client: AsyncWebClient) -> AsyncWebClient:
-    """The client Bolt copies its per-request clients from, without the token: the token comes
-    from ``authorize``, and a client that carries one too makes Bolt warn at every start that
-    it is ignored. The copy shares the connection pool (closed with ``client``)."""
-    template = copy.copy(client)
-    template.token = None
-    return template
-
-
-def aom_unreachable(profiles: list[Reachability]) -> Callable[[], Awaitable[str | None]]:
-    """The health check of AOM: failing only while every profile is unreachable."""
-
-    async def check() -> str | None:
-        if profiles and not any(profile.reachable for profile in profiles):
-            return "every AOM profile is unreachable"
-        return None
-
-    return check
 
 
 def _logger() -> logging.Logger:

@@ -11,6 +11,7 @@
     ├── SubscriptionError        a subscribe/unsubscribe request that cannot be done
     ├── StoreError               the follow/subscription store failed
     ├── FollowLimitReached       one more follow would exceed a configured limit
+    ├── TaskEnded                one of the bot's long-running tasks returned (a bug: exit 4)
     ├── SlackDeliveryError       a Slack Web API call failed (``error`` holds Slack's code)
     │   ├── SlackNotInChannel        not_in_channel: a public channel the bot could join
     │   ├── SlackChannelUnreachable  channel_not_found: private channel / DM the bot cannot see
@@ -128,6 +129,12 @@ class StoreError(AomBotError):
 
 class FollowLimitReached(AomBotError):
     """A new follow would exceed AOM_BOT_MAX_FOLLOWS_PER_USER or _PER_WORKSPACE."""
+
+
+class TaskEnded(AomBotError):
+    """A long-running task of ``aom-bot run`` returned while the bot was not stopping."""
+
+    hint = "The bot stopped so that its supervisor restarts it; please report this."
 
 
 class AomError(AomBotError):

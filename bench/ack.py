@@ -112,55 +112,44 @@ async def role_fakes(args: argparse.Namespace) -> None:
 
 
 async def role_bot(args: argparse.Namespace) -> None:
-    """The real aom-bot app in HTTP mode."""
+    """The real aom-bot app in HTTP mode, wired as the bot wires it (``build_bot``)."""
     from aom_bot.aom.client import AomClient, build_http_client
     from aom_bot.clock import SystemClock
-    from aom_bot.follow.engine import FollowEngine
-    from aom_bot.slack.app import create_app
-    from aom_bot.slack.deps import MeteredAom, SlackDeps
+    from aom_bot.composition import AomProfile, BotInputs, BotOptions, build_bot
     from aom_bot.slack.http import build_http_app, start_http
     from aom_bot.slack.metrics import Metrics
-    from aom_bot.slack.notifier import Rate, SlackLimits, SlackNotifier
+    from aom_bot.slack.notifier import Rate, SlackLimits
     from aom_bot.slack.webclient import build_web_client
     from aom_bot.store import open_store
 
     env = json.loads(args.env)
-    clock = SystemClock()
     metrics = Metrics()
     client = build_web_client(env["token"], base_url=env["slack_base"], metrics=metrics)
     fast = Rate(60_000, 200)  # pacing relaxed: all background work runs inside the round
     limits = SlackLimits(update=fast, post=fast, post_per_channel=fast, ephemeral=fast)
-    notifier = SlackNotifier(client, clock=clock, limits=limits)
     aom_client = AomClient(
         build_http_client(base_url=env["aom_base"], auth=None), project_id=env["project_id"]
     )
-    aom = MeteredAom(aom_client, metrics)
     store = await open_store("sqlite:///:memory:")
     await store.migrate()
-    engine = FollowEngine(
-        source=aom,
-        store=store,
-        notifier=notifier,
-        clock=clock,
-        owner="bench",
-        poll_min=5,
-        poll_max=30,
-        max_follow=timedelta(hours=1),
-        broadcast_failures=True,
-        console_url=None,
+    options = BotOptions(owner="bench", project_id=env["project_id"], region="cn-north-4",
+                         max_follow=timedelta(hours=1), slack_limits=limits, signing_secret=SECRET)  # fmt: skip
+    # the parts this bench has always measured: no subscriptions, every show posts a card
+    bot = build_bot(
+        BotInputs(
+            options=options,
+            aom={"default": AomProfile(aom_client, aom_client)},
+            store=store,
+            clock=SystemClock(),
+            bolt_client=client,
+            notifier_client=client,
+            metrics=metrics,
+        ),
+        subscriptions=None,
+        cards=None,
     )
-    deps = SlackDeps(
-        aom=aom,
-        notifier=notifier,
-        follow=engine,
-        clock=clock,
-        metrics=metrics,
-        project_id=env["project_id"],
-        region="cn-north-4",
-    )
-    bolt = create_app(deps, signing_secret=SECRET, client=client)
     try:
-        timer = ServerTimer(build_http_app(bolt, metrics=metrics))
+        timer = ServerTimer(build_http_app(bot.bolt, metrics=metrics))
         async with start_http(timer) as server:  # type: ignore[arg-type]
             await _serve_until_stdin_closes({"url": server.url}, timer)
     finally:

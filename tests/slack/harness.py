@@ -14,7 +14,6 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -22,25 +21,16 @@ from slack_bolt.async_app import AsyncApp
 from starlette.applications import Starlette
 
 from aom_bot.aom.client import AomClient, RetryPolicy, build_http_client
-from aom_bot.aom.names import WorkflowNames
 from aom_bot.clock import ManualClock
-from aom_bot.follow.engine import FollowEngine
+from aom_bot.composition import BUILD, AomProfile, Bot, BotInputs, BotOptions, build_bot
 from aom_bot.render.actions import encode_ref
 from aom_bot.render.scrub import Scrubber
 from aom_bot.simulator import SimulatorCredentials, World, build_world, create_simulator_app
 from aom_bot.simulator.faults import Faults, RequestCounter
-from aom_bot.slack.app import create_app
-from aom_bot.slack.deps import (
-    FollowControl,
-    FollowOutcome,
-    MeteredAom,
-    SlackDeps,
-    SubscriptionHandler,
-)
+from aom_bot.slack.deps import FollowControl, FollowOutcome, SlackDeps, SubscriptionHandler
 from aom_bot.slack.http import build_http_app
-from aom_bot.slack.limits import FollowLimits
 from aom_bot.slack.metrics import Metrics
-from aom_bot.slack.notifier import Rate, SlackLimits, SlackNotifier
+from aom_bot.slack.notifier import Rate, SlackLimits
 from aom_bot.slack.webclient import build_web_client
 from aom_bot.store import open_store
 from aom_bot.store.base import Store
@@ -122,6 +112,7 @@ class Harness:
     http: httpx.AsyncClient
     store: Store
     follows: TrackedFollow
+    bot: Bot
     hooks: list[str] = field(default_factory=list)
 
     def workflow(self, name: str) -> str:
@@ -289,42 +280,37 @@ async def running_bot(
             rate_limit_retries=rate_limit_retries,
             secrets=secrets,
         )
-        notifier = SlackNotifier(client, clock=clock, limits=FAST)
-        metered = MeteredAom(aom, metrics)
-        engine = TrackedFollow(
-            follow
-            or FollowEngine(
-                source=metered,
-                store=store,
-                notifier=notifier,
-                clock=clock,
-                owner="test-replica",
-                poll_min=5,
-                poll_max=30,
-                max_follow=timedelta(hours=24),
-                broadcast_failures=True,
-                console_url=None,
-            )
-        )
-        deps = SlackDeps(
-            aom=metered,
-            notifier=notifier,
-            follow=engine,
-            clock=clock,
-            metrics=metrics,
+        options = BotOptions(
+            owner="test-replica",
             project_id=world.project_id,
             region=REGION,
             console_url_template=CONSOLE,
-            subscriptions=subscriptions,
+            max_follows=max_follows,
             join_channels=join_channels,
-            workflow_names=WorkflowNames(metered).name,
             scrubber=Scrubber(secrets=secrets) if secrets else None,
-            follow_limits=FollowLimits(store, *max_follows) if max_follows else None,
-            # the store decides one card per execution per channel, as in the bot; a fake
-            # follow engine comes without one
-            cards=store if follow is None else None,
+            slack_limits=FAST,
+            signing_secret=SECRET,
         )
-        bolt = create_app(deps, signing_secret=SECRET, client=client)
+        inputs = BotInputs(
+            options=options,
+            aom={"default": AomProfile(commands=aom, polling=aom)},
+            store=store,
+            clock=clock,
+            bolt_client=client,
+            notifier_client=client,
+            metrics=metrics,
+        )
+        bot = build_bot(
+            inputs,
+            follow=BUILD if follow is None else follow,
+            wrap_follow=TrackedFollow,
+            subscriptions=subscriptions,
+            # a fake engine comes without the store's one card per execution per channel
+            cards=BUILD if follow is None else None,
+        )
+        engine = bot.deps.follow
+        assert isinstance(engine, TrackedFollow)
+        deps, bolt = bot.deps, bot.bolt
         web = build_http_app(bolt, metrics=metrics)
         transport = httpx.ASGITransport(app=web)
         async with httpx.AsyncClient(transport=transport, base_url="http://bot.test") as http:
@@ -342,6 +328,7 @@ async def running_bot(
                     http=http,
                     store=store,
                     follows=engine,
+                    bot=bot,
                 )
             finally:
                 await client.aclose()

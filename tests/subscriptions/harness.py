@@ -19,14 +19,12 @@ from typing import Any
 import httpx
 from slack_sdk.web.async_client import AsyncWebClient
 
+from aom_bot.composition import AomProfile, BotInputs, BotOptions, build_bot
 from aom_bot.follow.discovery import SubscriptionDiscovery
 from aom_bot.follow.engine import FollowEngine
-from aom_bot.slack.app import create_app
-from aom_bot.slack.deps import SlackDeps
 from aom_bot.slack.http import build_http_app
-from aom_bot.slack.metrics import Metrics
 from aom_bot.slack.notifier import SlackNotifier
-from aom_bot.slack.subscriptions import SlackChannelDirectory, SubscriptionService
+from aom_bot.slack.subscriptions import SubscriptionService
 from aom_bot.store import Store
 from tests.fakes.slack_api import RecordedCall
 from tests.fakes.slack_signing import (
@@ -217,26 +215,23 @@ async def running(tmp_path: Path) -> AsyncIterator[Bot]:
     async with make_rig(tmp_path, notifier_factory=fast) as rig:
         rig.slack.add_user(BOB, "bob", "Bob Example")
         rig.slack.add_channel("ops", id=OPS, members=[rig.slack.alice, BOB])
-        engine, discovery = new_bot(rig, rig.store)
         web_client = AsyncWebClient(token=rig.slack.bot_token, base_url=rig.slack.base_url)
-        service = SubscriptionService(
-            aom=rig.aom,
+        options = BotOptions(owner="replica-a", project_id=rig.world.project_id,
+                             discovery_interval=INTERVAL, signing_secret=SECRET)  # fmt: skip
+        inputs = BotInputs(
+            options=options,
+            aom={"default": AomProfile(commands=rig.aom, polling=rig.aom)},
             store=rig.store,
-            follow=engine,
             clock=rig.clock,
-            directory=SlackChannelDirectory(web_client),
+            bolt_client=web_client,
+            notifier_client=web_client,
         )
-        deps = SlackDeps(
-            aom=rig.aom,
-            notifier=rig.notifier,
-            follow=engine,
-            clock=rig.clock,
-            metrics=Metrics(),
-            project_id=rig.world.project_id,
-            subscriptions=service,
-            home=service,
-        )
-        bolt = create_app(deps, signing_secret=SECRET, client=web_client)
+        wired = build_bot(inputs, engine=rig.engine(owner="replica-a"), notifier=rig.notifier)
+        engine, discovery, bolt = wired.engine, wired.discovery, wired.bolt
+        rig.engines.append(discovery)  # type: ignore[arg-type]  # stopped with the rig
+        service = wired.deps.subscriptions
+        assert isinstance(service, SubscriptionService)
+        deps = wired.deps
         transport = httpx.ASGITransport(app=build_http_app(bolt, metrics=deps.metrics))
         async with httpx.AsyncClient(transport=transport, base_url="http://bot.test") as http:
             await start(rig, engine, discovery)
