@@ -24,7 +24,8 @@ _CREDENTIAL_SHAPES = re.compile(
     r"[\"']?\s*[:=]\s*[\"']?[^\s,\"'}]+(?:\s+[^\s,\"'}]+)?"
     r"|xox[abposr]-[A-Za-z0-9-]{6,}"
     r"|xapp-[A-Za-z0-9-]{6,}"
-    r"|(?:password|passwd|secret|token|sk)[\"']?\s*[:=]\s*[\"']?[^\s,\"'}&]+"
+    # "sk" only as a word of its own (sk=, cloud_sdk_sk=): never the end of task=, disk=, risk=
+    r"|(?:password|passwd|secret|token|(?<![a-z])sk)[\"']?\s*[:=]\s*[\"']?[^\s,\"'}&]+"
     r"|(?<=://)[^/\s:@]+:[^/\s@]+(?=@)"
     r")"
 )

@@ -77,3 +77,10 @@ def test_configure_logging_writes_json_to_stderr_only(capsys):
     assert line["event"] == "hello [redacted]"
     assert line["level"] == "info"
     assert line["logger"] == "aom_bot.test"
+
+
+@pytest.mark.parametrize("text", ["task=discovery", "disk=/dev/sda1", "risk=low"])
+def test_words_ending_in_sk_are_not_taken_for_a_secret_key(text):
+    """`sk=` is a secret key; `task=`, `disk=` and `risk=` are not: the log keeps them."""
+    assert redact(text) == text
+    assert "abcdef123456" not in redact(f"{text} sk=abcdef123456")
