@@ -385,8 +385,12 @@ class FollowEngine:
             await asyncio.gather(*workers, *senders, *self._side, return_exceptions=True)
             self._side.clear()
             if self._stopping:  # a clean stop hands over at once; a crash waits for the TTL
-                with contextlib.suppress(Exception):
+                try:
                     await self._leases.release_all()
+                except Exception as error:  # the others take over when the leases lapse
+                    log.warning("follow.leases_not_handed_over error=%s", error)
+                else:
+                    log.info("follow.leases_handed_over")
             self._leases.forget()
             self._running = False
             self._stopped.set()
