@@ -15,6 +15,7 @@ __all__ = [
     "CompletionState",
     "EndReason",
     "Follow",
+    "FollowRequest",
     "FollowState",
     "NewFollow",
     "NewSubscription",
@@ -50,6 +51,26 @@ class CompletionState(StrEnum):
     NONE = "none"
     CLAIMED = "claimed"
     POSTED = "posted"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FollowRequest:
+    """Someone (or a subscription) asks to keep an execution's card current in a channel."""
+
+    workflow_id: str
+    execution_id: str
+    channel_id: str
+    #: Slack user id of whoever asked ("" when a subscription asks)
+    user_id: str
+    #: the AOM profile the execution belongs to
+    profile: str = "default"
+    #: adopt this card (a Follow button) instead of posting a new one
+    message_ts: str | None = None
+    #: post the card as a reply in this thread
+    thread_ts: str | None = None
+    #: who to mention on completion (default: the user who asked)
+    mention: str | None = None
+    subscription_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -11,20 +11,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Protocol
 
 from aom_bot.aom.models import Workflow
+from aom_bot.aom.reader import AomReader
 from aom_bot.errors import AomError
 
-__all__ = ["WorkflowLister", "WorkflowNames"]
+__all__ = ["WorkflowNames"]
 
 _log = logging.getLogger("aom_bot.aom")
-
-
-class WorkflowLister(Protocol):
-    async def list_workflows(
-        self, search: str | None = None, *, limit: int | None = None
-    ) -> list[Workflow]: ...
 
 
 class WorkflowNames:
@@ -32,7 +26,7 @@ class WorkflowNames:
 
     def __init__(
         self,
-        lister: WorkflowLister,
+        lister: AomReader,
         *,
         ttl: float = 600.0,
         min_refresh: float = 30.0,

@@ -34,9 +34,10 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from aom_bot.aom.models import ExecutionDetail, Phase
+from aom_bot.aom.reader import AomReader
 from aom_bot.clock import Clock, sleep_or_wake
 from aom_bot.errors import (
     SLACK_GONE,
@@ -45,7 +46,8 @@ from aom_bot.errors import (
     StoreError,
 )
 from aom_bot.follow.leases import LeaseBook
-from aom_bot.follow.protocols import CardNotifier
+from aom_bot.follow.protocols import CardNotifier, FollowControl
+from aom_bot.records import FollowRequest
 from aom_bot.render.analysis import bucket_counts
 from aom_bot.render.kit import SlackMessage
 from aom_bot.render.message import execution_message
@@ -55,8 +57,6 @@ from aom_bot.store.base import Store, Subscription
 
 __all__ = [
     "DiscoveryStats",
-    "ExecutionLister",
-    "FollowStarter",
     "SubscriptionDiscovery",
     "is_failing",
     "lease_key",
@@ -65,29 +65,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Slack errors after which posting to the channel is pointless: the post is given up
-
-
-class ExecutionLister(Protocol):
-    """The one AOM call discovery makes (``AomClient.list_executions``)."""
-
-    async def list_executions(self, workflow_id: str) -> list[ExecutionDetail]: ...
-
-
-class FollowStarter(Protocol):
-    """The follow engine's ``follow`` (``aom_bot.follow.engine.FollowEngine``)."""
-
-    async def follow(
-        self,
-        *,
-        workflow_id: str,
-        execution_id: str,
-        channel_id: str,
-        user_id: str,
-        message_ts: str | None = None,
-        thread_ts: str | None = None,
-        mention: str | None = None,
-        subscription_id: int | None = None,
-    ) -> Any: ...
 
 
 @dataclass(slots=True)
@@ -131,10 +108,10 @@ class SubscriptionDiscovery:
     def __init__(
         self,
         *,
-        source: ExecutionLister,
+        source: AomReader,
         store: Store,
         notifier: CardNotifier,
-        follow: FollowStarter,
+        follow: FollowControl,
         clock: Clock,
         owner: str,
         interval: float,
@@ -367,13 +344,15 @@ class SubscriptionDiscovery:
                     channel, self._card(subscription, execution, mention)
                 )
             await self._follow.follow(
-                workflow_id=workflow_id,
-                execution_id=execution.execution_id,
-                channel_id=channel,
-                user_id="",
-                message_ts=owed.message_ts,
-                mention=mention or "",
-                subscription_id=subscription.id,
+                FollowRequest(
+                    workflow_id=workflow_id,
+                    execution_id=execution.execution_id,
+                    channel_id=channel,
+                    user_id="",
+                    message_ts=owed.message_ts,
+                    mention=mention or "",
+                    subscription_id=subscription.id,
+                )
             )
         except SlackDeliveryError as error:
             gone = isinstance(error, SLACK_GONE)

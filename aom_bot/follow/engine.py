@@ -20,7 +20,7 @@ poll), ``poller`` (one poll and its consequences), ``cards`` (rendering and send
 
     engine = FollowEngine(source=aom, store=store, notifier=notifier, clock=SystemClock(), ...)
     runner = asyncio.create_task(engine.run())
-    await engine.follow(workflow_id=wf, execution_id=ex, channel_id="C1", user_id="U1")
+    await engine.follow(FollowRequest(workflow_id=wf, execution_id=ex, channel_id="C1", user_id="U1"))
     await engine.stop()
 """
 
@@ -35,6 +35,7 @@ from datetime import timedelta
 from typing import Any
 
 from aom_bot.aom.models import ExecutionDetail
+from aom_bot.aom.reader import AomReader
 from aom_bot.clock import Clock
 from aom_bot.errors import AomError, SlackDeliveryError, SlackMessageGone, StoreError
 from aom_bot.follow import policy
@@ -44,7 +45,7 @@ from aom_bot.follow.endings import Endings
 from aom_bot.follow.leases import LeaseBook
 from aom_bot.follow.poller import Poller
 from aom_bot.follow.posting import CardPoster
-from aom_bot.follow.protocols import CardNotifier, ExecutionSource
+from aom_bot.follow.protocols import CardNotifier
 from aom_bot.follow.scheduler import PollScheduler
 from aom_bot.follow.state import (
     FollowResult,
@@ -54,6 +55,7 @@ from aom_bot.follow.state import (
     execution_key,
     final_key,
 )
+from aom_bot.records import FollowRequest
 from aom_bot.render.analysis import analyse, visible_fingerprint
 from aom_bot.render.scrub import Scrubber
 from aom_bot.store.base import EndReason, Follow, NewFollow, Store
@@ -69,7 +71,7 @@ class FollowEngine:
     def __init__(
         self,
         *,
-        source: ExecutionSource,
+        source: AomReader,
         store: Store,
         notifier: CardNotifier,
         clock: Clock,
@@ -198,23 +200,15 @@ class FollowEngine:
         self._stats.watched_executions = len(self._watches)
         return self._stats
 
-    async def follow(
-        self,
-        *,
-        workflow_id: str,
-        execution_id: str,
-        channel_id: str,
-        user_id: str,
-        message_ts: str | None = None,
-        thread_ts: str | None = None,
-        mention: str | None = None,
-        subscription_id: int | None = None,
-    ) -> FollowResult:
+    async def follow(self, request: FollowRequest) -> FollowResult:
         """Post (or adopt) the card and keep it current; a duplicate returns the existing one.
 
         AOM errors (``AomError``) and Slack errors on the first post (``SlackDeliveryError``)
         propagate so the caller can tell the user; no follow is left behind then.
         """
+        workflow_id, execution_id = request.workflow_id, request.execution_id
+        channel_id, user_id, mention = request.channel_id, request.user_id, request.mention
+        message_ts, subscription_id = request.message_ts, request.subscription_id
         existing = await self._store.find_active_follow(channel_id, workflow_id, execution_id)
         if existing is not None:
             return FollowResult(existing.id, False, existing.message_ts, False)
@@ -240,7 +234,7 @@ class FollowEngine:
             return FollowResult(record.id, False, record.message_ts, False)
         self._starting.add(record.id)  # this process's resync must not adopt it half-made
         try:
-            return await self._set_up(record, execution, message_ts, thread_ts)
+            return await self._set_up(record, execution, message_ts, request.thread_ts)
         finally:
             self._starting.discard(record.id)
 

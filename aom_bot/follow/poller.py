@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aom_bot.aom.models import ExecutionDetail
+from aom_bot.aom.reader import AomReader
 from aom_bot.clock import Clock
 from aom_bot.errors import (
     AomAuthError,
@@ -27,7 +28,7 @@ from aom_bot.follow import policy
 from aom_bot.follow.cards import CardQueue, CardRenderer
 from aom_bot.follow.endings import Endings
 from aom_bot.follow.posting import CardPoster
-from aom_bot.follow.protocols import CardNotifier, ExecutionSource, MessageLike
+from aom_bot.follow.protocols import CardNotifier, MessageLike
 from aom_bot.follow.scheduler import PollScheduler
 from aom_bot.follow.state import FollowStats, Live, Watch
 from aom_bot.render.analysis import analyse, visible_fingerprint
@@ -50,7 +51,7 @@ class Poller:
     def __init__(
         self,
         *,
-        source: ExecutionSource,
+        source: AomReader,
         store: Store,
         notifier: CardNotifier,
         clock: Clock,

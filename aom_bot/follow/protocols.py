@@ -1,7 +1,7 @@
 """What the follow engine needs from the world, as protocols it owns.
 
-``AomClient`` satisfies :class:`ExecutionSource` and ``slack.notifier.SlackNotifier`` satisfies
-:class:`CardNotifier`; tests pass small fakes instead.
+``slack.notifier.SlackNotifier`` satisfies :class:`CardNotifier` (what reads AOM is
+:class:`aom_bot.aom.reader.AomReader`); tests pass small fakes instead.
 """
 
 from __future__ import annotations
@@ -9,25 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from aom_bot.aom.models import ExecutionDetail
+from aom_bot.records import FollowRequest
 
-__all__ = ["CardNotifier", "ExecutionSource", "MessageLike", "MessageSource"]
-
-
-class ExecutionSource(Protocol):
-    """Reads an execution's current state (raises ``aom_bot.errors.AomError`` subclasses)."""
-
-    async def get_execution(self, workflow_id: str, execution_id: str) -> ExecutionDetail:
-        """The execution as AOM reports it now."""
-        ...
-
-    async def get_execution_if_changed(
-        self, workflow_id: str, execution_id: str, previous_digest: bytes | None
-    ) -> tuple[bytes, ExecutionDetail | None]:
-        """The body's digest, and the execution unless the body is the one of
-        ``previous_digest`` (then ``None``: not decoded). What a poll asks, so an unchanged
-        body costs a request and a hash, not a parse."""
-        ...
+__all__ = ["CardNotifier", "FollowControl", "FollowOutcome", "MessageLike", "MessageSource"]
 
 
 class MessageLike(Protocol):
@@ -73,3 +57,40 @@ class CardNotifier(Protocol):
     async def history(self, channel: str) -> list[dict[str, Any]]:
         """The channel's recent messages, newest first, with metadata (to find a card)."""
         ...
+
+
+class FollowOutcome(Protocol):
+    """What ``FollowControl.follow`` returns (``aom_bot.follow.engine.FollowResult``)."""
+
+    @property
+    def created(self) -> bool:
+        """False when the execution was already followed in the channel."""
+        ...
+
+    @property
+    def message_ts(self) -> str | None:
+        """The followed card (the existing one for a duplicate request)."""
+        ...
+
+    @property
+    def finished(self) -> bool:
+        """The execution had already ended: final card and completion, no live following."""
+        ...
+
+
+class FollowControl(Protocol):
+    """The follow engine (``aom_bot.follow.engine.FollowEngine``) as commands, buttons and
+    subscription discovery use it.
+
+    ``follow`` posts the card itself (or adopts ``message_ts`` and updates it) and raises
+    ``SlackDeliveryError`` when it cannot, leaving no follow behind; ``unfollow`` updates the
+    card to drop its "following" state.
+    """
+
+    async def follow(self, request: FollowRequest) -> FollowOutcome: ...
+
+    async def unfollow(
+        self, *, workflow_id: str, execution_id: str, channel_id: str, user_id: str
+    ) -> bool: ...
+
+    async def is_following(self, channel_id: str, workflow_id: str, execution_id: str) -> bool: ...

@@ -24,6 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from aom_bot.aom.ids import validate_id
 from aom_bot.errors import AomBotError, InvalidIdError
+from aom_bot.records import FollowRequest
 from aom_bot.render.actions import (
     ACTION_CONSOLE,
     ACTION_FOLLOW,
@@ -220,11 +221,13 @@ async def _follow(deps: SlackDeps, click: Click, replier: Replier) -> None:
         deps, click.channel_id, click.user_id, ref.workflow_id, ref.execution_id
     )
     result = await deps.follow.follow(
-        workflow_id=ref.workflow_id,
-        execution_id=ref.execution_id,
-        channel_id=click.channel_id,
-        user_id=click.user_id,
-        message_ts=click.message_ts,
+        FollowRequest(
+            workflow_id=ref.workflow_id,
+            execution_id=ref.execution_id,
+            channel_id=click.channel_id,
+            user_id=click.user_id,
+            message_ts=click.message_ts,
+        )
     )
     if not result.created and result.message_ts != click.message_ts:
         await replier.privately(

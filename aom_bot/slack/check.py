@@ -23,11 +23,11 @@ import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from aom_bot.aom.reader import AomReader
 from aom_bot.config import Settings
 from aom_bot.errors import AomBotError, AomError
 from aom_bot.render.links import validate_console_template
 from aom_bot.render.scrub import SecretMask
-from aom_bot.slack.deps import AomReader
 from aom_bot.slack.webclient import build_web_client
 
 __all__ = ["CheckResult", "Mode", "run_checks"]

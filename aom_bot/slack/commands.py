@@ -21,6 +21,7 @@ from aom_bot.errors import (
     SlackChannelUnreachable,
     SlackNotInChannel,
 )
+from aom_bot.records import FollowRequest
 from aom_bot.render.escape import inline_code
 from aom_bot.render.kit import SlackMessage, section
 from aom_bot.render.lists import executions_message, workflows_message
@@ -209,10 +210,12 @@ async def _follow(deps: SlackDeps, command: FollowCommand, replier: Replier) -> 
     )
     try:
         result = await deps.follow.follow(
-            workflow_id=ref.workflow_id,
-            execution_id=ref.execution_id,
-            channel_id=conv.channel_id,
-            user_id=conv.user_id,
+            FollowRequest(
+                workflow_id=ref.workflow_id,
+                execution_id=ref.execution_id,
+                channel_id=conv.channel_id,
+                user_id=conv.user_id,
+            )
         )
     except (SlackNotInChannel, SlackChannelUnreachable):
         execution = await deps.aom.get_execution(ref.workflow_id, ref.execution_id)

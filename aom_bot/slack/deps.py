@@ -18,7 +18,9 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from aom_bot.aom.models import ExecutionDetail, Workflow
+from aom_bot.aom.reader import AomReader
 from aom_bot.clock import Clock
+from aom_bot.follow.protocols import FollowControl, FollowOutcome
 from aom_bot.render.kit import SlackMessage
 from aom_bot.render.scrub import Scrubber
 from aom_bot.slack.gate import AckGate
@@ -38,22 +40,6 @@ __all__ = [
     "SlackDeps",
     "SubscriptionHandler",
 ]
-
-
-class AomReader(Protocol):
-    """The read side of :class:`aom_bot.aom.client.AomClient` that the commands use."""
-
-    async def get_execution(self, workflow_id: str, execution_id: str) -> ExecutionDetail: ...
-
-    async def get_execution_if_changed(
-        self, workflow_id: str, execution_id: str, previous_digest: bytes | None
-    ) -> tuple[bytes, ExecutionDetail | None]: ...
-
-    async def list_executions(self, workflow_id: str) -> list[ExecutionDetail]: ...
-
-    async def list_workflows(
-        self, search: str | None = None, *, limit: int | None = None
-    ) -> list[Workflow]: ...
 
 
 class Notifier(Protocol):
@@ -86,53 +72,6 @@ class Notifier(Protocol):
         title: str,
         initial_comment: str | None = None,
     ) -> Any: ...
-
-
-class FollowOutcome(Protocol):
-    """What ``FollowControl.follow`` returns (``aom_bot.follow.engine.FollowResult``)."""
-
-    @property
-    def created(self) -> bool:
-        """False when the execution was already followed in the channel."""
-        ...
-
-    @property
-    def message_ts(self) -> str | None:
-        """The followed card (the existing one for a duplicate request)."""
-        ...
-
-    @property
-    def finished(self) -> bool:
-        """The execution had already ended: final card and completion, no live following."""
-        ...
-
-
-class FollowControl(Protocol):
-    """The follow engine (``aom_bot.follow.engine.FollowEngine``) as commands and buttons use it.
-
-    ``follow`` posts the card itself (or adopts ``message_ts`` and updates it) and raises
-    ``SlackDeliveryError`` when it cannot, leaving no follow behind; ``unfollow`` updates the
-    card to drop its "following" state.
-    """
-
-    async def follow(
-        self,
-        *,
-        workflow_id: str,
-        execution_id: str,
-        channel_id: str,
-        user_id: str,
-        message_ts: str | None = None,
-        thread_ts: str | None = None,
-        mention: str | None = None,
-        subscription_id: int | None = None,
-    ) -> FollowOutcome: ...
-
-    async def unfollow(
-        self, *, workflow_id: str, execution_id: str, channel_id: str, user_id: str
-    ) -> bool: ...
-
-    async def is_following(self, channel_id: str, workflow_id: str, execution_id: str) -> bool: ...
 
 
 class ChannelCards(Protocol):

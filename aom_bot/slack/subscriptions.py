@@ -24,7 +24,8 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from aom_bot.aom.ids import validate_id
-from aom_bot.aom.models import ExecutionDetail, Workflow
+from aom_bot.aom.models import ExecutionDetail
+from aom_bot.aom.reader import AomReader
 from aom_bot.clock import Clock
 from aom_bot.errors import AomNotFoundError, InvalidIdError, SubscriptionError
 from aom_bot.render.escape import escape_mrkdwn, inline_code
@@ -57,16 +58,6 @@ log = logging.getLogger(__name__)
 _CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{2,30}")
 #: workflows read to find a name when no name lookup is given
 _WORKFLOWS_LIMIT = 1000
-
-
-class WorkflowReader(Protocol):
-    """What subscribing asks AOM (``AomClient``)."""
-
-    async def list_executions(self, workflow_id: str) -> list[ExecutionDetail]: ...
-
-    async def list_workflows(
-        self, search: str | None = None, *, limit: int | None = None
-    ) -> list[Workflow]: ...
 
 
 class FollowStopper(Protocol):
@@ -130,7 +121,7 @@ class SubscriptionService:
     def __init__(
         self,
         *,
-        aom: WorkflowReader,
+        aom: AomReader,
         store: Store,
         follow: FollowStopper,
         clock: Clock,

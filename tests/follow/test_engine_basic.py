@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
+from aom_bot.records import FollowRequest
 from aom_bot.render.actions import ACTION_UNFOLLOW
 from aom_bot.render.analysis import error_groups
 from aom_bot.store import EndReason, NewSubscription
@@ -38,7 +39,9 @@ async def test_follow_to_success_posts_final_card_and_one_mention(rig: Rig) -> N
     engine = rig.engine()
     await rig.start(engine)
     wf, ex = rig.execution("all-success")
-    result = await engine.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    result = await engine.follow(
+        FollowRequest(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    )
     assert result.created
     assert result.message_ts
     assert not result.finished
@@ -68,7 +71,9 @@ async def test_follow_to_failure_broadcasts_once(rig: Rig) -> None:
     engine = rig.engine()
     await rig.start(engine)
     wf, ex = rig.execution("few-failures")
-    result = await engine.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    result = await engine.follow(
+        FollowRequest(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    )
     ts = result.message_ts
     assert ts is not None
 
@@ -87,8 +92,12 @@ async def test_two_channels_share_one_aom_request_per_interval(rig: Rig) -> None
     engine = rig.engine()
     await rig.start(engine)
     wf, ex = rig.execution("waiting-approval")
-    first = await engine.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
-    second = await engine.follow(workflow_id=wf, execution_id=ex, channel_id="C0OPS", user_id=ALICE)
+    first = await engine.follow(
+        FollowRequest(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    )
+    second = await engine.follow(
+        FollowRequest(workflow_id=wf, execution_id=ex, channel_id="C0OPS", user_id=ALICE)
+    )
     assert first.created
     assert second.created
     before = rig.status_requests(ex)
@@ -107,8 +116,12 @@ async def test_duplicate_follow_returns_the_existing_one(rig: Rig) -> None:
     engine = rig.engine()
     await rig.start(engine)
     wf, ex = rig.execution("waiting-approval")
-    first = await engine.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
-    again = await engine.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id="U0BOB")
+    first = await engine.follow(
+        FollowRequest(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    )
+    again = await engine.follow(
+        FollowRequest(workflow_id=wf, execution_id=ex, channel_id=C, user_id="U0BOB")
+    )
     assert not again.created
     assert again.follow_id == first.follow_id
     assert again.message_ts == first.message_ts
@@ -120,7 +133,9 @@ async def test_unchanged_state_sends_no_update_until_the_heartbeat(rig: Rig) -> 
     engine = rig.engine(heartbeat=timedelta(minutes=5))
     await rig.start(engine)
     wf, ex = rig.execution("waiting-approval")
-    result = await engine.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    result = await engine.follow(
+        FollowRequest(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    )
     ts = result.message_ts or ""
     await rig.advance(60)  # reaches waitApproval and stays there
     settled = rig.updates_of(ts)
@@ -140,7 +155,9 @@ async def test_new_error_group_gets_exactly_one_thread_reply(rig: Rig) -> None:
     engine = rig.engine()
     await rig.start(engine)
     wf, ex = rig.execution("few-failures")
-    result = await engine.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    result = await engine.follow(
+        FollowRequest(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    )
     ts = result.message_ts or ""
 
     await rig.advance(900)
@@ -163,7 +180,9 @@ async def test_groups_present_at_the_first_poll_are_not_new(rig: Rig) -> None:
     assert any(n.buckets.get("fail") for n in snapshot.nodes)
     before = len(error_groups(snapshot))
 
-    result = await engine.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    result = await engine.follow(
+        FollowRequest(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    )
     await rig.advance(900)
 
     news = [m for m in rig.replies(C, result.message_ts or "") if m["text"].startswith("new")]
@@ -177,7 +196,9 @@ async def test_unfollow_stops_and_drops_the_following_state(rig: Rig) -> None:
     engine = rig.engine()
     await rig.start(engine)
     wf, ex = rig.execution("waiting-approval")
-    result = await engine.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    result = await engine.follow(
+        FollowRequest(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    )
     ts = result.message_ts or ""
     await rig.advance(30)
 
@@ -203,7 +224,9 @@ async def test_already_finished_execution_gets_the_final_card_and_no_completion(
     wf, ex = rig.execution("all-success")
     await rig.advance(600)
 
-    result = await engine.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    result = await engine.follow(
+        FollowRequest(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    )
     await rig.advance(5)
 
     assert result.finished
@@ -216,7 +239,9 @@ async def test_already_finished_execution_gets_the_final_card_and_no_completion(
     assert rig.status_requests(ex) == polls
     assert rig.replies(C, ts) == []
 
-    again = await engine.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id="U0BOB")
+    again = await engine.follow(
+        FollowRequest(workflow_id=wf, execution_id=ex, channel_id=C, user_id="U0BOB")
+    )
     await rig.advance(300)
 
     assert not again.created
@@ -232,12 +257,16 @@ async def test_finished_run_followed_until_it_ended_is_not_posted_again(rig: Rig
     engine = rig.engine()
     await rig.start(engine)
     wf, ex = rig.execution("all-success")
-    first = await engine.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    first = await engine.follow(
+        FollowRequest(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    )
     await rig.advance(600)
     assert len(completion_replies(rig, first.message_ts or "")) == 1
     posts = len(rig.slack.calls_to("chat.postMessage"))
 
-    again = await engine.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    again = await engine.follow(
+        FollowRequest(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    )
     await rig.advance(300)
 
     assert (again.created, again.finished, again.message_ts) == (False, True, first.message_ts)
@@ -259,8 +288,8 @@ async def test_subscription_still_tells_its_channel_about_a_run_that_ended_unsee
     )  # fmt: skip
     await rig.advance(600)
 
-    result = await engine.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id="",
-                                 mention="<!subteam^S1>", subscription_id=subscription.id)  # fmt: skip
+    result = await engine.follow(FollowRequest(workflow_id=wf, execution_id=ex, channel_id=C, user_id="",
+                                 mention="<!subteam^S1>", subscription_id=subscription.id))  # fmt: skip
     await rig.advance(30)
 
     (reply,) = completion_replies(rig, result.message_ts or "")
@@ -277,7 +306,7 @@ async def test_follow_button_adopts_the_existing_message(rig: Rig) -> None:
     ts = existing["ts"]
 
     result = await engine.follow(
-        workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE, message_ts=ts
+        FollowRequest(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE, message_ts=ts)
     )
     assert result.message_ts == ts
     assert ACTION_UNFOLLOW in action_ids(rig.card(C, ts))

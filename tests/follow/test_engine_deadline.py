@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from aom_bot.aom.client import AomClient, RetryPolicy, build_http_client
+from aom_bot.records import FollowRequest
 from aom_bot.simulator.app import create_simulator_app
 from aom_bot.simulator.auth import SimulatorCredentials
 from tests.follow.harness import Rig, card_text, make_rig
@@ -70,14 +71,14 @@ async def test_trickling_execution_is_unreachable_and_the_others_keep_their_pace
         cards = []
         for channel, (wf, ex) in zip(channels[1:], runs[1:], strict=True):
             result = await engine.follow(
-                workflow_id=wf, execution_id=ex, channel_id=channel, user_id=ALICE
+                FollowRequest(workflow_id=wf, execution_id=ex, channel_id=channel, user_id=ALICE)
             )
             cards.append((channel, ex, result.message_ts or ""))
         # the slow one is already followed (its card was posted before AOM began to trickle)
         transport.execution_id = "none"  # the slow run's first answer comes in full
         wf, ex = runs[0]
         slow_card = await engine.follow(
-            workflow_id=wf, execution_id=ex, channel_id=channels[0], user_id=ALICE
+            FollowRequest(workflow_id=wf, execution_id=ex, channel_id=channels[0], user_id=ALICE)
         )
         transport.execution_id = slow  # from now on AOM trickles its answers
 

@@ -9,6 +9,7 @@ import pytest
 
 from aom_bot.aom.client import AomClient
 from aom_bot.aom.models import ExecutionDetail
+from aom_bot.records import FollowRequest
 from tests.follow.harness import Rig, card_text, make_rig
 
 C = "C0GENERAL"
@@ -52,7 +53,9 @@ async def test_an_unchanged_body_is_not_parsed_and_the_card_not_edited(rig: Rig)
     engine = rig.engine(source=source)
     await rig.start(engine)
     wf, ex = rig.execution("waiting-approval")
-    result = await engine.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    result = await engine.follow(
+        FollowRequest(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    )
     ts = result.message_ts or ""
     await rig.advance(30)  # the first poll parses (follow() read the body without its digest)
     parsed, updates, polls = source.parsed, rig.updates_of(ts), rig.status_requests(ex)
@@ -77,7 +80,9 @@ async def test_a_changed_body_is_parsed_and_shown(rig: Rig) -> None:
     engine = rig.engine(source=source)
     await rig.start(engine)
     wf, ex = rig.execution("all-success")
-    result = await engine.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    result = await engine.follow(
+        FollowRequest(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    )
     ts = result.message_ts or ""
 
     await rig.advance(600)

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from aom_bot.aom.client import AomClient, RetryPolicy, build_http_client
+from aom_bot.records import FollowRequest
 from aom_bot.simulator.app import create_simulator_app
 from aom_bot.simulator.auth import SimulatorCredentials
 from tests.follow.harness import Rig, card_text, make_rig
@@ -60,7 +61,9 @@ async def test_a_refused_body_backs_the_execution_off_and_the_card_says_so(rig: 
         engine = rig.engine(source=aom)
         await rig.start(engine)
         wf, ex = rig.execution("few-failures")
-        result = await engine.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+        result = await engine.follow(
+            FollowRequest(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+        )
         transport.execution_id = ex  # from now on every answer about it is a bomb
         sent.clear()
 

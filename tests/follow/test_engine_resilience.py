@@ -12,6 +12,7 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from aom_bot.follow import policy
+from aom_bot.records import FollowRequest
 from aom_bot.render.actions import ACTION_UNFOLLOW
 from aom_bot.simulator.faults import FaultKind
 from aom_bot.store import CompletionState, EndReason, NewFollow
@@ -47,7 +48,9 @@ async def test_restart_resumes_from_the_store_and_completes_once(rig: Rig) -> No
     first = rig.engine(owner="replica-a", lease_ttl=timedelta(seconds=60))
     run = await rig.start(first)
     wf, ex = rig.execution("few-failures")
-    result = await first.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    result = await first.follow(
+        FollowRequest(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    )
     ts = result.message_ts or ""
     await rig.advance(60, first)
     await crash(run)
@@ -73,7 +76,9 @@ async def test_restart_with_same_owner_resumes_at_once(rig: Rig) -> None:
     first = rig.engine(owner="bot-1")
     run = await rig.start(first)
     wf, ex = rig.execution("all-success")
-    result = await first.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    result = await first.follow(
+        FollowRequest(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    )
     await crash(run)
     rig.engines.remove(first)
 
@@ -89,7 +94,9 @@ async def test_claimed_completion_already_posted_is_reconciled_not_repeated(rig:
     first = rig.engine(owner="bot-1")
     run = await rig.start(first)
     wf, ex = rig.execution("all-success")
-    result = await first.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    result = await first.follow(
+        FollowRequest(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    )
     ts = result.message_ts or ""
     await crash(run)
     rig.engines.remove(first)
@@ -126,7 +133,9 @@ async def test_claimed_completion_never_posted_is_posted_once_after_restart(rig:
     first = rig.engine(owner="bot-1")
     run = await rig.start(first)
     wf, ex = rig.execution("all-success")
-    result = await first.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    result = await first.follow(
+        FollowRequest(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    )
     ts = result.message_ts or ""
     await crash(run)
     rig.engines.remove(first)
@@ -147,9 +156,13 @@ async def test_restart_takes_its_own_unposted_completion_claim_back_at_once(rig:
     first = rig.engine(owner="bot-1")
     run = await rig.start(first)
     wf, ex = rig.execution("all-success")
-    mine = await first.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    mine = await first.follow(
+        FollowRequest(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    )
     rig.slack.add_channel("ops", id="C0OPS", members=[ALICE])
-    theirs = await first.follow(workflow_id=wf, execution_id=ex, channel_id="C0OPS", user_id=ALICE)
+    theirs = await first.follow(
+        FollowRequest(workflow_id=wf, execution_id=ex, channel_id="C0OPS", user_id=ALICE)
+    )
     await crash(run)
     rig.engines.remove(first)
     while not rig.world.snapshot(wf, ex).terminal:
@@ -174,7 +187,9 @@ async def test_aom_outage_shows_unreachable_notice_then_clears(rig: Rig) -> None
     engine = rig.engine()
     await rig.start(engine)
     wf, ex = rig.execution("waiting-approval")
-    result = await engine.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    result = await engine.follow(
+        FollowRequest(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    )
     ts = result.message_ts or ""
     await rig.advance(60)
     rig.faults.path_contains = "/status"
@@ -207,7 +222,9 @@ async def test_dropped_connections_and_html_502_do_not_end_the_follow(rig: Rig) 
     engine = rig.engine()
     await rig.start(engine)
     wf, ex = rig.execution("all-success")
-    result = await engine.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    result = await engine.follow(
+        FollowRequest(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    )
     rig.faults.upcoming.extend([FaultKind.DROP, FaultKind.HTML_502, 500, 429])
 
     await rig.advance(900)
@@ -221,7 +238,9 @@ async def test_rate_limited_updates_are_retried_after_retry_after(rig: Rig) -> N
     engine = rig.engine()
     await rig.start(engine)
     wf, ex = rig.execution("few-failures")
-    result = await engine.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    result = await engine.follow(
+        FollowRequest(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    )
     ts = result.message_ts or ""
     rig.slack.rate_limit_next("chat.update", retry_after=20, times=3)
 
@@ -245,7 +264,9 @@ async def test_deleted_card_ends_the_follow_quietly(rig: Rig) -> None:
     engine = rig.engine()
     await rig.start(engine)
     wf, ex = rig.execution("few-failures")
-    result = await engine.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    result = await engine.follow(
+        FollowRequest(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    )
     rig.slack.delete_message(C, result.message_ts or "")
 
     await rig.advance(900)
@@ -263,7 +284,9 @@ async def test_archived_channel_ends_the_follow_quietly(rig: Rig) -> None:
     engine = rig.engine()
     await rig.start(engine)
     wf, ex = rig.execution("few-failures")
-    result = await engine.follow(workflow_id=wf, execution_id=ex, channel_id="C0INC", user_id=ALICE)
+    result = await engine.follow(
+        FollowRequest(workflow_id=wf, execution_id=ex, channel_id="C0INC", user_id=ALICE)
+    )
     rig.slack.archive("C0INC")
 
     await rig.advance(900)
@@ -278,7 +301,9 @@ async def test_max_follow_time_ends_with_a_note(rig: Rig) -> None:
     engine = rig.engine(max_follow=timedelta(minutes=10))
     await rig.start(engine)
     wf, ex = rig.execution("waiting-approval")
-    result = await engine.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    result = await engine.follow(
+        FollowRequest(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    )
 
     await rig.advance(15 * 60)
 
@@ -295,7 +320,9 @@ async def test_unknown_execution_ends_with_a_note(rig: Rig) -> None:
     engine = rig.engine()
     await rig.start(engine)
     wf, ex = rig.execution("waiting-approval")
-    result = await engine.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    result = await engine.follow(
+        FollowRequest(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    )
     rig.faults.upcoming.append(404)
 
     await rig.advance(30)
@@ -311,7 +338,9 @@ async def test_lost_authorisation_ends_with_a_note(rig: Rig) -> None:
     engine = rig.engine()
     await rig.start(engine)
     wf, ex = rig.execution("waiting-approval")
-    result = await engine.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    result = await engine.follow(
+        FollowRequest(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    )
     rig.faults.upcoming.append(401)
 
     await rig.advance(30)
@@ -330,8 +359,10 @@ async def test_two_replicas_poll_each_execution_once(rig: Rig) -> None:
     await rig.start(two)
     wf, ex = rig.execution("waiting-approval")
     rig.slack.add_channel("ops", id="C0OPS", members=[ALICE])
-    await one.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
-    await two.follow(workflow_id=wf, execution_id=ex, channel_id="C0OPS", user_id=ALICE)
+    await one.follow(FollowRequest(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE))
+    await two.follow(
+        FollowRequest(workflow_id=wf, execution_id=ex, channel_id="C0OPS", user_id=ALICE)
+    )
     before = rig.status_requests(ex)
 
     await rig.advance(300)
@@ -346,7 +377,7 @@ async def test_stop_returns_promptly_and_hands_over(rig: Rig) -> None:
     one = rig.engine(owner="replica-a")
     run = await rig.start(one)
     wf, ex = rig.execution("waiting-approval")
-    await one.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    await one.follow(FollowRequest(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE))
     await rig.advance(20)
 
     await asyncio.wait_for(one.stop(), 2)
@@ -366,7 +397,9 @@ async def test_card_deleted_before_a_new_failure_gets_no_thread_reply(rig: Rig) 
     engine = rig.engine()
     await rig.start(engine)
     wf, ex = rig.execution("few-failures")
-    result = await engine.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    result = await engine.follow(
+        FollowRequest(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    )
     ts = result.message_ts or ""
     await rig.advance(80)
     assert engine.stats.new_group_replies == 0  # the first new group appears a little later
@@ -400,7 +433,7 @@ async def test_first_post_slowed_by_429s_still_gets_one_card(rig: Rig) -> None:
     rig.slack.rate_limit_next("chat.postMessage", retry_after=30, times=3)
 
     following = rig.track(
-        engine.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+        engine.follow(FollowRequest(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE))
     )
     await rig.advance(900)
     result = await following
@@ -420,7 +453,11 @@ async def test_a_hundred_follows_in_one_channel_get_a_hundred_cards_and_polling_
     await rig.start(engine)
     runs = [rig.execution("waiting-approval") for _ in range(100)]
     started = [
-        rig.track(engine.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE))
+        rig.track(
+            engine.follow(
+                FollowRequest(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+            )
+        )
         for wf, ex in runs
     ]
 
@@ -475,7 +512,9 @@ async def test_another_replica_never_posts_a_card_that_is_still_being_posted(rig
     wf, ex = rig.execution("all-success")
     rig.slack.rate_limit_next("chat.postMessage", retry_after=30, times=3)
 
-    following = rig.track(one.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE))
+    following = rig.track(
+        one.follow(FollowRequest(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE))
+    )
     await rig.advance(900)
     result = await following
 
@@ -491,7 +530,9 @@ async def test_final_edit_refused_still_gets_one_completion_reply(rig: Rig, erro
     engine = rig.engine()
     await rig.start(engine)
     wf, ex = rig.execution("waiting-approval")
-    result = await engine.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    result = await engine.follow(
+        FollowRequest(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    )
     ts = result.message_ts or ""
     await rig.advance(60)
     rig.slack.fail_next("chat.update", error, times=1000)  # every edit from now on
@@ -510,7 +551,9 @@ async def test_final_edit_failing_with_500s_still_gets_one_completion_reply(rig:
     engine = rig.engine()
     await rig.start(engine)
     wf, ex = rig.execution("waiting-approval")
-    result = await engine.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    result = await engine.follow(
+        FollowRequest(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    )
     await rig.advance(60)
     rig.slack.break_method("chat.update")
     assert rig.world.terminate(wf, ex)
@@ -526,7 +569,9 @@ async def test_a_429_storm_on_edits_does_not_delay_the_completion_reply(rig: Rig
     engine = rig.engine()
     await rig.start(engine)
     wf, ex = rig.execution("waiting-approval")
-    result = await engine.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    result = await engine.follow(
+        FollowRequest(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    )
     ts = result.message_ts or ""
     await rig.advance(60)
     rig.slack.rate_limit_next("chat.update", retry_after=60, times=4)

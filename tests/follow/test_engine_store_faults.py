@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from aom_bot.errors import StoreError
+from aom_bot.records import FollowRequest
 from aom_bot.store import Store
 from tests.follow.harness import Rig, card_text, make_rig
 
@@ -55,7 +56,7 @@ async def follow_three(rig: Rig, store: FlakyStore) -> tuple[Any, list[tuple[str
         channel = f"C0OPS{n}"  # one channel each: Slack paces posts per channel
         rig.slack.add_channel(f"ops-{n}", id=channel, members=[ALICE])
         result = await engine.follow(
-            workflow_id=wf, execution_id=ex, channel_id=channel, user_id=ALICE
+            FollowRequest(workflow_id=wf, execution_id=ex, channel_id=channel, user_id=ALICE)
         )
         follows.append((channel, ex, result.message_ts or ""))
     await rig.advance(20)
@@ -99,7 +100,7 @@ async def test_a_store_outage_at_start_is_ridden_out(rig: Rig) -> None:
     wf, ex = rig.execution("few-failures")
     first = rig.engine(store=store)  # type: ignore[arg-type]
     await rig.start(first)
-    await first.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    await first.follow(FollowRequest(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE))
     await first.stop()
     store.down = True
     second = rig.engine(store=store)  # type: ignore[arg-type]
@@ -133,7 +134,9 @@ async def test_an_outage_longer_than_the_lease_stops_polling_until_the_store_ret
     engine = rig.engine(store=store, lease_ttl=timedelta(seconds=30))  # type: ignore[arg-type]
     await rig.start(engine)
     wf, ex = rig.execution("few-failures")
-    result = await engine.follow(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    result = await engine.follow(
+        FollowRequest(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
+    )
     ts = result.message_ts or ""
     await rig.advance(20)
 

@@ -23,6 +23,7 @@ from starlette.applications import Starlette
 from aom_bot.aom.client import AomClient, RetryPolicy, build_http_client
 from aom_bot.clock import ManualClock
 from aom_bot.composition import BUILD, AomProfile, Bot, BotInputs, BotOptions, build_bot
+from aom_bot.records import FollowRequest
 from aom_bot.render.actions import encode_ref
 from aom_bot.render.scrub import Scrubber
 from aom_bot.simulator import SimulatorCredentials, World, build_world, create_simulator_app
@@ -75,9 +76,9 @@ class TrackedFollow:
             self.finished.append(what)
             self._changed.notify_all()
 
-    async def follow(self, **kwargs: Any) -> FollowOutcome:
+    async def follow(self, request: FollowRequest) -> FollowOutcome:
         try:
-            return await self.engine.follow(**kwargs)
+            return await self.engine.follow(request)
         finally:
             await self._done("follow")
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import httpx
 
 from aom_bot.aom.client import AomClient, RetryPolicy, build_http_client
+from aom_bot.aom.reader import AomReader
 from aom_bot.config import Settings
 from aom_bot.simulator import SimulatorCredentials, build_world, create_simulator_app
 from aom_bot.simulator.faults import Faults
 from aom_bot.slack.check import CheckResult, run_checks
-from aom_bot.slack.deps import AomReader
 from tests.fakes.slack_api import FakeSlack
 
 SIGNING = "s3cr3t-signing-value"

@@ -445,7 +445,7 @@ async def test_slack_refusing_the_card_is_reported(bot: Harness) -> None:
 class BrokenFollow:
     """A follow engine whose store is down in an unexpected way."""
 
-    async def follow(self, **kwargs: object) -> object:
+    async def follow(self, request: object) -> object:
         raise RuntimeError("database file is locked: /var/lib/secret-path")
 
     async def unfollow(self, **kwargs: object) -> bool:
