@@ -12,6 +12,7 @@ from enum import StrEnum
 
 __all__ = [
     "DEFAULT_MAX_FOLLOW",
+    "DEFAULT_PROFILE_NAME",
     "CompletionState",
     "EndReason",
     "Follow",
@@ -24,6 +25,10 @@ __all__ = [
 
 #: how long a follow lasts unless the caller chooses otherwise (issue 5: "max follow time")
 DEFAULT_MAX_FOLLOW = timedelta(hours=24)
+
+#: the AOM profile of a record made without one: the environment's project (issue 12), and
+#: what rows written before profiles existed became
+DEFAULT_PROFILE_NAME = "default"
 
 
 class FollowState(StrEnum):
@@ -91,6 +96,8 @@ class NewFollow:
     subscription_id: int | None = None
     #: Slack user/group reference to mention on completion (``<@U1>``, ``<!subteam^S1>``)
     mention: str | None = None
+    #: the AOM profile (project and region) this follow belongs to
+    profile: str = DEFAULT_PROFILE_NAME
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -126,6 +133,8 @@ class Follow:
     #: who claimed posting the card (``claim_card_post``) while ``message_ts`` is unknown
     card_owner: str | None = None
     card_claimed_at: datetime | None = None
+    #: the AOM profile (project and region) this follow; it is polled there belongs to
+    profile: str = DEFAULT_PROFILE_NAME
 
     @property
     def is_active(self) -> bool:
@@ -145,6 +154,8 @@ class NewSubscription:
     mention: str | None
     created_by: str
     created_at: datetime
+    #: the AOM profile (project and region) this subscription belongs to
+    profile: str = DEFAULT_PROFILE_NAME
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -159,3 +170,5 @@ class Subscription:
     mention: str | None
     created_by: str
     created_at: datetime
+    #: the AOM profile (project and region) this subscription; its workflow is watched there belongs to
+    profile: str = DEFAULT_PROFILE_NAME

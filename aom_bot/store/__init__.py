@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from aom_bot.errors import ConfigError
 from aom_bot.store.base import (
     DEFAULT_MAX_FOLLOW,
+    DEFAULT_PROFILE_NAME,
     CompletionState,
     EndReason,
     Follow,
@@ -27,6 +28,7 @@ from aom_bot.store.base import (
 
 __all__ = [
     "DEFAULT_MAX_FOLLOW",
+    "DEFAULT_PROFILE_NAME",
     "CompletionState",
     "EndReason",
     "Follow",

@@ -21,10 +21,11 @@ FOLLOW_COLUMNS = (
     "id, workflow_id, execution_id, channel_id, message_ts, started_by, started_at, deadline, "
     "subscription_id, mention, state, end_reason, ended_at, fingerprint, rendered_at, "
     "unreachable_since, completion_state, completion_owner, completion_claimed_at, completion_ts, "
-    "card_owner, card_claimed_at"
+    "card_owner, card_claimed_at, profile"
 )
 SUBSCRIPTION_COLUMNS = (
-    "id, channel_id, workflow_id, workflow_name, failures_only, mention, created_by, created_at"
+    "id, channel_id, workflow_id, workflow_name, failures_only, mention, created_by, created_at, "
+    "profile"
 )
 
 _E = TypeVar("_E", FollowState, EndReason, CompletionState)
@@ -99,6 +100,7 @@ def follow_from_row(
         completion_ts=row["completion_ts"],
         card_owner=row["card_owner"],
         card_claimed_at=when(row["card_claimed_at"]),
+        profile=row["profile"],
     )
 
 
@@ -116,6 +118,7 @@ def subscription_from_row(row: Row, when: Callable[[Any], datetime | None]) -> S
         mention=row["mention"],
         created_by=row["created_by"],
         created_at=created_at,
+        profile=row["profile"],
     )
 
 

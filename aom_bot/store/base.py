@@ -26,6 +26,7 @@ from typing import Protocol
 # so ``from aom_bot.store.base import Follow`` keeps working.
 from aom_bot.records import (
     DEFAULT_MAX_FOLLOW,
+    DEFAULT_PROFILE_NAME,
     CompletionState,
     EndReason,
     Follow,
@@ -37,6 +38,7 @@ from aom_bot.records import (
 
 __all__ = [
     "DEFAULT_MAX_FOLLOW",
+    "DEFAULT_PROFILE_NAME",
     "CompletionState",
     "EndReason",
     "Follow",
@@ -57,8 +59,11 @@ class Store(Protocol):
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    async def migrate(self) -> None:
-        """Apply pending schema migrations; refuse a schema newer than this version knows."""
+    async def migrate(self, *, target: int | None = None) -> None:
+        """Apply pending schema migrations; refuse a schema newer than this version knows.
+
+        ``target`` stops at that version (tests build a database as an older release left it).
+        """
         ...
 
     async def schema_version(self) -> int:
@@ -212,8 +217,8 @@ class Store(Protocol):
     async def subscribe(self, new: NewSubscription) -> tuple[Subscription, bool]:
         """Create or update the (channel, workflow) subscription; flag is ``True`` if created.
 
-        Subscribing again updates name, ``failures_only`` and mention; creator and creation
-        time stay those of the first subscription.
+        Subscribing again updates name, ``failures_only``, mention and profile (the name was
+        just read from that profile's AOM); creator and creation time stay those of the first.
         """
         ...
 
@@ -241,6 +246,11 @@ class Store(Protocol):
 
     async def subscribed_workflow_ids(self) -> list[str]:
         """Distinct workflow ids with at least one subscription, sorted: what to poll."""
+        ...
+
+    async def subscribed_workflows(self) -> list[tuple[str, str]]:
+        """Distinct (profile, workflow id) pairs with at least one subscription, sorted: what
+        to poll, in which profile's AOM."""
         ...
 
     # -- discovery memory --------------------------------------------------------------------
@@ -280,12 +290,14 @@ class Store(Protocol):
         *,
         fresh_for: timedelta,
         posting_for: timedelta,
+        profile: str = DEFAULT_PROFILE_NAME,
     ) -> tuple[bool, str | None]:
         """Who posts the channel's card of an execution: ``(True, None)`` for exactly one caller.
 
         Everyone else gets ``(False, ts)``: the card posted less than ``fresh_for`` ago, or
         ``None`` while its poster is still at it. A card older than ``fresh_for``, or a claim
-        unposted for ``posting_for`` (its poster died), is claimed afresh.
+        unposted for ``posting_for`` (its poster died), is claimed afresh. The winner's
+        ``profile`` is stored with the card; the claim itself is keyed by IDs alone.
         """
         ...
 

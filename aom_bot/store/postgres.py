@@ -148,11 +148,12 @@ class PostgresStore(SharedQueries):
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    async def migrate(self) -> None:
-        """Apply pending migrations, each in its own locked transaction; refuse a newer schema."""
+    async def migrate(self, *, target: int | None = None) -> None:
+        """Apply pending migrations (up to ``target``, if given), each in its own locked
+        transaction; refuse a newer schema."""
         steps = load_migrations("postgres")
         lock_name = f"aom_bot.store.migrate:{self._schema or ''}"
-        for step in [*steps, None]:  # a last round only re-checks the version
+        for step in [*steps[:target], None]:  # a last round only re-checks the version
             async with self._conn(transaction=True) as conn:
                 await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", lock_name)
                 if self._schema:

@@ -13,7 +13,7 @@ from typing import Any
 
 from aom_bot.errors import StoreError
 from aom_bot.store._common import SUBSCRIPTION_COLUMNS, unique_keys, utc
-from aom_bot.store.base import NewSubscription, Subscription
+from aom_bot.store.base import DEFAULT_PROFILE_NAME, NewSubscription, Subscription
 from aom_bot.store.shared_base import CARD_KEY, Tx
 from aom_bot.store.shared_follows import FollowQueries
 
@@ -48,8 +48,9 @@ class SharedQueries(FollowQueries):
     async def subscribe(self, new: NewSubscription) -> tuple[Subscription, bool]:
         """Create or update the (channel, workflow) subscription; flag is ``True`` if created."""
         key = (new.channel_id, new.workflow_id)
-        insert = (new.workflow_name, new.failures_only, new.mention, new.created_by)
-        update = (new.workflow_name, new.failures_only, new.mention, *key)
+        options = (new.workflow_name, new.failures_only, new.mention, new.profile)
+        insert = (*options, new.created_by)
+        update = (*options, *key)
         # a racing subscriber waits on the unique key, then updates the winner's row; a row
         # we inserted or updated is locked until we commit, so the SELECT finds it. Only an
         # unsubscribe between our INSERT and UPDATE leaves nothing: then try again.
@@ -57,13 +58,14 @@ class SharedQueries(FollowQueries):
             async with self._transaction() as tx:
                 created = await tx.count(
                     "INSERT INTO subscriptions (channel_id, workflow_id, workflow_name,"
-                    " failures_only, mention, created_by, created_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (channel_id, workflow_id) DO NOTHING",
+                    " failures_only, mention, profile, created_by, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (channel_id, workflow_id) DO NOTHING",
                     (*key, *insert, self._dialect.time(new.created_at)),
                 )
                 if created or await tx.count(
-                    "UPDATE subscriptions SET workflow_name = ?, failures_only = ?, mention = ?"
-                    " WHERE channel_id = ? AND workflow_id = ?",
+                    "UPDATE subscriptions SET workflow_name = ?, failures_only = ?, mention = ?,"
+                    " profile = ? WHERE channel_id = ? AND workflow_id = ?",
                     update,
                 ):
                     rows = await tx.fetch(
@@ -121,6 +123,12 @@ class SharedQueries(FollowQueries):
         """Distinct workflow ids with at least one subscription, sorted."""
         rows = await self._fetch("SELECT DISTINCT workflow_id FROM subscriptions ORDER BY 1")
         return [row[0] for row in rows]
+
+    async def subscribed_workflows(self) -> list[tuple[str, str]]:
+        """Distinct (profile, workflow id) pairs with a subscription, sorted: what to poll where."""
+        rows = await self._fetch("SELECT DISTINCT profile, workflow_id FROM subscriptions")
+        # sorted here: the two engines' text collations may order differently
+        return sorted((row[0], row[1]) for row in rows)
 
     # -- discovery memory --------------------------------------------------------------------
 
@@ -184,19 +192,30 @@ class SharedQueries(FollowQueries):
         *,
         fresh_for: timedelta,
         posting_for: timedelta,
+        profile: str = DEFAULT_PROFILE_NAME,
     ) -> tuple[bool, str | None]:
-        """Who posts the channel's card of an execution: ``(True, None)`` for exactly one."""
+        """Who posts the channel's card of an execution: ``(True, None)`` for exactly one.
+
+        The winner's ``profile`` is stored with the card; the claim is keyed by IDs alone.
+        """
         key = (channel_id, workflow_id, execution_id)
         time = self._dialect.time
         async with self._transaction() as tx:
             won = await tx.count(
-                "INSERT INTO channel_cards (channel_id, workflow_id, execution_id, claimed_at)"
-                " VALUES (?, ?, ?, ?)"
+                "INSERT INTO channel_cards (channel_id, workflow_id, execution_id, claimed_at,"
+                " profile) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (channel_id, workflow_id, execution_id) DO UPDATE SET"
-                " message_ts = NULL, claimed_at = excluded.claimed_at, refreshed_at = NULL"
+                " message_ts = NULL, claimed_at = excluded.claimed_at, refreshed_at = NULL,"
+                " profile = excluded.profile"
                 " WHERE channel_cards.claimed_at <= ?"
                 " OR (channel_cards.message_ts IS NULL AND channel_cards.claimed_at <= ?)",
-                (*key, time(now), time(utc(now) - fresh_for), time(utc(now) - posting_for)),
+                (
+                    *key,
+                    time(now),
+                    profile,
+                    time(utc(now) - fresh_for),
+                    time(utc(now) - posting_for),
+                ),
             )
             if won:
                 return True, None

@@ -27,7 +27,11 @@ class FollowQueries(SqlBase):
     # -- follows -----------------------------------------------------------------------------
 
     async def start_follow(self, new: NewFollow) -> tuple[Follow, bool]:
-        """Create a follow, or return the active one for the same channel and execution."""
+        """Create a follow, or return the active one for the same channel and execution.
+
+        The duplicate is found by IDs alone (execution IDs are unique across projects), so
+        it keeps the profile it was started in.
+        """
         key = (new.channel_id, new.workflow_id, new.execution_id)
         time = self._dialect.time
         values = (*key, new.message_ts, new.started_by, time(new.started_at), time(new.deadline))
@@ -37,11 +41,11 @@ class FollowQueries(SqlBase):
             async with self._transaction() as tx:
                 created = await tx.count(
                     "INSERT INTO follows (channel_id, workflow_id, execution_id, message_ts,"
-                    " started_by, started_at, deadline, subscription_id, mention)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " started_by, started_at, deadline, subscription_id, mention, profile)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                     " ON CONFLICT (channel_id, workflow_id, execution_id)"
                     " WHERE state = 'active' DO NOTHING",
-                    (*values, new.subscription_id, new.mention),
+                    (*values, new.subscription_id, new.mention, new.profile),
                 )
                 rows = await tx.fetch(
                     f"{self._dialect.select_follow} WHERE {CARD_KEY} AND state = 'active'", key

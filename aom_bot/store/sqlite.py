@@ -185,10 +185,11 @@ class SqliteStore(SharedQueries):
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    async def migrate(self) -> None:
-        """Apply pending migrations, each in its own transaction; refuse a newer schema."""
+    async def migrate(self, *, target: int | None = None) -> None:
+        """Apply pending migrations (up to ``target``, if given), each in its own transaction;
+        refuse a newer schema."""
         steps = load_migrations("sqlite")
-        for step in steps:
+        for step in steps[:target]:
             async with self._tx() as db:
                 await db.execute(
                     "CREATE TABLE IF NOT EXISTS schema_migrations ("
