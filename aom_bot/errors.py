@@ -8,6 +8,8 @@
     │   └── ScrubPatternError        a configured scrub pattern is not a valid regex
     ├── InvalidIdError           an ID failed validation before any request was sent
     ├── CommandSyntaxError       a command's text does not follow the grammar
+    ├── UnknownProfileError      a profile name (``--profile``) that the configuration lacks
+    ├── PermissionDenied         the access policy does not let this user do this here
     ├── SubscriptionError        a subscribe/unsubscribe request that cannot be done
     ├── StoreError               the follow/subscription store failed
     ├── FollowLimitReached       one more follow would exceed a configured limit
@@ -117,6 +119,37 @@ class ScrubPatternError(ConfigError, ValueError):
 
 class CommandSyntaxError(AomBotError):
     """The command text does not follow the grammar; the message says what was wrong."""
+
+
+class UnknownProfileError(AomBotError):
+    """A profile was asked for by name (``--profile NAME``) that the configuration does not have."""
+
+    def __init__(self, name: str, known: tuple[str, ...]) -> None:
+        shown = name if len(name) <= 40 else name[:37] + "..."
+        super().__init__(
+            f"There is no profile {shown!r}.",
+            hint=f"Known profiles: {', '.join(known)}." if known else "No profile is configured.",
+        )
+        self.name = name
+        self.known = known
+
+
+class PermissionDenied(AomBotError):
+    """The access policy gives this user no rule for this permission, profile and channel.
+
+    Nothing reached AOM. The message names what is missing and where it is granted."""
+
+    def __init__(self, permission: str, *, profile: str, channel_id: str) -> None:
+        where = f"<#{channel_id}>" if channel_id else "here"
+        super().__init__(
+            f"You don't have the `{permission}` permission for profile `{profile}` in {where}, "
+            "so nothing was done.",
+            hint="Permissions come from the [[allow]] rules of the bot's configuration file "
+            "(AOM_BOT_CONFIG, aom-bot.toml): ask whoever runs the bot to add one.",
+        )
+        self.permission = permission
+        self.profile = profile
+        self.channel_id = channel_id
 
 
 class SubscriptionError(AomBotError):

@@ -68,7 +68,7 @@ class FollowRequest:
     #: Slack user id of whoever asked ("" when a subscription asks)
     user_id: str
     #: the AOM profile the execution belongs to
-    profile: str = "default"
+    profile: str = DEFAULT_PROFILE_NAME
     #: adopt this card (a Follow button) instead of posting a new one
     message_ts: str | None = None
     #: post the card as a reply in this thread

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractContextManager
 from datetime import datetime
 
+from aom_bot.aom.accounts import AomAccounts
 from aom_bot.aom.models import ExecutionDetail
 from aom_bot.clock import Clock
 from aom_bot.errors import AomError, SlackDeliveryError, StoreError
@@ -32,21 +33,13 @@ log = logging.getLogger("aom_bot.follow.engine")  # the engine's log events keep
 
 
 class CardRenderer:
-    """Renders execution cards; looks each workflow's name up once."""
+    """Renders execution cards of every profile; looks each workflow's name up once."""
 
-    def __init__(
-        self,
-        *,
-        clock: Clock,
-        scrubber: Scrubber,
-        console_url: Callable[[str, str], str | None] | None,
-        workflow_names: Callable[[str], Awaitable[str | None]] | None,
-    ) -> None:
+    def __init__(self, *, clock: Clock, scrubber: Scrubber, accounts: AomAccounts) -> None:
         self._clock = clock
         self._scrubber = scrubber
-        self._console_url = console_url
-        self._workflow_names = workflow_names
-        self._names: dict[str, str | None] = {}
+        self._accounts = accounts
+        self._names: dict[tuple[str, str], str | None] = {}
 
     def render(
         self,
@@ -54,11 +47,14 @@ class CardRenderer:
         workflow_name: str | None,
         following: bool,
         notice: str | None,
+        *,
+        profile: str,
     ) -> SlackMessage:
-        """The card of ``execution`` as of now."""
+        """The card of ``execution`` (of the AOM profile ``profile``) as of now."""
+        account = self._accounts.get(profile) if profile in self._accounts else None
         console = None
-        if self._console_url is not None and execution.workflow_id:
-            console = self._console_url(execution.workflow_id, execution.execution_id)
+        if account is not None and execution.workflow_id:
+            console = account.console_url(execution.workflow_id, execution.execution_id)
         return execution_message(
             execution,
             now=self._clock.now(),
@@ -67,18 +63,21 @@ class CardRenderer:
             console_url=console,
             notice=notice,
             scrubber=self._scrubber,
+            profile=profile,
+            profile_label=account.label if account is not None else None,
         )
 
-    async def workflow_name(self, workflow_id: str) -> str | None:
+    async def workflow_name(self, workflow_id: str, *, profile: str) -> str | None:
         """The workflow's name, or ``None`` when unknown (a failed lookup is retried later)."""
-        if self._workflow_names is None:
+        if profile not in self._accounts:
             return None
-        if workflow_id not in self._names:
+        key = (profile, workflow_id)
+        if key not in self._names:
             try:
-                self._names[workflow_id] = await self._workflow_names(workflow_id)
+                self._names[key] = await self._accounts.get(profile).workflow_name(workflow_id)
             except AomError:
                 return None
-        return self._names[workflow_id]
+        return self._names[key]
 
 
 class CardQueue:
@@ -210,7 +209,8 @@ class CardQueue:
         if record is None or not record.is_active:
             self._drop(live.id)  # ended by another replica or an unfollow elsewhere
             return
-        name = await self._renderer.workflow_name(live.follow.workflow_id)
+        profile = live.follow.profile
+        name = await self._renderer.workflow_name(live.follow.workflow_id, profile=profile)
         live.in_flight = True
         sending: list[str] = []
 
@@ -219,7 +219,9 @@ class CardQueue:
             fingerprint = live.watch.fingerprint or visible_fingerprint(current)
             notice = _notice(live)
             sending.append(policy.display_key(fingerprint, notice))
-            return self._renderer.render(current, name, following=True, notice=notice)
+            return self._renderer.render(
+                current, name, following=True, notice=notice, profile=profile
+            )
 
         try:
             await self._notifier.update(live.follow.channel_id, ts, latest)

@@ -31,23 +31,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from aom_bot.aom.accounts import AomAccounts
 from aom_bot.aom.models import ExecutionDetail, Phase
-from aom_bot.aom.reader import AomReader
 from aom_bot.clock import Clock, sleep_or_wake
 from aom_bot.errors import (
     SLACK_GONE,
     AomError,
     SlackDeliveryError,
     StoreError,
+    UnknownProfileError,
 )
 from aom_bot.follow.leases import LeaseBook
 from aom_bot.follow.protocols import CardNotifier, FollowControl
-from aom_bot.records import FollowRequest
+from aom_bot.records import DEFAULT_PROFILE_NAME, FollowRequest
 from aom_bot.render.analysis import bucket_counts
 from aom_bot.render.kit import SlackMessage
 from aom_bot.render.message import execution_message
@@ -90,9 +91,11 @@ def is_failing(execution: ExecutionDetail) -> bool:
     return bucket_counts(execution).failed > 0
 
 
-def lease_key(workflow_id: str) -> str:
-    """The store lease that makes one replica the poller of a workflow."""
-    return f"discovery:{workflow_id}"
+def lease_key(workflow_id: str, profile: str = DEFAULT_PROFILE_NAME) -> str:
+    """The store lease that makes one replica the poller of a workflow (of a profile)."""
+    if profile == DEFAULT_PROFILE_NAME:
+        return f"discovery:{workflow_id}"  # as before profiles: a rolling upgrade keeps it
+    return f"discovery:{profile}:{workflow_id}"
 
 
 @dataclass(slots=True)
@@ -108,27 +111,25 @@ class SubscriptionDiscovery:
     def __init__(
         self,
         *,
-        source: AomReader,
+        accounts: AomAccounts,
         store: Store,
         notifier: CardNotifier,
         follow: FollowControl,
         clock: Clock,
         owner: str,
         interval: float,
-        console_url: Callable[[str, str], str | None] | None = None,
         scrubber: Scrubber | None = None,
         max_concurrency: int = 8,
         lease_ttl: timedelta | None = None,
         max_catch_up: timedelta = timedelta(days=7),
     ) -> None:
-        self._source = source
+        self._accounts = accounts
         self._store = store
         self._notifier = notifier
         self._follow = follow
         self._clock = clock
         self._owner = owner
         self._interval = max(float(interval), 0.05)
-        self._console_url = console_url
         self._scrubber = scrubber or Scrubber()
         self._limit = asyncio.Semaphore(max(1, max_concurrency))
         # a lease outlives a round or two, so a slow round never hands a workflow over
@@ -192,8 +193,8 @@ class SubscriptionDiscovery:
         self._stats.rounds += 1
         try:
             with self._working():
-                workflow_ids = await self._store.subscribed_workflow_ids()
-                keys = {lease_key(w): w for w in workflow_ids}
+                workflows = await self._store.subscribed_workflows()
+                keys = {lease_key(w, p): (p, w) for p, w in workflows}
                 # also lets go of workflows nobody subscribes to any more
                 held = await self._leases.share(keys)
         except StoreError as error:
@@ -203,7 +204,7 @@ class SubscriptionDiscovery:
         self._leased = set(held)
         mine = [keys[k] for k in sorted(held)]
         self._stats.workflows = len(mine)
-        polls = [asyncio.create_task(self._poll_guarded(w)) for w in mine]
+        polls = [asyncio.create_task(self._poll_guarded(p, w)) for p, w in mine]
         try:
             pending = await asyncio.gather(*polls)
         finally:
@@ -242,12 +243,17 @@ class SubscriptionDiscovery:
     async def _wait(self, seconds: float) -> None:
         await sleep_or_wake(self._clock, seconds, self._wake)
 
-    async def _poll_guarded(self, workflow_id: str) -> int:
+    async def _poll_guarded(self, profile: str, workflow_id: str) -> int:
         """Poll one workflow; its failures are logged and counted, never spread to others."""
         async with self._limit:
             try:
                 with self._working():
-                    return await self._poll(workflow_id)
+                    return await self._poll(profile, workflow_id)
+            except UnknownProfileError:
+                # removed from the configuration: its subscriptions wait until it is back
+                log.warning(
+                    "discovery.profile_unknown workflow=%s profile=%s", workflow_id, profile
+                )
             except AomError as error:
                 self._stats.aom_errors += 1
                 log.warning(
@@ -260,12 +266,17 @@ class SubscriptionDiscovery:
                 log.exception("discovery.failed workflow=%s", workflow_id)
         return 0
 
-    async def _poll(self, workflow_id: str) -> int:
-        subscriptions = await self._store.subscriptions_for_workflow(workflow_id)
+    async def _poll(self, profile: str, workflow_id: str) -> int:
+        subscriptions = [
+            s
+            for s in await self._store.subscriptions_for_workflow(workflow_id)
+            if s.profile == profile
+        ]
         if not subscriptions:
             return 0
+        polling = self._accounts.get(profile).polling
         self._stats.polls += 1
-        executions = await self._source.list_executions(workflow_id)
+        executions = await polling.list_executions(workflow_id)
         seen = await self._store.seen_executions(workflow_id)
         now = self._clock.now()
         done: list[str] = []
@@ -352,6 +363,7 @@ class SubscriptionDiscovery:
                     message_ts=owed.message_ts,
                     mention=mention or "",
                     subscription_id=subscription.id,
+                    profile=subscription.profile,
                 )
             )
         except SlackDeliveryError as error:
@@ -388,9 +400,8 @@ class SubscriptionDiscovery:
     def _card(
         self, subscription: Subscription, execution: ExecutionDetail, mention: str
     ) -> SlackMessage:
-        console = None
-        if self._console_url is not None:
-            console = self._console_url(subscription.workflow_id, execution.execution_id)
+        account = self._accounts.get(subscription.profile)
+        console = account.console_url(subscription.workflow_id, execution.execution_id)
         card = execution_message(
             execution,
             now=self._clock.now(),
@@ -398,6 +409,8 @@ class SubscriptionDiscovery:
             following=True,
             console_url=console,
             scrubber=self._scrubber,
+            profile=subscription.profile,
+            profile_label=account.label,
         )
         headline = failure_headline(mention, subscription.workflow_name, self._scrubber)
         return with_headline(card, headline)

@@ -127,10 +127,13 @@ class Endings:
         if not update_card or ts is None:
             return
         execution = live.watch.last_execution()
-        name = await self._renderer.workflow_name(live.follow.workflow_id)
+        profile = live.follow.profile
+        name = await self._renderer.workflow_name(live.follow.workflow_id, profile=profile)
         card: MessageLike
         if execution is not None:
-            card = self._renderer.render(execution, name, following=False, notice=note)
+            card = self._renderer.render(
+                execution, name, following=False, notice=note, profile=profile
+            )
         else:
             text = note or "Stopped following."
             card = SlackMessage(text=text, blocks=[section(f"⚠️ {text}")])
@@ -193,7 +196,8 @@ class Endings:
     async def _final_edit(self, live: Live, execution: ExecutionDetail, edit: _FinalEdit) -> None:
         """Show the final state on the card; retried a few times, never blocking the reply."""
         final = final_key(visible_fingerprint(execution))
-        name = await self._renderer.workflow_name(live.follow.workflow_id)
+        profile = live.follow.profile
+        name = await self._renderer.workflow_name(live.follow.workflow_id, profile=profile)
         try:
             for attempt in range(1, FINAL_EDIT_ATTEMPTS + 1):
                 try:
@@ -201,7 +205,9 @@ class Endings:
                     # no card yet: the completion posts it, already in its final state
                     if record is None or record.message_ts is None or record.fingerprint == final:
                         return
-                    card = self._renderer.render(execution, name, following=False, notice=None)
+                    card = self._renderer.render(
+                        execution, name, following=False, notice=None, profile=profile
+                    )
                     await self._notifier.update(record.channel_id, record.message_ts, card)
                     await self._store.record_render(live.id, final, self._clock.now())
                     return
@@ -230,12 +236,15 @@ class Endings:
             edit.done = True
 
     async def _complete_once(self, live: Live, execution: ExecutionDetail) -> bool:
-        name = await self._renderer.workflow_name(live.follow.workflow_id)
+        profile = live.follow.profile
+        name = await self._renderer.workflow_name(live.follow.workflow_id, profile=profile)
         outcome = await self._completion.attempt(
             live,
             execution,
             workflow_name=name,
-            final_card=lambda: self._renderer.render(execution, name, following=False, notice=None),
+            final_card=lambda: self._renderer.render(
+                execution, name, following=False, notice=None, profile=profile
+            ),
         )
         if outcome is Outcome.WAIT:
             return False

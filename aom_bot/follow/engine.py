@@ -30,12 +30,12 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import Coroutine, Iterator
 from datetime import timedelta
 from typing import Any
 
+from aom_bot.aom.accounts import AomAccounts
 from aom_bot.aom.models import ExecutionDetail
-from aom_bot.aom.reader import AomReader
 from aom_bot.clock import Clock
 from aom_bot.errors import AomError, SlackDeliveryError, SlackMessageGone, StoreError
 from aom_bot.follow import policy
@@ -71,7 +71,7 @@ class FollowEngine:
     def __init__(
         self,
         *,
-        source: AomReader,
+        accounts: AomAccounts,
         store: Store,
         notifier: CardNotifier,
         clock: Clock,
@@ -80,12 +80,10 @@ class FollowEngine:
         poll_max: float,
         max_follow: timedelta,
         broadcast_failures: bool,
-        console_url: Callable[[str, str], str | None] | None,
         scrubber: Scrubber | None = None,
         heartbeat: timedelta = timedelta(minutes=5),
         rng: random.Random | None = None,
         max_concurrency: int = 16,
-        workflow_names: Callable[[str], Awaitable[str | None]] | None = None,
         senders: int = 2,
         lease_ttl: timedelta = timedelta(minutes=2),
         resync_every: timedelta = timedelta(seconds=60),
@@ -118,9 +116,7 @@ class FollowEngine:
         self._stopped = asyncio.Event()
         self._stats = FollowStats()
 
-        self._renderer = CardRenderer(
-            clock=clock, scrubber=scrubber, console_url=console_url, workflow_names=workflow_names
-        )
+        self._renderer = CardRenderer(clock=clock, scrubber=scrubber, accounts=accounts)
         self._scheduler = PollScheduler(
             watches=self._watches,
             clock=clock,
@@ -174,7 +170,7 @@ class FollowEngine:
             retry_max=self._scheduler.poll_max,
         )
         self._poller = Poller(
-            source=source,
+            accounts=accounts,
             store=store,
             notifier=notifier,
             clock=clock,
@@ -212,9 +208,9 @@ class FollowEngine:
         existing = await self._store.find_active_follow(channel_id, workflow_id, execution_id)
         if existing is not None:
             return FollowResult(existing.id, False, existing.message_ts, False)
-        execution = await self._poller.get(workflow_id, execution_id)
+        execution = await self._poller.get(request.profile, workflow_id, execution_id)
         if execution.is_terminal and message_ts is None and subscription_id is None:
-            earlier = await self._earlier_card(channel_id, execution)
+            earlier = await self._earlier_card(channel_id, execution, request.profile)
             if earlier is not None:
                 return earlier
         now = self._clock.now()
@@ -227,6 +223,7 @@ class FollowEngine:
             deadline=now + self._max_follow,
             message_ts=message_ts,
             subscription_id=subscription_id,
+            profile=request.profile,
             mention=mention if mention is not None else (f"<@{user_id}>" if user_id else None),
         )
         record, created = await self._store.start_follow(new)
@@ -239,7 +236,7 @@ class FollowEngine:
             self._starting.discard(record.id)
 
     async def _earlier_card(
-        self, channel_id: str, execution: ExecutionDetail
+        self, channel_id: str, execution: ExecutionDetail, profile: str
     ) -> FollowResult | None:
         """A finished run that already has a card here: refresh that card, post nothing."""
         earlier = await self._store.latest_follow(
@@ -247,8 +244,8 @@ class FollowEngine:
         )
         if earlier is None or earlier.message_ts is None:
             return None
-        name = await self._renderer.workflow_name(execution.workflow_id)
-        card = self._renderer.render(execution, name, following=False, notice=None)
+        name = await self._renderer.workflow_name(execution.workflow_id, profile=profile)
+        card = self._renderer.render(execution, name, following=False, notice=None, profile=profile)
         try:
             await self._notifier.update(channel_id, earlier.message_ts, card)
         except SlackMessageGone:
@@ -274,8 +271,11 @@ class FollowEngine:
         if answered:
             # the claim keeps every other engine's completion away while the card is posted
             await self._store.claim_completion(record.id, self._owner, self._clock.now())
-        name = await self._renderer.workflow_name(workflow_id)
-        card = self._renderer.render(execution, name, following=not finished, notice=None)
+        profile = record.profile
+        name = await self._renderer.workflow_name(workflow_id, profile=profile)
+        card = self._renderer.render(
+            execution, name, following=not finished, notice=None, profile=profile
+        )
         try:
             if message_ts:
                 await self._notifier.update(channel_id, message_ts, card)
@@ -303,7 +303,7 @@ class FollowEngine:
         if not finished and key not in await self._leases.acquire([key]):
             # another replica polls this execution; it adopts this follow at its next resync
             return FollowResult(record.id, True, message_ts, False)
-        watch = self._watch_for(workflow_id, execution_id)
+        watch = self._watch_for(record)
         fresh = not watch.follows
         watch.remember(execution, fingerprint)
         live = self._adopt(record, watch)
@@ -332,10 +332,13 @@ class FollowEngine:
         if record.message_ts:
             if execution is None:
                 with contextlib.suppress(AomError):
-                    execution = await self._poller.get(workflow_id, execution_id)
+                    execution = await self._poller.get(record.profile, workflow_id, execution_id)
             if execution is not None:
-                name = await self._renderer.workflow_name(workflow_id)
-                card = self._renderer.render(execution, name, following=False, notice=None)
+                profile = record.profile
+                name = await self._renderer.workflow_name(workflow_id, profile=profile)
+                card = self._renderer.render(
+                    execution, name, following=False, notice=None, profile=profile
+                )
                 with contextlib.suppress(SlackDeliveryError):
                     await self._notifier.update(channel_id, record.message_ts, card)
         return True
@@ -494,7 +497,7 @@ class FollowEngine:
                 if record.id in self._lives:
                     self._lives[record.id].follow = record
                     continue
-                watch = self._watch_for(record.workflow_id, record.execution_id)
+                watch = self._watch_for(record)
                 fresh = not watch.follows
                 self._adopt(record, watch)
                 if fresh and not watch.queued:
@@ -503,11 +506,12 @@ class FollowEngine:
 
     # -- the follows in memory ----------------------------------------------------------------------
 
-    def _watch_for(self, workflow_id: str, execution_id: str) -> Watch:
-        key = execution_key(workflow_id, execution_id)
+    def _watch_for(self, record: Follow) -> Watch:
+        key = execution_key(record.workflow_id, record.execution_id)
         watch = self._watches.get(key)
         if watch is None or watch.done:
-            watch = self._watches[key] = Watch(workflow_id, execution_id)
+            watch = Watch(record.workflow_id, record.execution_id, profile=record.profile)
+            self._watches[key] = watch
         return watch
 
     def _adopt(self, record: Follow, watch: Watch) -> Live:

@@ -13,8 +13,8 @@ from collections.abc import Callable, Coroutine, MutableMapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from aom_bot.aom.accounts import AomAccounts
 from aom_bot.aom.models import ExecutionDetail
-from aom_bot.aom.reader import AomReader
 from aom_bot.clock import Clock
 from aom_bot.errors import (
     AomAuthError,
@@ -51,7 +51,7 @@ class Poller:
     def __init__(
         self,
         *,
-        source: AomReader,
+        accounts: AomAccounts,
         store: Store,
         notifier: CardNotifier,
         clock: Clock,
@@ -67,7 +67,7 @@ class Poller:
         finish: Callable[[Live, ExecutionDetail], None],
         spawn: Callable[[Coroutine[Any, Any, None]], None],
     ) -> None:
-        self._source = source
+        self._accounts = accounts
         self._store = store
         self._notifier = notifier
         self._clock = clock
@@ -83,15 +83,17 @@ class Poller:
         self._finish = finish
         self._spawn = spawn
 
-    async def get(self, workflow_id: str, execution_id: str) -> ExecutionDetail:
-        """The execution from AOM, counted in the stats."""
+    async def get(self, profile: str, workflow_id: str, execution_id: str) -> ExecutionDetail:
+        """The execution from the profile's AOM, counted in the stats."""
+        polling = self._accounts.get(profile).polling
         self._stats.aom_requests += 1
-        return await self._source.get_execution(workflow_id, execution_id)
+        return await polling.get_execution(workflow_id, execution_id)
 
     async def get_if_changed(self, watch: Watch) -> tuple[bytes, ExecutionDetail | None]:
         """The body's digest, and the execution unless the body is the watch's last one."""
+        polling = self._accounts.get(watch.profile).polling
         self._stats.aom_requests += 1
-        return await self._source.get_execution_if_changed(
+        return await polling.get_execution_if_changed(
             watch.workflow_id, watch.execution_id, watch.digest
         )
 
@@ -107,6 +109,10 @@ class Poller:
                     live, EndReason.MAX_TIME, _NOTE_MAX_TIME.format(hours=hours)
                 )
         if not watch.follows:
+            return
+        if watch.profile not in self._accounts:
+            # removed from the configuration: polled again once the profile is back
+            log.warning("follow.profile_unknown key=%s profile=%s", watch.key, watch.profile)
             return
         try:
             digest, execution = await self.get_if_changed(watch)
@@ -239,14 +245,17 @@ class Poller:
             self._spawn(self._post_card(live))
 
     async def _post_card(self, live: Live) -> None:
-        name = await self._renderer.workflow_name(live.follow.workflow_id)
+        profile = live.follow.profile
+        name = await self._renderer.workflow_name(live.follow.workflow_id, profile=profile)
         rendered: list[ExecutionDetail] = []
 
         def latest() -> MessageLike:
             current = live.watch.last_execution()
             assert current is not None  # a poll remembered it before asking for the post
             rendered[:] = [current]
-            return self._renderer.render(current, name, following=True, notice=live.notice)
+            return self._renderer.render(
+                current, name, following=True, notice=live.notice, profile=profile
+            )
 
         try:
             ts = await self._poster.post(live.follow, latest)

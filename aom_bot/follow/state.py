@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from aom_bot.aom.models import ExecutionDetail
+from aom_bot.records import DEFAULT_PROFILE_NAME
 from aom_bot.store.base import Follow
 
 __all__ = ["FollowResult", "FollowStats", "Live", "Watch", "execution_key", "final_key"]
@@ -83,6 +84,8 @@ class Watch:
 
     workflow_id: str
     execution_id: str
+    #: the AOM profile polled (execution IDs are unique across projects, so it is not in the key)
+    profile: str = DEFAULT_PROFILE_NAME
     follows: dict[int, Live] = field(default_factory=dict)
     #: the last execution seen, pickled and compressed (a parsed one is ~10x the size, and
     #: cards are rendered far less often than executions are polled)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from typing import Final
 
+from aom_bot.records import DEFAULT_PROFILE_NAME
 from aom_bot.render.limits import BUTTON_VALUE_MAX
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "ACTION_STOP_FOLLOW",
     "ACTION_UNFOLLOW",
     "ACTION_UNSUBSCRIBE",
+    "decode_profile",
     "decode_ref",
     "encode_ref",
 ]
@@ -46,11 +48,14 @@ ACTION_STOP_FOLLOW: Final = "aom_exec.stop_follow"
 ACTION_UNSUBSCRIBE: Final = "aom_exec.unsubscribe"
 
 
-def encode_ref(workflow_id: str, execution_id: str) -> str:
-    """The button value for one execution: compact JSON ``{"w": …, "e": …}``."""
-    value = json.dumps(
-        {"w": workflow_id, "e": execution_id}, separators=(",", ":"), ensure_ascii=False
-    )
+def encode_ref(workflow_id: str, execution_id: str, profile: str | None = None) -> str:
+    """The button value for one execution: compact JSON ``{"w": …, "e": …}``, with
+    ``"p": profile`` when the execution is not of the default profile (values of buttons
+    posted before profiles existed have no ``"p"`` and stay valid)."""
+    data = {"w": workflow_id, "e": execution_id}
+    if profile and profile != DEFAULT_PROFILE_NAME:
+        data["p"] = profile
+    value = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
     if len(value.encode("utf-16-le")) // 2 > BUTTON_VALUE_MAX:
         raise ValueError("workflow/execution ids are too long for a button value")
     return value
@@ -70,3 +75,13 @@ def decode_ref(value: str) -> tuple[str, str]:
     if not workflow_id or not execution_id:
         raise ValueError("button value has an empty workflow or execution id")
     return workflow_id, execution_id
+
+
+def decode_profile(value: str) -> str:
+    """The AOM profile a button value names (the default one when it names none); the
+    caller validates it like any other untrusted name. ValueError for a broken value."""
+    decode_ref(value)
+    profile = json.loads(value).get("p", DEFAULT_PROFILE_NAME)
+    if not isinstance(profile, str) or not profile:
+        raise ValueError("button value has an invalid profile")
+    return profile

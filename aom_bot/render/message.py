@@ -128,8 +128,11 @@ def _context(
     notice: str | None,
     scrubber: Scrubber,
     title_is_id: bool,
+    profile_label: str | None = None,
 ) -> Block:
     texts: list[str] = []
+    if profile_label:
+        texts.append(f"🏷️ {_safe(scrubber, profile_label, 80)}")
     ident = f"Execution {_code(scrubber, execution.execution_id, 100)}"
     if execution.workflow_id and not title_is_id:
         ident += f" of {_code(scrubber, execution.workflow_id, 100)}"
@@ -233,13 +236,18 @@ def _nodes(execution: ExecutionDetail, scrubber: Scrubber) -> Block | None:
 
 
 def _buttons(
-    execution: ExecutionDetail, counts: BucketCounts, *, following: bool, console_url: str | None
+    execution: ExecutionDetail,
+    counts: BucketCounts,
+    *,
+    following: bool,
+    console_url: str | None,
+    profile: str | None,
 ) -> Block | None:
     elements: list[Block] = []
     ref: str | None = None
     if execution.workflow_id and execution.execution_id:
         try:
-            ref = encode_ref(execution.workflow_id, execution.execution_id)
+            ref = encode_ref(execution.workflow_id, execution.execution_id, profile)
         except ValueError:
             ref = None
     if ref is not None:
@@ -273,8 +281,13 @@ def execution_message(
     console_url: str | None = None,
     notice: str | None = None,
     scrubber: Scrubber | None = None,
+    profile: str | None = None,
+    profile_label: str | None = None,
 ) -> SlackMessage:
-    """The execution card. Pure: the same arguments always give the same message."""
+    """The execution card. Pure: the same arguments always give the same message.
+
+    ``profile`` goes into the buttons' values (a click acts in the execution's profile);
+    ``profile_label`` is shown when the bot serves several profiles."""
     now = as_utc(now)
     scrubber = scrubber or Scrubber()
     analysis = analyse(execution)
@@ -287,13 +300,16 @@ def execution_message(
             notice=notice,
             scrubber=scrubber,
             title_is_id=title == execution.workflow_id,
+            profile_label=profile_label,
         ),
         _summary(execution, analysis, scrubber, now),
     ]
     nodes = _nodes(execution, scrubber)
     if nodes is not None:
         blocks.append(nodes)
-    buttons = _buttons(execution, analysis.counts, following=following, console_url=console_url)
+    buttons = _buttons(
+        execution, analysis.counts, following=following, console_url=console_url, profile=profile
+    )
     tail: list[Block] = [buttons] if buttons is not None else []
     if analysis.groups:
         used = total_text_length(blocks) + total_text_length(tail)

@@ -4,55 +4,38 @@ from __future__ import annotations
 
 import logging
 
+from aom_bot.aom.accounts import AomAccount
 from aom_bot.aom.models import ExecutionDetail
-from aom_bot.errors import ConfigError, SlackDeliveryError
+from aom_bot.errors import SlackDeliveryError
 from aom_bot.render.kit import SlackMessage
-from aom_bot.render.links import console_link
 from aom_bot.render.message import execution_message
 from aom_bot.render.report import report_text
 from aom_bot.slack.deps import SlackDeps
 
-__all__ = ["Report", "card", "card_link", "console_url", "report", "workflow_name"]
+__all__ = ["Report", "card", "card_link", "report"]
 
 log = logging.getLogger(__name__)
 
 
-def console_url(deps: SlackDeps, workflow_id: str, execution_id: str) -> str | None:
-    """The execution's console link, or None (no template, or a broken one: logged, not fatal)."""
-    try:
-        return console_link(
-            deps.console_url_template,
-            region=deps.region,
-            project_id=deps.project_id,
-            workflow_id=workflow_id,
-            execution_id=execution_id,
-        )
-    except ConfigError as exc:
-        log.warning("slack.console_link.unusable reason=%s", exc.message)
-        return None
-
-
-async def workflow_name(deps: SlackDeps, workflow_id: str) -> str | None:
-    """The workflow's name for the card title, when AOM can tell (None: the ID is shown)."""
-    return await deps.workflow_names(workflow_id) if deps.workflow_names else None
-
-
 async def card(
     deps: SlackDeps,
+    account: AomAccount,
     execution: ExecutionDetail,
     *,
     following: bool,
     notice: str | None = None,
 ) -> SlackMessage:
-    """The execution card as it should look now."""
+    """The execution card (of ``account``'s profile) as it should look now."""
     return execution_message(
         execution,
         now=deps.clock.now(),
-        workflow_name=await workflow_name(deps, execution.workflow_id),
+        workflow_name=await account.workflow_name(execution.workflow_id),
         following=following,
-        console_url=console_url(deps, execution.workflow_id, execution.execution_id),
+        console_url=account.console_url(execution.workflow_id, execution.execution_id),
         notice=notice,
         scrubber=deps.scrubber,
+        profile=account.name,
+        profile_label=account.label,
     )
 
 
@@ -79,12 +62,12 @@ class Report:
         self.content = content
 
 
-async def report(deps: SlackDeps, execution: ExecutionDetail) -> Report:
+async def report(deps: SlackDeps, account: AomAccount, execution: ExecutionDetail) -> Report:
     """Every host with its log, for the "All failed hosts" button."""
     content = report_text(
         execution,
         now=deps.clock.now(),
-        workflow_name=await workflow_name(deps, execution.workflow_id),
+        workflow_name=await account.workflow_name(execution.workflow_id),
         scrubber=deps.scrubber,
     )
     return Report(

@@ -10,6 +10,7 @@ FollowCommand(ref=ExecutionRef(workflow_id='wf-1', execution_id='ex-2'), private
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -43,6 +44,8 @@ __all__ = [
 DEFAULT_LIST_LIMIT = 10
 MAX_LIST_LIMIT = 20
 PRIVATE_FLAG = "--private"
+PROFILE_FLAG = "--profile"
+_PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 
 SubscriptionVerb = Literal["subscribe", "unsubscribe", "subscriptions"]
 
@@ -53,6 +56,8 @@ class ShowCommand:
 
     ref: ExecutionRef
     private: bool = False
+    #: ``--profile NAME``: the AOM profile asked for (None: the channel's)
+    profile: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +66,8 @@ class FollowCommand:
 
     ref: ExecutionRef
     private: bool = False
+    #: ``--profile NAME``: the AOM profile asked for (None: the channel's)
+    profile: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +76,8 @@ class UnfollowCommand:
 
     ref: ExecutionRef
     private: bool = False
+    #: ``--profile NAME``: the AOM profile asked for (None: the channel's)
+    profile: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +87,8 @@ class ListCommand:
     workflow_id: str
     limit: int = DEFAULT_LIST_LIMIT
     private: bool = False
+    #: ``--profile NAME``: the AOM profile asked for (None: the channel's)
+    profile: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +97,8 @@ class WorkflowsCommand:
 
     filter_text: str | None = None
     private: bool = False
+    #: ``--profile NAME``: the AOM profile asked for (None: the channel's)
+    profile: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +108,8 @@ class SubscriptionCommand:
     verb: SubscriptionVerb
     args: tuple[str, ...] = ()
     private: bool = False
+    #: ``--profile NAME``: the AOM profile asked for (None: the channel's)
+    profile: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +127,8 @@ class HelpCommand:
     """Show the usage."""
 
     private: bool = True
+    #: ``--profile NAME``: the AOM profile asked for (None: the channel's)
+    profile: str | None = None
 
 
 Command = (
@@ -148,7 +165,12 @@ def parse_command(text: str) -> Command:
     # With should_escape, Slack sends typed &, < and > as entities (links too: ?a=1&amp;b=2).
     text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
     tokens = [_unquote_token(t) for t in text.split()]
-    tokens = [t for t in tokens if t]
+    tokens, profile = _take_profile([t for t in tokens if t])
+    command = _parse_tokens(tokens)
+    return dataclasses.replace(command, profile=profile) if profile else command
+
+
+def _parse_tokens(tokens: list[str]) -> Command:
     private = any(t.lower() == PRIVATE_FLAG for t in tokens)
     words = [t for t in tokens if t.lower() != PRIVATE_FLAG]
     if not words:
@@ -161,7 +183,8 @@ def parse_command(text: str) -> Command:
     for word in words:
         if word.startswith("--"):
             raise CommandSyntaxError(
-                f"Unknown option `{_shown(word)}`; the only option is `--private`."
+                f"Unknown option `{_shown(word)}`; the options are `--private` and "
+                "`--profile NAME`."
             )
     if verb in _REF_VERBS:
         return _REF_VERBS[verb](_parse_ref(rest, verb), private)
@@ -178,6 +201,35 @@ def parse_command(text: str) -> Command:
             "and the execution ID, or paste the console link."
         )
     return ShowCommand(_parse_ref(words, None), private)
+
+
+def _take_profile(tokens: list[str]) -> tuple[list[str], str | None]:
+    """``--profile NAME`` (or ``--profile=NAME``) out of the tokens, the name validated."""
+    rest: list[str] = []
+    profile: str | None = None
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        option, sign, inline = token.partition("=")
+        if option.lower() != PROFILE_FLAG:
+            rest.append(token)
+            index += 1
+            continue
+        if not sign:
+            index += 1
+            if index >= len(tokens):
+                raise CommandSyntaxError("`--profile` needs a profile name after it.")
+            inline = tokens[index]
+        if profile is not None:
+            raise CommandSyntaxError("Give `--profile` once.")
+        if not _PROFILE_NAME.fullmatch(inline):
+            raise CommandSyntaxError(
+                f"`{_shown(inline)}` is not a profile name (letters, digits, `-`, `_`, `.`).",
+                hint="`/aom-exec help` lists how to pick a profile.",
+            )
+        profile = inline
+        index += 1
+    return rest, profile
 
 
 def parse_subscribe_args(args: tuple[str, ...]) -> SubscribeOptions:

@@ -42,12 +42,14 @@ def _notice(text: str) -> SlackMessage:
     return SlackMessage(text=text, blocks=[section(text)])
 
 
-async def show_in_channel(deps: SlackDeps, ref: ExecutionRef, replier: Replier) -> None:
+async def show_in_channel(
+    deps: SlackDeps, account: AomAccount, ref: ExecutionRef, replier: Replier
+) -> None:
     """Post the execution's card in the channel, unless the channel already has a recent one."""
     cards = deps.cards
     conv = replier.conversation
     if cards is None:  # no store: every request posts its own card
-        await _post(deps, ref, replier, None)
+        await _post(deps, account, ref, replier, None)
         return
     shown = f"{inline_code(ref.workflow_id)} / {inline_code(ref.execution_id)}"
     followed = await cards.find_active_follow(conv.channel_id, ref.workflow_id, ref.execution_id)
@@ -58,13 +60,13 @@ async def show_in_channel(deps: SlackDeps, ref: ExecutionRef, replier: Replier) 
     for _ in range(2):  # a second round only when the shared card turned out deleted
         ts = await _claim_or_wait(deps, cards, ref, conv.channel_id)
         if ts is None:
-            await _post(deps, ref, replier, cards)
+            await _post(deps, account, ref, replier, cards)
             return
-        if await _refresh(deps, cards, ref, conv.channel_id, ts):
+        if await _refresh(deps, account, cards, ref, conv.channel_id, ts):
             link = await card_link(deps, conv.channel_id, ts)
             await replier.privately(_notice(f"The card of execution {shown} is here: {link}."))
             return
-    await _post(deps, ref, replier, None)
+    await _post(deps, account, ref, replier, None)
 
 
 async def _claim_or_wait(
@@ -91,15 +93,19 @@ async def _claim_or_wait(
 
 
 async def _post(
-    deps: SlackDeps, ref: ExecutionRef, replier: Replier, cards: ChannelCards | None
+    deps: SlackDeps,
+    account: AomAccount,
+    ref: ExecutionRef,
+    replier: Replier,
+    cards: ChannelCards | None,
 ) -> None:
     channel_id = replier.conversation.channel_id
     key = (channel_id, ref.workflow_id, ref.execution_id)
     try:
-        execution = await deps.aom.get_execution(ref.workflow_id, ref.execution_id)
+        execution = await account.commands.get_execution(ref.workflow_id, ref.execution_id)
         # with the store, a followed execution was answered with its followed card already
         following = cards is None and await deps.follow.is_following(*key)
-        ts = await replier.to_channel(await card(deps, execution, following=following))
+        ts = await replier.to_channel(await card(deps, account, execution, following=following))
     except BaseException:
         if cards is not None:
             await cards.release_card(*key, None)
@@ -112,15 +118,21 @@ async def _post(
 
 
 async def _refresh(
-    deps: SlackDeps, cards: ChannelCards, ref: ExecutionRef, channel_id: str, ts: str
+    deps: SlackDeps,
+    account: AomAccount,
+    cards: ChannelCards,
+    ref: ExecutionRef,
+    channel_id: str,
+    ts: str,
 ) -> bool:
     """Bring the shared card up to date (one request per interval does); False if deleted."""
     key = (channel_id, ref.workflow_id, ref.execution_id)
     if not await cards.claim_card_refresh(*key, deps.clock.now(), every=REFRESH_EVERY):
         return True
-    execution = await deps.aom.get_execution(ref.workflow_id, ref.execution_id)
+    execution = await account.commands.get_execution(ref.workflow_id, ref.execution_id)
     try:
-        await deps.notifier.update(channel_id, ts, await card(deps, execution, following=False))
+        message = await card(deps, account, execution, following=False)
+        await deps.notifier.update(channel_id, ts, message)
     except SlackMessageGone:
         log.info("slack.shared_card.gone channel=%s", channel_id)
         await cards.release_card(*key, ts)
