@@ -104,6 +104,20 @@ class Backend:
         finally:
             await conn.close()
 
+    async def fetch_raw(self, sql: str) -> list[tuple[object, ...]]:
+        """The rows a query returns, read around the store (what a column really holds)."""
+        if self.sqlite_path is not None:
+            conn = sqlite3.connect(self.sqlite_path)
+            try:
+                return [tuple(row) for row in conn.execute(sql).fetchall()]
+            finally:
+                conn.close()
+        pg = await asyncpg.connect(self.url, server_settings={"search_path": self.schema or ""})
+        try:
+            return [tuple(row) for row in await pg.fetch(sql)]
+        finally:
+            await pg.close()
+
 
 @pytest.fixture(
     params=[pytest.param("sqlite"), pytest.param("postgres", marks=pytest.mark.postgres)]

@@ -14,6 +14,7 @@ import pytest
 
 from aom_bot.errors import StoreError
 from aom_bot.store import (
+    DEFAULT_PROFILE_NAME,
     CompletionState,
     EndReason,
     FollowState,
@@ -641,16 +642,101 @@ async def test_prune_forgets_old_history_but_keeps_active_follows(store: Store) 
     ) == (True, None)
 
 
+# -- profiles (several AOM projects in one bot) -------------------------------------------------
+
+
+async def test_a_follow_remembers_its_profile_and_a_duplicate_keeps_it(store: Store) -> None:
+    """Every read of a follow gives back the profile it was started in; without one it is
+    ``default``; a duplicate request from another profile finds the same follow, unchanged."""
+    prod, _ = await store.start_follow(follow_request(profile="prod", message_ts="1.1"))
+    plain, _ = await store.start_follow(follow_request(channel_id="C2"))
+    assert (prod.profile, plain.profile) == ("prod", DEFAULT_PROFILE_NAME)
+    assert (await store.get_follow(prod.id)) == prod
+    assert await store.find_active_follow("C1", "wf-1", "ex-1") == prod
+    assert [(f.channel_id, f.profile) for f in await store.active_follows()] == [
+        ("C1", "prod"),
+        ("C2", "default"),
+    ]
+    again, created = await store.start_follow(follow_request(profile="staging"))
+    assert (again.id, again.profile, created) == (prod.id, "prod", False)
+    await store.end_follow(prod.id, EndReason.COMPLETED, T0 + TTL)
+    latest = await store.latest_follow("C1", "wf-1", "ex-1")
+    assert latest is not None
+    assert (latest.id, latest.profile, latest.is_active) == (prod.id, "prod", False)
+    assert [f.profile for f in await store.follows_for_home("U1", ["C2"])] == ["default"]
+
+
+async def test_a_subscription_remembers_its_profile(store: Store) -> None:
+    """Every list of subscriptions gives back each one's profile; subscribing again from
+    another profile moves it there (its name was just read from that profile's AOM)."""
+    prod, _ = await store.subscribe(subscription_request(profile="prod"))
+    plain, _ = await store.subscribe(subscription_request(channel_id="C2"))
+    assert (prod.profile, plain.profile) == ("prod", DEFAULT_PROFILE_NAME)
+    assert await store.get_subscription("C1", "wf-1") == prod
+    assert [s.profile for s in await store.subscriptions_for_channel("C1")] == ["prod"]
+    assert [s.profile for s in await store.subscriptions_for_workflow("wf-1")] == [
+        "prod",
+        "default",
+    ]
+    assert [s.profile for s in await store.subscriptions_for_home("U1")] == ["prod", "default"]
+    moved, created = await store.subscribe(subscription_request(profile="staging"))
+    assert (moved.id, moved.profile, created) == (prod.id, "staging", False)
+    assert await store.get_subscription("C1", "wf-1") == moved
+
+
+async def test_subscribed_workflows_are_distinct_profile_and_workflow_pairs(store: Store) -> None:
+    """Discovery polls each subscribed workflow once in each profile it is subscribed in."""
+    assert await store.subscribed_workflows() == []
+    await store.subscribe(subscription_request(channel_id="C1", workflow_id="wf-b", profile="prod"))
+    await store.subscribe(subscription_request(channel_id="C2", workflow_id="wf-b", profile="prod"))
+    await store.subscribe(
+        subscription_request(channel_id="C1", workflow_id="wf-a", profile="staging")
+    )
+    await store.subscribe(subscription_request(channel_id="C3", workflow_id="wf-c"))
+    assert await store.subscribed_workflows() == [
+        ("default", "wf-c"),
+        ("prod", "wf-b"),
+        ("staging", "wf-a"),
+    ]
+    assert await store.subscribed_workflow_ids() == ["wf-a", "wf-b", "wf-c"]
+    await store.unsubscribe("C1", "wf-b")
+    assert ("prod", "wf-b") in await store.subscribed_workflows()
+    await store.unsubscribe("C2", "wf-b")
+    assert await store.subscribed_workflows() == [("default", "wf-c"), ("staging", "wf-a")]
+
+
+async def test_a_channel_card_records_the_profile_of_its_poster(
+    backend: Backend, store: Store
+) -> None:
+    """The card a plain show posted remembers which profile it shows; the claim is by IDs."""
+    key = ("C1", "wf-1", "e1")
+    assert (await store.claim_card(*key, T0, fresh_for=FRESH, posting_for=POSTING,
+                                   profile="prod"))[0]  # fmt: skip
+    assert not (await store.claim_card(*key, T0, fresh_for=FRESH, posting_for=POSTING))[0]
+    assert (await store.claim_card("C2", "wf-1", "e1", T0, fresh_for=FRESH,
+                                   posting_for=POSTING))[0]  # fmt: skip
+    assert await backend.fetch_raw(
+        "SELECT channel_id, profile FROM channel_cards ORDER BY channel_id"
+    ) == [("C1", "prod"), ("C2", "default")]
+    # claimed afresh after the poster gave up: the new winner's profile
+    assert (await store.claim_card(*key, T0 + POSTING, fresh_for=FRESH, posting_for=POSTING,
+                                   profile="staging"))[0]  # fmt: skip
+    assert await backend.fetch_raw("SELECT profile FROM channel_cards WHERE channel_id = 'C1'") == [
+        ("staging",)
+    ]
+
+
 # -- restarts and schema ----------------------------------------------------------------------
 
 
 async def test_everything_survives_close_and_reopen(backend: Backend, store: Store) -> None:
-    """After a restart, open follows resume with their claims, announcements and card state."""
-    follow, _ = await store.start_follow(follow_request(message_ts="1.2"))
+    """After a restart, open follows resume with their profile, claims, announcements and card
+    state; subscriptions keep their profile."""
+    follow, _ = await store.start_follow(follow_request(message_ts="1.2", profile="prod"))
     await store.record_render(follow.id, "fp", T0)
     await store.claim_announcement(follow.id, "disk-full")
     await store.claim_completion(follow.id, "A", T0)
-    await store.subscribe(subscription_request())
+    await store.subscribe(subscription_request(profile="prod"))
     await store.mark_seen("wf-1", ["e1"], T0)
     await store.set_watermark("wf-1", T0)
     await store.acquire_leases("A", ["f1"], TTL, T0)
@@ -660,7 +746,12 @@ async def test_everything_survives_close_and_reopen(backend: Backend, store: Sto
     reopened = await backend.open()
     await reopened.migrate()
     assert await reopened.active_follows() == [before]
-    assert [s.workflow_id for s in await reopened.subscriptions_for_channel("C1")] == ["wf-1"]
+    assert before is not None
+    assert before.profile == "prod"
+    assert [(s.workflow_id, s.profile) for s in await reopened.subscriptions_for_channel("C1")] == [
+        ("wf-1", "prod")
+    ]
+    assert await reopened.subscribed_workflows() == [("prod", "wf-1")]
     assert await reopened.seen_executions("wf-1") == {"e1"}
     assert await reopened.get_watermark("wf-1") == T0
     assert await reopened.acquire_leases("B", ["f1"], TTL, T0) == set()
