@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from aom_bot.aom.accounts import AomAccount, AomAccounts
 from aom_bot.aom.client import AomClient
 from aom_bot.aom.names import WorkflowNames
 from aom_bot.aom.reachability import Reachability
@@ -24,8 +25,8 @@ from aom_bot.errors import TaskEnded
 from aom_bot.follow.discovery import SubscriptionDiscovery
 from aom_bot.follow.engine import FollowEngine
 from aom_bot.health import Health
-from aom_bot.render.links import console_link
 from aom_bot.render.scrub import Scrubber
+from aom_bot.slack.access import Access, ConfigSource
 from aom_bot.slack.app import create_app
 from aom_bot.slack.deps import (
     ChannelCards,
@@ -34,6 +35,7 @@ from aom_bot.slack.deps import (
     SlackDeps,
     SubscriptionHandler,
 )
+from aom_bot.slack.groups import SlackUserGroups
 from aom_bot.slack.limits import FollowLimits
 from aom_bot.slack.metrics import Metrics
 from aom_bot.slack.notifier import SlackLimits, SlackNotifier
@@ -52,6 +54,7 @@ __all__ = [
     "BotInputs",
     "BotOptions",
     "TaskEnded",
+    "aom_accounts",
     "aom_unreachable",
     "build_bot",
     "supervise",
@@ -79,6 +82,9 @@ class AomProfile:
 
     commands: AomClient
     polling: AomClient
+    region: str = ""
+    #: the profile's console URL template, or None for no Console button
+    console_url_template: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,10 +93,6 @@ class BotOptions:
 
     #: this replica's name on leases (``bot.replica_owner()`` in the bot)
     owner: str
-    project_id: str
-    region: str = ""
-    #: ``AOM_CONSOLE_URL`` template, or None for no Console button
-    console_url_template: str | None = None
     poll_min: float = 5.0
     poll_max: float = 30.0
     max_follow: timedelta = timedelta(hours=24)
@@ -115,7 +117,7 @@ class BotInputs:
     """The resources the bot is wired from; the caller opens and closes them."""
 
     options: BotOptions
-    #: AOM profile name → its clients; today one entry, ``{"default": …}``
+    #: AOM profile name → its clients, in configuration order
     aom: Mapping[str, AomProfile]
     store: Store
     clock: Clock
@@ -128,6 +130,9 @@ class BotInputs:
     authorize: Callable[..., Awaitable[AuthorizeResult]] | None = None
     #: more ``/healthz`` checks (e.g. the store monitor's)
     health_checks: Sequence[Callable[[], Awaitable[str | None]]] = ()
+    #: the configuration file in force (channel bindings, policy), or None: no file, one
+    #: profile, and everyone may read, follow and subscribe
+    config: ConfigSource | None = None
 
 
 @dataclass
@@ -184,36 +189,33 @@ def build_bot(
     tab without them).
     """
     opts, store, clock, metrics = inputs.options, inputs.store, inputs.clock, inputs.metrics
-    profile = _only_profile(inputs.aom)
-    names = WorkflowNames(profile.commands)
-    console_url = _console_url(opts)
+    accounts = aom_accounts(inputs.aom, metrics)
+    access = Access(accounts, inputs.config, SlackUserGroups(inputs.bolt_client, clock))
     notifier = _pick(
         notifier,
         lambda: SlackNotifier(inputs.notifier_client, clock=clock, limits=opts.slack_limits),
     )
-    the_engine = _pick(engine, lambda: _engine(inputs, profile, notifier, names))
+    the_engine = _pick(engine, lambda: _engine(inputs, accounts, notifier))
     control: FollowControl = _pick(follow, lambda: the_engine)
     if wrap_follow is not None:
         control = wrap_follow(control)
     service: SubscriptionService | None = None
     if isinstance(subscriptions, _Build):
         service = SubscriptionService(
-            aom=MeteredAom(profile.commands, metrics), store=store, follow=the_engine,
-            clock=clock, directory=SlackChannelDirectory(inputs.bolt_client),
-            scrubber=opts.scrubber, workflow_names=names.name,
+            access=access, store=store, follow=the_engine, clock=clock,
+            directory=SlackChannelDirectory(inputs.bolt_client), scrubber=opts.scrubber,
         )  # fmt: skip
     discovery = SubscriptionDiscovery(
-        source=MeteredAom(profile.polling, metrics), store=store, notifier=notifier,
+        accounts=accounts, store=store, notifier=notifier,
         follow=the_engine, clock=clock, owner=opts.owner, interval=opts.discovery_interval,
-        console_url=console_url, scrubber=opts.scrubber, lease_ttl=opts.discovery_lease_ttl,
+        scrubber=opts.scrubber, lease_ttl=opts.discovery_lease_ttl,
     )  # fmt: skip
     deps = SlackDeps(
-        aom=MeteredAom(profile.commands, metrics), notifier=notifier, follow=control,
-        clock=clock, metrics=metrics, project_id=opts.project_id, region=opts.region,
-        console_url_template=opts.console_url_template, scrubber=opts.scrubber,
+        access=access, notifier=notifier, follow=control,
+        clock=clock, metrics=metrics, scrubber=opts.scrubber,
         subscriptions=service if isinstance(subscriptions, _Build) else subscriptions,
         home=service,
-        join_channels=opts.join_channels, workflow_names=names.name,
+        join_channels=opts.join_channels,
         follow_limits=FollowLimits(store, *opts.max_follows) if opts.max_follows else None,
         cards=_pick(cards, lambda: store),
     )  # fmt: skip
@@ -224,17 +226,35 @@ def build_bot(
     return Bot(the_engine, discovery, notifier, deps, bolt, _health(inputs), metrics, store)
 
 
-def _engine(
-    inputs: BotInputs, profile: AomProfile, notifier: SlackNotifier, names: WorkflowNames
-) -> FollowEngine:
+def _engine(inputs: BotInputs, accounts: AomAccounts, notifier: SlackNotifier) -> FollowEngine:
     opts = inputs.options
     return FollowEngine(
-        source=MeteredAom(profile.polling, inputs.metrics), store=inputs.store,
+        accounts=accounts, store=inputs.store,
         notifier=notifier, clock=inputs.clock, owner=opts.owner, poll_min=opts.poll_min,
         poll_max=opts.poll_max, max_follow=opts.max_follow,
-        broadcast_failures=opts.broadcast_failures, console_url=_console_url(opts),
-        scrubber=opts.scrubber, workflow_names=names.name, lease_ttl=opts.follow_lease_ttl,
+        broadcast_failures=opts.broadcast_failures,
+        scrubber=opts.scrubber, lease_ttl=opts.follow_lease_ttl,
     )  # fmt: skip
+
+
+def aom_accounts(profiles: Mapping[str, AomProfile], metrics: Metrics) -> AomAccounts:
+    """Each profile's clients as the bot's parts use them: metered, with names and links.
+
+    Cards name the profile ("prod · cn-north-4") only when there are several."""
+    several = len(profiles) > 1
+    return AomAccounts(
+        AomAccount(
+            name=name,
+            region=profile.region,
+            project_id=profile.commands.project_id,
+            commands=MeteredAom(profile.commands, metrics),
+            polling=MeteredAom(profile.polling, metrics),
+            console_url_template=profile.console_url_template,
+            workflow_names=WorkflowNames(profile.commands).name,
+            label=(f"{name} · {profile.region}" if profile.region else name) if several else None,
+        )
+        for name, profile in profiles.items()
+    )
 
 
 def _health(inputs: BotInputs) -> Health:
@@ -253,26 +273,6 @@ def _tokenless(client: AsyncWebClient) -> AsyncWebClient:
     template = copy.copy(client)
     template.token = None
     return template
-
-
-def _only_profile(profiles: Mapping[str, AomProfile]) -> AomProfile:
-    """Today the bot has one AOM profile; several come with per-channel profiles."""
-    if len(profiles) != 1:
-        raise ValueError(f"one AOM profile expected, got {sorted(profiles)}")
-    return next(iter(profiles.values()))
-
-
-def _console_url(opts: BotOptions) -> Callable[[str, str], str | None]:
-    def console_url(workflow_id: str, execution_id: str) -> str | None:
-        return console_link(
-            opts.console_url_template,
-            region=opts.region,
-            project_id=opts.project_id,
-            workflow_id=workflow_id,
-            execution_id=execution_id,
-        )
-
-    return console_url
 
 
 def aom_unreachable(profiles: Sequence[Reachability]) -> Callable[[], Awaitable[str | None]]:

@@ -22,8 +22,10 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
+from aom_bot.aom.accounts import AomAccount
 from aom_bot.aom.ids import validate_id
 from aom_bot.errors import AomBotError, InvalidIdError
+from aom_bot.profiles import Permission
 from aom_bot.records import FollowRequest
 from aom_bot.render.actions import (
     ACTION_CONSOLE,
@@ -34,6 +36,7 @@ from aom_bot.render.actions import (
     ACTION_STOP_FOLLOW,
     ACTION_UNFOLLOW,
     ACTION_UNSUBSCRIBE,
+    decode_profile,
     decode_ref,
 )
 from aom_bot.render.escape import inline_code
@@ -80,6 +83,21 @@ class Click:
             raise InvalidIdError("button value", self.value) from None
         return ExecutionRef(
             validate_id("workflow ID", workflow_id), validate_id("execution ID", execution_id)
+        )
+
+    def profile(self) -> str:
+        """The AOM profile the button's execution belongs to (checked by the caller against
+        the configuration: a forged name is an unknown profile)."""
+        try:
+            return decode_profile(self.value)
+        except ValueError:
+            raise InvalidIdError("button value", self.value) from None
+
+    async def account(self, deps: SlackDeps, permission: Permission) -> AomAccount:
+        """The execution's profile, once the clicker's ``permission`` is checked there: a click
+        can come from anyone who can see the message."""
+        return await deps.access.require(
+            permission, profile=self.profile(), channel_id=self.channel_id, user_id=self.user_id
         )
 
 
@@ -201,14 +219,16 @@ def _label(ref: ExecutionRef) -> str:
 
 async def _refresh(deps: SlackDeps, click: Click, replier: Replier) -> None:
     ref = click.ref()
-    execution = await deps.aom.get_execution(ref.workflow_id, ref.execution_id)
+    account = await click.account(deps, Permission.READ)
+    execution = await account.commands.get_execution(ref.workflow_id, ref.execution_id)
     following = await deps.follow.is_following(click.channel_id, ref.workflow_id, ref.execution_id)
-    await _show_card(deps, click, await card(deps, execution, following=following))
+    await _show_card(deps, click, await card(deps, account, execution, following=following))
 
 
 async def _follow(deps: SlackDeps, click: Click, replier: Replier) -> None:
     """The engine adopts the clicked card and updates it to its "following" state."""
     ref = click.ref()
+    account = await click.account(deps, Permission.FOLLOW)
     if click.is_ephemeral or click.message_ts is None:
         await replier.privately(
             notice_message(
@@ -227,6 +247,7 @@ async def _follow(deps: SlackDeps, click: Click, replier: Replier) -> None:
             channel_id=click.channel_id,
             user_id=click.user_id,
             message_ts=click.message_ts,
+            profile=account.name,
         )
     )
     if not result.created and result.message_ts != click.message_ts:
@@ -240,6 +261,7 @@ async def _follow(deps: SlackDeps, click: Click, replier: Replier) -> None:
 async def _unfollow(deps: SlackDeps, click: Click, replier: Replier) -> None:
     """The engine updates its card; a card that was not followed is refreshed here instead."""
     ref = click.ref()
+    account = await click.account(deps, Permission.FOLLOW)
     stopped = await deps.follow.unfollow(
         workflow_id=ref.workflow_id,
         execution_id=ref.execution_id,
@@ -248,14 +270,16 @@ async def _unfollow(deps: SlackDeps, click: Click, replier: Replier) -> None:
     )
     if stopped:
         return
-    execution = await deps.aom.get_execution(ref.workflow_id, ref.execution_id)
+    execution = await account.commands.get_execution(ref.workflow_id, ref.execution_id)
     notice = "This execution was not being followed here."
-    await _show_card(deps, click, await card(deps, execution, following=False, notice=notice))
+    message = await card(deps, account, execution, following=False, notice=notice)
+    await _show_card(deps, click, message)
 
 
 async def _stop_follow(deps: SlackDeps, click: Click, replier: Replier) -> None:
     """Stop following from a list (not the card itself): confirm to the user only."""
     ref = click.ref()
+    await click.account(deps, Permission.FOLLOW)
     stopped = await deps.follow.unfollow(
         workflow_id=ref.workflow_id,
         execution_id=ref.execution_id,
@@ -272,8 +296,9 @@ async def _stop_follow(deps: SlackDeps, click: Click, replier: Replier) -> None:
 
 async def _report(deps: SlackDeps, click: Click, replier: Replier) -> None:
     ref = click.ref()
-    execution = await deps.aom.get_execution(ref.workflow_id, ref.execution_id)
-    full = await report(deps, execution)
+    account = await click.account(deps, Permission.READ)
+    execution = await account.commands.get_execution(ref.workflow_id, ref.execution_id)
+    full = await report(deps, account, execution)
     thread_ts = None if click.is_ephemeral else click.message_ts
     await deps.notifier.upload_report(
         click.channel_id,
@@ -291,12 +316,13 @@ def _asked_by(user_id: str) -> str:
 
 async def _show(deps: SlackDeps, click: Click, replier: Replier) -> None:
     ref = click.ref()
+    account = await click.account(deps, Permission.READ)
     if not click.is_ephemeral:
-        await show_in_channel(deps, ref, replier)  # one card per execution per channel
+        await show_in_channel(deps, account, ref, replier)  # one card per execution per channel
         return
-    execution = await deps.aom.get_execution(ref.workflow_id, ref.execution_id)
+    execution = await account.commands.get_execution(ref.workflow_id, ref.execution_id)
     following = await deps.follow.is_following(click.channel_id, ref.workflow_id, ref.execution_id)
-    await replier.privately(await card(deps, execution, following=following))
+    await replier.privately(await card(deps, account, execution, following=following))
 
 
 async def _unsubscribe(deps: SlackDeps, click: Click, replier: Replier) -> None:

@@ -16,11 +16,13 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 
+from aom_bot.aom.accounts import AomAccount
 from aom_bot.aom.models import Workflow
 from aom_bot.errors import (
     SlackChannelUnreachable,
     SlackNotInChannel,
 )
+from aom_bot.profiles import Permission
 from aom_bot.records import FollowRequest
 from aom_bot.render.escape import inline_code
 from aom_bot.render.kit import SlackMessage, section
@@ -135,15 +137,31 @@ async def handle_command(deps: SlackDeps, ack: AsyncAck, body: dict[str, Any]) -
         deps.metrics.command(name, "ok")
 
 
+def _permission(command: Command) -> Permission:
+    """What the policy must allow for ``command`` in its profile and channel."""
+    if isinstance(command, FollowCommand | UnfollowCommand):
+        return Permission.FOLLOW
+    if isinstance(command, SubscriptionCommand) and command.verb != "subscriptions":
+        return Permission.SUBSCRIBE
+    return Permission.READ
+
+
 async def _run(deps: SlackDeps, command: Command, replier: Replier) -> None:
+    conv = replier.conversation
+    account = await deps.access.account(
+        _permission(command),
+        channel_id=conv.channel_id,
+        user_id=conv.user_id,
+        explicit=command.profile,
+    )
     if isinstance(command, ShowCommand):
-        await _show(deps, command, replier)
+        await _show(deps, account, command, replier)
     elif isinstance(command, FollowCommand):
-        await _follow(deps, command, replier)
+        await _follow(deps, account, command, replier)
     elif isinstance(command, UnfollowCommand):
         await _unfollow(deps, command, replier)
     elif isinstance(command, ListCommand):
-        executions = await deps.aom.list_executions(command.workflow_id)
+        executions = await account.commands.list_executions(command.workflow_id)
         message = executions_message(
             command.workflow_id,
             executions,
@@ -153,7 +171,7 @@ async def _run(deps: SlackDeps, command: Command, replier: Replier) -> None:
         )
         await _answer(replier, message, private=command.private)
     elif isinstance(command, WorkflowsCommand):
-        workflows = await _find_workflows(deps, command.filter_text)
+        workflows = await _find_workflows(account, command.filter_text)
         message = workflows_message(
             workflows,
             filter_text=command.filter_text or "",
@@ -163,21 +181,20 @@ async def _run(deps: SlackDeps, command: Command, replier: Replier) -> None:
         await _answer(replier, message, private=command.private)
     elif isinstance(command, SubscriptionCommand):
         assert deps.subscriptions is not None  # answered in the ack otherwise
-        conv = replier.conversation
         message = await deps.subscriptions.handle_command(
-            command, channel_id=conv.channel_id, user_id=conv.user_id
+            command, account, channel_id=conv.channel_id, user_id=conv.user_id
         )
         # the list is a control panel (Stop buttons, mentions): for the caller's eyes only
         private = command.private or command.verb == "subscriptions"
         await _answer(replier, message, private=private)
 
 
-async def _find_workflows(deps: SlackDeps, filter_text: str | None) -> list[Workflow]:
+async def _find_workflows(account: AomAccount, filter_text: str | None) -> list[Workflow]:
     """AOM searches names and descriptions; a filter that is a workflow ID finds nothing
     there, so the recent workflows are read and the ID matched locally."""
-    workflows = await deps.aom.list_workflows(filter_text, limit=WORKFLOWS_READ_LIMIT)
+    workflows = await account.commands.list_workflows(filter_text, limit=WORKFLOWS_READ_LIMIT)
     if filter_text and not workflows:
-        workflows = await deps.aom.list_workflows(None, limit=WORKFLOWS_READ_LIMIT)
+        workflows = await account.commands.list_workflows(None, limit=WORKFLOWS_READ_LIMIT)
     return workflows
 
 
@@ -188,19 +205,23 @@ async def _answer(replier: Replier, message: SlackMessage, *, private: bool) -> 
         await replier.to_channel(message)
 
 
-async def _show(deps: SlackDeps, command: ShowCommand, replier: Replier) -> None:
+async def _show(
+    deps: SlackDeps, account: AomAccount, command: ShowCommand, replier: Replier
+) -> None:
     ref = command.ref
     if not command.private:
-        await show_in_channel(deps, ref, replier)  # one card per execution per channel
+        await show_in_channel(deps, account, ref, replier)  # one card per execution per channel
         return
-    execution = await deps.aom.get_execution(ref.workflow_id, ref.execution_id)
+    execution = await account.commands.get_execution(ref.workflow_id, ref.execution_id)
     following = await deps.follow.is_following(
         replier.conversation.channel_id, ref.workflow_id, ref.execution_id
     )
-    await replier.privately(await card(deps, execution, following=following))
+    await replier.privately(await card(deps, account, execution, following=following))
 
 
-async def _follow(deps: SlackDeps, command: FollowCommand, replier: Replier) -> None:
+async def _follow(
+    deps: SlackDeps, account: AomAccount, command: FollowCommand, replier: Replier
+) -> None:
     """The follow engine posts the card and keeps it current; where it cannot post, the card
     goes through response_url once, with the invite line."""
     ref = command.ref
@@ -215,13 +236,15 @@ async def _follow(deps: SlackDeps, command: FollowCommand, replier: Replier) -> 
                 execution_id=ref.execution_id,
                 channel_id=conv.channel_id,
                 user_id=conv.user_id,
+                profile=account.name,
             )
         )
     except (SlackNotInChannel, SlackChannelUnreachable):
-        execution = await deps.aom.get_execution(ref.workflow_id, ref.execution_id)
+        execution = await account.commands.get_execution(ref.workflow_id, ref.execution_id)
         notice = "I can't keep this card current: I'm not in this conversation."
+        message = await card(deps, account, execution, following=False, notice=notice)
         await replier.respond(
-            with_invite(deps, await card(deps, execution, following=False, notice=notice)),
+            with_invite(deps, message),
             response_type="in_channel",
         )
         return

@@ -12,17 +12,18 @@ tests pass fakes, ``runtime`` passes the real AOM client, notifier and follow en
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from aom_bot.aom.accounts import AomAccount
 from aom_bot.aom.models import ExecutionDetail, Workflow
 from aom_bot.aom.reader import AomReader
 from aom_bot.clock import Clock
 from aom_bot.follow.protocols import FollowControl, FollowOutcome
 from aom_bot.render.kit import SlackMessage
 from aom_bot.render.scrub import Scrubber
+from aom_bot.slack.access import Access
 from aom_bot.slack.gate import AckGate
 from aom_bot.slack.grammar import SubscriptionCommand
 from aom_bot.slack.limits import FollowLimits
@@ -118,8 +119,10 @@ class SubscriptionHandler(Protocol):
     """
 
     async def handle_command(
-        self, command: SubscriptionCommand, *, channel_id: str, user_id: str
-    ) -> SlackMessage: ...
+        self, command: SubscriptionCommand, account: AomAccount, *, channel_id: str, user_id: str
+    ) -> SlackMessage:
+        """Answer ``command`` in ``account``'s profile (its permission is already checked)."""
+        ...
 
     async def handle_unsubscribe_button(
         self, value: str, *, channel_id: str, user_id: str
@@ -175,24 +178,18 @@ class MeteredAom:
 class SlackDeps:
     """The listeners' world. Frozen: listeners never swap a collaborator mid-flight."""
 
-    aom: AomReader
+    #: the AOM profiles, which one a request is about, and who may do what there
+    access: Access
     notifier: Notifier
     follow: FollowControl
     clock: Clock
     metrics: Metrics
-    #: AOM project and region (console links); the project ID also names the workflows' owner
-    project_id: str = ""
-    region: str = ""
-    #: ``AOM_CONSOLE_URL`` template, or None for no Console button
-    console_url_template: str | None = None
     scrubber: Scrubber | None = None
     subscriptions: SubscriptionHandler | None = None
     #: the App Home tab with follows and subscriptions (the usage alone when None)
     home: HomeTab | None = None
     #: join public channels when not a member (needs the ``channels:join`` scope)
     join_channels: bool = True
-    #: workflow ID → name for card titles (``WorkflowNames.name``); None shows IDs only
-    workflow_names: Callable[[str], Awaitable[str | None]] | None = None
     #: how users invite the bot (`/invite @<handle>`)
     bot_handle: str = "aom-exec"
     #: how many follows a person / the workspace may start (None: no limit)

@@ -66,6 +66,8 @@ class SlackUserGroups:
             log.warning("slack.usergroup.unreadable group=%s kind=%s", group, type(error).__name__)
             return frozenset()
         users = response.get("users")
-        return frozenset(u for u in users if isinstance(u, str)) if isinstance(users, list) else (
-            frozenset()
+        return (
+            frozenset(u for u in users if isinstance(u, str))
+            if isinstance(users, list)
+            else (frozenset())
         )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from aom_bot.aom.accounts import AomAccount
 from aom_bot.errors import SlackMessageGone
 from aom_bot.render.escape import inline_code
 from aom_bot.render.kit import SlackMessage, section

@@ -17,17 +17,18 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from aom_bot.aom.accounts import AomAccount
 from aom_bot.aom.ids import validate_id
 from aom_bot.aom.models import ExecutionDetail
-from aom_bot.aom.reader import AomReader
 from aom_bot.clock import Clock
 from aom_bot.errors import AomNotFoundError, InvalidIdError, SubscriptionError
+from aom_bot.profiles import Permission
 from aom_bot.render.escape import escape_mrkdwn, inline_code
 from aom_bot.render.kit import SlackMessage, section
 from aom_bot.render.limits import clip_rendered
@@ -38,6 +39,7 @@ from aom_bot.render.subscriptions import (
     home_view,
     subscriptions_message,
 )
+from aom_bot.slack.access import Access
 from aom_bot.slack.grammar import (
     SubscriptionCommand,
     parse_subscribe_args,
@@ -121,32 +123,36 @@ class SubscriptionService:
     def __init__(
         self,
         *,
-        aom: AomReader,
+        access: Access,
         store: Store,
         follow: FollowStopper,
         clock: Clock,
         directory: ChannelDirectory | None = None,
         scrubber: Scrubber | None = None,
-        workflow_names: Callable[[str], Awaitable[str | None]] | None = None,
     ) -> None:
-        self._aom = aom
+        self._access = access
         self._store = store
         self._follow = follow
         self._clock = clock
         self._directory = directory
         self._scrubber = scrubber or Scrubber()
-        self._workflow_names = workflow_names
 
     # -- commands ----------------------------------------------------------------------------
 
     async def handle_command(
-        self, command: SubscriptionCommand, *, channel_id: str, user_id: str
+        self, command: SubscriptionCommand, account: AomAccount, *, channel_id: str, user_id: str
     ) -> SlackMessage:
-        """``subscribe`` / ``unsubscribe`` / ``subscriptions`` in ``channel_id``."""
+        """``subscribe`` / ``unsubscribe`` / ``subscriptions`` in ``channel_id``, for the
+        profile ``account`` (the caller has checked the permission there)."""
         if command.verb == "subscribe":
-            return await self._subscribe(command.args, channel_id, user_id)
+            return await self._subscribe(command.args, account, channel_id, user_id)
         if command.verb == "unsubscribe":
             workflow_id = parse_workflow_arg(command.args, "unsubscribe")
+            existing = await self._store.get_subscription(channel_id, workflow_id)
+            if existing is not None and existing.profile != account.name:
+                # the subscription's own profile decides, not the channel's current binding
+                await self._access.require(Permission.SUBSCRIBE, profile=existing.profile,
+                                           channel_id=channel_id, user_id=user_id)  # fmt: skip
             return await self._unsubscribe(channel_id, workflow_id, user_id)
         if command.args:
             raise SubscriptionError("`subscriptions` takes no arguments.")
@@ -163,15 +169,15 @@ class SubscriptionService:
         return subscriptions_message(subs, follows, now=self._clock.now(), scrubber=self._scrubber)
 
     async def _subscribe(
-        self, args: tuple[str, ...], channel_id: str, user_id: str
+        self, args: tuple[str, ...], account: AomAccount, channel_id: str, user_id: str
     ) -> SlackMessage:
         options = parse_subscribe_args(args)
         workflow_id = options.workflow_id
         try:
-            executions = await self._aom.list_executions(workflow_id)
+            executions = await account.commands.list_executions(workflow_id)
         except AomNotFoundError:
             raise self._unknown(workflow_id) from None
-        name = await self._name_of(workflow_id)
+        name = await self._name_of(account, workflow_id)
         if name is None and not executions:
             raise self._unknown(workflow_id)
         existing = await self._store.get_subscription(channel_id, workflow_id)
@@ -186,6 +192,7 @@ class SubscriptionService:
                 mention=options.mention,
                 created_by=user_id,
                 created_at=self._clock.now(),
+                profile=account.name,
             )
         )
         log.info(
@@ -251,6 +258,9 @@ class SubscriptionService:
         subscription = await self._store.get_subscription(target, workflow_id)
         creator = subscription.created_by if subscription else None
         await self._authorize(user_id, target, clicked_in=channel_id, owner=creator)
+        if subscription is not None:
+            await self._access.require(Permission.SUBSCRIBE, profile=subscription.profile,
+                                       channel_id=target, user_id=user_id)  # fmt: skip
         return await self._unsubscribe(target, workflow_id, user_id)
 
     async def handle_stop_follow_button(
@@ -267,6 +277,9 @@ class SubscriptionService:
         follow = await self._store.find_active_follow(target, workflow_id, execution_id)
         starter = follow.started_by if follow else None
         await self._authorize(user_id, target, clicked_in=channel_id, owner=starter)
+        if follow is not None:
+            await self._access.require(Permission.FOLLOW, profile=follow.profile,
+                                       channel_id=target, user_id=user_id)  # fmt: skip
         stopped = await self._follow.unfollow(
             workflow_id=workflow_id, execution_id=execution_id, channel_id=target, user_id=user_id
         )
@@ -314,10 +327,10 @@ class SubscriptionService:
             hint="Ask someone in that channel, or run `/aom-exec subscriptions` there.",
         )
 
-    async def _name_of(self, workflow_id: str) -> str | None:
-        if self._workflow_names is not None:
-            return await self._workflow_names(workflow_id)
-        for workflow in await self._aom.list_workflows(None, limit=_WORKFLOWS_LIMIT):
+    async def _name_of(self, account: AomAccount, workflow_id: str) -> str | None:
+        if account.workflow_names is not None:
+            return await account.workflow_names(workflow_id)
+        for workflow in await account.commands.list_workflows(None, limit=_WORKFLOWS_LIMIT):
             if workflow.id == workflow_id:
                 return workflow.name or None
         return None
