@@ -8,6 +8,7 @@
     │   └── ScrubPatternError        a configured scrub pattern is not a valid regex
     ├── InvalidIdError           an ID failed validation before any request was sent
     ├── CommandSyntaxError       a command's text does not follow the grammar
+    ├── UnknownProfileError      a profile name (``--profile``) that the configuration lacks
     ├── SubscriptionError        a subscribe/unsubscribe request that cannot be done
     ├── StoreError               the follow/subscription store failed
     ├── FollowLimitReached       one more follow would exceed a configured limit
@@ -117,6 +118,19 @@ class ScrubPatternError(ConfigError, ValueError):
 
 class CommandSyntaxError(AomBotError):
     """The command text does not follow the grammar; the message says what was wrong."""
+
+
+class UnknownProfileError(AomBotError):
+    """A profile was asked for by name (``--profile NAME``) that the configuration does not have."""
+
+    def __init__(self, name: str, known: tuple[str, ...]) -> None:
+        shown = name if len(name) <= 40 else name[:37] + "..."
+        super().__init__(
+            f"There is no profile {shown!r}.",
+            hint=f"Known profiles: {', '.join(known)}." if known else "No profile is configured.",
+        )
+        self.name = name
+        self.known = known
 
 
 class SubscriptionError(AomBotError):
