@@ -82,7 +82,7 @@ def _file_error(source: Path, problems: list[str]) -> ConfigError:
     if len(problems) == 1:
         return ConfigError(f"{source}: {problems[0]}.", hint=_HINT)
     listed = "".join(f"\n  - {problem}" for problem in problems)
-    return ConfigError(f"{source} has {len(problems)} problems:{listed}", hint=_HINT)
+    return ConfigError(f"{source} has {len(problems)} problems:{listed}\n{_HINT}")
 
 
 def _read_toml(source: Path) -> dict[str, object]:
@@ -109,20 +109,25 @@ def _read_toml(source: Path) -> dict[str, object]:
         raise ConfigError(f"{source}: invalid TOML: {exc}.", hint=_HINT) from None
 
 
-def _without_inline_secrets(raw: dict[str, object], problems: list[str]) -> None:
-    """Refuse (and drop) secrets written into profile tables, before anything else reads them."""
+def _without_inline_secrets(raw: dict[str, object], problems: list[str]) -> set[str]:
+    """Refuse (and drop) secrets written into profile tables, before anything else reads them;
+    return the credentials tables that had some (what is left of them is not judged)."""
     profiles = raw.get("profiles")
+    emptied: set[str] = set()
     if not isinstance(profiles, dict):
-        return
+        return emptied
     for name, table in profiles.items():
         if not isinstance(table, dict):
             continue
         problems += inline_secret_problems(table, f"profiles.{name}", known=_PROFILE_KEYS)
         credentials = table.get("credentials")
         if isinstance(credentials, dict):
-            problems += inline_secret_problems(
-                credentials, f"profiles.{name}.credentials", known=CREDENTIAL_KEYS
-            )
+            path = f"profiles.{name}.credentials"
+            found = inline_secret_problems(credentials, path, known=CREDENTIAL_KEYS)
+            if found:
+                problems += found
+                emptied.add(path)
+    return emptied
 
 
 def _build(
@@ -132,11 +137,12 @@ def _build(
     problems: list[str],
     source: Path,
 ) -> BotConfig | None:
-    _without_inline_secrets(raw, problems)
+    refused = _without_inline_secrets(raw, problems)
     try:
         parsed = ConfigFile.model_validate(raw)
     except ValidationError as exc:
-        problems += describe_errors(exc)
+        # "no credentials given" after the inline ones were refused would only repeat them
+        problems += [p for p in describe_errors(exc) if p.split(": ", 1)[0] not in refused]
         return None
     profiles = _profiles(parsed, settings, environ, problems)
     _check_references(parsed, set(profiles), problems)
