@@ -31,7 +31,11 @@ __all__ = [
     "IamPasswordCredentials",
     "Settings",
     "StaticTokenCredentials",
+    "check_project_id",
+    "check_region",
+    "check_url",
     "load_settings",
+    "region_endpoint",
 ]
 
 _REGION = re.compile(r"^[a-z]{2,}(-[a-z0-9]+){1,3}$")
@@ -46,6 +50,51 @@ def default_state_dir() -> Path:
     xdg = os.environ.get("XDG_STATE_HOME", "")
     base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "state"
     return base / "aom-bot"
+
+
+def region_endpoint(region: str) -> str:
+    """The public AOM endpoint of ``region`` (AOM_ENDPOINT or a profile's ``endpoint`` overrides)."""
+    return f"https://aom.{region}.myhuaweicloud.com"
+
+
+def check_region(value: str) -> str:
+    """``value`` if it is a region ID (such as cn-north-4), else ValueError (value not echoed)."""
+    if not _REGION.match(value):
+        raise ValueError("expected a region id such as cn-north-4")
+    return value
+
+
+def check_project_id(value: str) -> str:
+    """``value`` if it has the shape of an IAM project ID, else ValueError."""
+    if not _PROJECT_ID.match(value):
+        raise ValueError("expected the IAM project id (32 hex characters in most regions)")
+    return value
+
+
+def check_url(
+    value: str,
+    *,
+    credentials_at: str = "CLOUD_SDK_AK/CLOUD_SDK_SK, AOM_TOKEN or AOM_IAM_*",
+) -> str:
+    """An http(s) base URL without user:password, trailing slash removed; else ValueError.
+    ``credentials_at`` says where credentials go instead of the URL."""
+    value = value.strip()
+    if not re.match(r"^https?://[^\s/]+", value):
+        raise ValueError("expected an http:// or https:// URL")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        raise ValueError("expected an http:// or https:// URL with a valid host and port") from None
+    if "@" in parts.netloc:
+        # Never echoed: the user part may hold a password.
+        raise ValueError(
+            f"must not contain a user name or password (user:pass@); credentials go in "
+            f"{credentials_at}"
+        )
+    if not parts.hostname:
+        raise ValueError("expected an http:// or https:// URL with a host")
+    return value.rstrip("/")
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +191,8 @@ class Settings(BaseSettings):
     aom_bot_scrub_patterns: Annotated[list[str], NoDecode] = Field(default_factory=list)
     aom_bot_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     aom_bot_log_format: Literal["auto", "console", "json"] = "auto"
+    #: the profiles and access policy file (``aom_bot.profiles``); else ./aom-bot.toml if present
+    aom_bot_config: Path | None = None
 
     @field_validator("aom_bot_log_level", mode="before")
     @classmethod
@@ -169,41 +220,17 @@ class Settings(BaseSettings):
     @field_validator("aom_region")
     @classmethod
     def _check_region(cls, value: str | None) -> str | None:
-        if value is not None and not _REGION.match(value):
-            raise ValueError("expected a region id such as cn-north-4")
-        return value
+        return None if value is None else check_region(value)
 
     @field_validator("aom_project_id")
     @classmethod
     def _check_project(cls, value: str | None) -> str | None:
-        if value is not None and not _PROJECT_ID.match(value):
-            raise ValueError("expected the IAM project id (32 hex characters in most regions)")
-        return value
+        return None if value is None else check_project_id(value)
 
     @field_validator("aom_endpoint", "aom_iam_endpoint", "slack_api_url")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        value = value.strip()
-        if not re.match(r"^https?://[^\s/]+", value):
-            raise ValueError("expected an http:// or https:// URL")
-        try:
-            parts = urlsplit(value)
-            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
-        except ValueError:
-            raise ValueError(
-                "expected an http:// or https:// URL with a valid host and port"
-            ) from None
-        if "@" in parts.netloc:
-            # Never echoed: the user part may hold a password.
-            raise ValueError(
-                "must not contain a user name or password (user:pass@); credentials go in "
-                "CLOUD_SDK_AK/CLOUD_SDK_SK, AOM_TOKEN or AOM_IAM_*"
-            )
-        if not parts.hostname:
-            raise ValueError("expected an http:// or https:// URL with a host")
-        return value.rstrip("/")
+        return None if value is None else check_url(value)
 
     @model_validator(mode="after")
     def _check_poll_bounds(self) -> Settings:
@@ -295,7 +322,7 @@ class Settings(BaseSettings):
         if self.aom_endpoint:
             return self.aom_endpoint
         if self.aom_region:
-            return f"https://aom.{self.aom_region}.myhuaweicloud.com"
+            return region_endpoint(self.aom_region)
         raise ConfigError("Neither AOM_REGION nor AOM_ENDPOINT is set.", hint="Set AOM_REGION.")
 
     def check_aom(self) -> None:

@@ -28,6 +28,7 @@ from aom_bot.config import (
 )
 from aom_bot.config import StaticTokenCredentials as StaticTokenSetting
 from aom_bot.errors import ConfigError
+from aom_bot.profiles import DEFAULT_PROFILE, Profile, env_profile
 from aom_bot.render.scrub import Scrubber
 
 if TYPE_CHECKING:
@@ -35,11 +36,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "build_aom_client",
+    "build_auth",
     "build_limiter",
+    "build_profile_client",
     "build_scrubber",
     "database_url",
     "in_process_simulator",
     "migrate_store",
+    "rotate_credentials",
     "serve_simulator",
     "simulator_settings",
 ]
@@ -69,37 +73,91 @@ def build_aom_client(
     limiter: RequestLimiter | None = None,
     reachability: Reachability | None = None,
 ) -> AomClient:
-    """An :class:`AomClient` authenticated the one way the settings describe.
+    """An :class:`AomClient` for the environment's profile (AOM_*, CLOUD_SDK_*), authenticated
+    the one way the settings describe; see :func:`build_profile_client`."""
+    return build_profile_client(
+        env_profile(settings),
+        settings,
+        transport=transport,
+        retry=retry,
+        limiter=limiter,
+        reachability=reachability,
+    )
+
+
+def build_profile_client(
+    profile: Profile,
+    settings: Settings,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    retry: RetryPolicy | None = None,
+    limiter: RequestLimiter | None = None,
+    reachability: Reachability | None = None,
+) -> AomClient:
+    """An :class:`AomClient` for one profile: its endpoint, project and credentials; timeouts
+    and pacing from the settings.
 
     Clients of one AOM profile should share ``limiter`` (AOM_MAX_REQUESTS_PER_SECOND is per
     profile); without one, the client gets its own. So should ``reachability``, which
     ``/healthz`` reads.
     """
-    settings.check_aom()
-    project_id = settings.project_id()
-    base_url = settings.aom_endpoint_url()
-    timeout = httpx.Timeout(
-        settings.aom_timeout_seconds, connect=min(CONNECT_TIMEOUT, settings.aom_timeout_seconds)
+    timeout = _timeout(settings)
+    auth = build_auth(profile, transport=transport, timeout=timeout)
+    http = build_http_client(
+        base_url=profile.endpoint, auth=auth, transport=transport, timeout=timeout
     )
-    credentials = settings.aom_auth()
-    auth: httpx.Auth
-    if isinstance(credentials, AkSkCredentials):
-        token = credentials.security_token
-        auth = AkSkAuth(
-            ak=credentials.ak,
-            sk=credentials.sk.get_secret_value(),
-            project_id=project_id,
-            security_token=token.get_secret_value() if token else None,
-        )
-    elif isinstance(credentials, StaticTokenSetting):
-        auth = TokenAuth(StaticToken(credentials.token.get_secret_value()))
-    else:
-        auth = TokenAuth(_iam_provider(settings, credentials, project_id, transport, timeout))
-    http = build_http_client(base_url=base_url, auth=auth, transport=transport, timeout=timeout)
     limiter = limiter or build_limiter(settings)
     return AomClient(
-        http, project_id=project_id, retry=retry, limiter=limiter, reachability=reachability
+        http,
+        project_id=profile.project_id,
+        retry=retry,
+        limiter=limiter,
+        reachability=reachability,
     )
+
+
+def rotate_credentials(
+    client: AomClient,
+    profile: Profile,
+    settings: Settings,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> None:
+    """Make ``client`` use ``profile``'s credentials from its next request on (after a reload
+    read new secret files or variables). The profile must be the client's own: same project
+    and endpoints (a re-pointed profile needs a restart)."""
+    if profile.project_id != client.project_id:
+        raise ConfigError(
+            f"Profile {profile.name!r} now names another project; restart the bot to use it."
+        )
+    client.replace_auth(build_auth(profile, transport=transport, timeout=_timeout(settings)))
+
+
+def _timeout(settings: Settings) -> httpx.Timeout:
+    return httpx.Timeout(
+        settings.aom_timeout_seconds, connect=min(CONNECT_TIMEOUT, settings.aom_timeout_seconds)
+    )
+
+
+def build_auth(
+    profile: Profile,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    timeout: httpx.Timeout,
+) -> httpx.Auth:
+    """The request signer (AK/SK) or token sender (static, or from IAM) for ``profile``."""
+    credentials = profile.credentials
+    if isinstance(credentials, AkSkCredentials):
+        token = credentials.security_token
+        return AkSkAuth(
+            ak=credentials.ak,
+            sk=credentials.sk.get_secret_value(),
+            project_id=profile.project_id,
+            security_token=token.get_secret_value() if token else None,
+        )
+    if isinstance(credentials, StaticTokenSetting):
+        return TokenAuth(StaticToken(credentials.token.get_secret_value()))
+    return TokenAuth(_iam_provider(profile, credentials, transport, timeout))
 
 
 def build_limiter(settings: Settings) -> RequestLimiter:
@@ -107,22 +165,28 @@ def build_limiter(settings: Settings) -> RequestLimiter:
     return RequestLimiter(rate=settings.aom_max_requests_per_second)
 
 
-def _iam_provider(
-    settings: Settings,
-    credentials: IamPasswordCredentials | IamAgencyCredentials,
-    project_id: str,
-    transport: httpx.AsyncBaseTransport | None,
-    timeout: httpx.Timeout,
-) -> IamTokenProvider:
-    if settings.aom_iam_endpoint:
-        iam_url = settings.aom_iam_endpoint
-    elif settings.aom_region:
-        iam_url = iam_endpoint(settings.aom_region)
-    else:
+def _iam_url(profile: Profile) -> str:
+    if profile.iam_endpoint:
+        return profile.iam_endpoint
+    if profile.region:
+        return iam_endpoint(profile.region)
+    if profile.name == DEFAULT_PROFILE:
         raise ConfigError(
             "Token-from-IAM needs AOM_REGION or AOM_IAM_ENDPOINT.", hint="Set AOM_REGION."
         )
-    iam_http = build_http_client(base_url=iam_url, auth=None, transport=transport, timeout=timeout)
+    raise ConfigError(f"Profile {profile.name!r}: token-from-IAM needs a region or iam_endpoint.")
+
+
+def _iam_provider(
+    profile: Profile,
+    credentials: IamPasswordCredentials | IamAgencyCredentials,
+    transport: httpx.AsyncBaseTransport | None,
+    timeout: httpx.Timeout,
+) -> IamTokenProvider:
+    iam_http = build_http_client(
+        base_url=_iam_url(profile), auth=None, transport=transport, timeout=timeout
+    )
+    project_id, region = profile.project_id, profile.region or None
     user = credentials.user if isinstance(credentials, IamAgencyCredentials) else credentials
     if isinstance(credentials, IamAgencyCredentials):
         own = IamTokenProvider(
@@ -131,8 +195,8 @@ def _iam_provider(
                 user=user.user,
                 password=user.password.get_secret_value(),
                 domain=user.domain,
-                project_name=settings.aom_region,
-                project_id=None if settings.aom_region else project_id,
+                project_name=region,
+                project_id=None if region else project_id,
             ),
         )
         return IamTokenProvider(

@@ -151,6 +151,9 @@ class AomClient:
         self._max_body_bytes = max_body_bytes
         self._clock = clock
         self._log = logger or logging.getLogger(LOGGER_NAME)
+        #: auths replaced by :meth:`replace_auth`, closed with the client (a request in flight
+        #: may still be using one: a 401 makes it ask its token source again)
+        self._retired_auths: list[httpx.Auth] = []
 
     def __repr__(self) -> str:
         return f"AomClient(base_url={str(self._http.base_url)!r}, project_id={self._project_id!r})"
@@ -171,11 +174,22 @@ class AomClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the shared HTTP client and its connection pool (and the IAM client, if any)."""
-        close_auth = getattr(self._http.auth, "aclose", None)
+        """Close the shared HTTP client and its connection pool (and the IAM clients, if any)."""
+        auths = [*self._retired_auths, self._http.auth]
+        self._retired_auths.clear()
         await self._http.aclose()
-        if close_auth is not None:
-            await close_auth()
+        for auth in auths:
+            close_auth = getattr(auth, "aclose", None)
+            if close_auth is not None:
+                await close_auth()
+
+    def replace_auth(self, auth: httpx.Auth) -> None:
+        """Sign or tokenise every request from now on with ``auth`` (rotated credentials);
+        the connection pool, limiter and caches stay. The old auth is closed with the client."""
+        old = self._http.auth
+        self._http.auth = auth
+        if old is not None:
+            self._retired_auths.append(old)
 
     # --- plumbing ---
 

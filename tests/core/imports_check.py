@@ -1,7 +1,7 @@
 """The import rules of aom_bot's layers, read from the source with ``ast`` (nothing imported).
 
 Layers point inward: a pure core (AOM models, IDs, console links and signing, rendering, follow
-policy, config, errors, records) imports no Slack, HTTP transport, database or Starlette; the follow engine and
+policy, config, errors, records, profiles) imports no Slack, HTTP transport, database or Starlette; the follow engine and
 the terminal never import the Slack listeners; the simulator takes only ``aom.signing`` and
 ``errors`` from the package; and no two modules import each other in a circle.
 
@@ -50,6 +50,7 @@ CORE = (
     "aom_bot.config",
     "aom_bot.errors",
     "aom_bot.records",
+    "aom_bot.profiles",
 )
 
 #: what the simulator may import from the package (besides itself)

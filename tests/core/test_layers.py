@@ -48,7 +48,7 @@ def test_the_checker_reads_the_package() -> None:
 
 
 def test_the_core_imports_no_slack_http_database_or_starlette() -> None:
-    """render/, aom.models/ids/links/signing, follow.policy, config, errors, records."""
+    """render/, aom.models/ids/links/signing, follow.policy, config, errors, records, profiles."""
     assert core_violations(PACKAGE) == []
 
 
