@@ -31,14 +31,18 @@ from aom_bot.render.links import validate_console_template
 from aom_bot.runtime import (
     build_aom_client,
     build_limiter,
+    build_profile_client,
     build_scrubber,
     database_url,
     in_process_simulator,
+    rotate_credentials,
 )
 
 if TYPE_CHECKING:
     from slack_bolt.authorization import AuthorizeResult
     from slack_sdk.web.async_client import AsyncWebClient
+
+    from aom_bot.profiles import BotConfig, LiveConfig
 
 
 __all__ = ["aom_unreachable", "replica_owner", "run_bot", "run_checks"]
@@ -122,25 +126,65 @@ def _process_identity() -> str:
     return f"{host}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
-@contextlib.asynccontextmanager
-async def _aom_for_bot(
-    settings: Settings, simulator: bool
-) -> AsyncIterator[tuple[Settings, AomClient, AomClient]]:
-    """(settings, client for commands, client for polling) — the simulator in-process if asked."""
-    transport: httpx.AsyncBaseTransport | None = None
+def bot_config(settings: Settings, *, simulator: bool) -> tuple[Settings, LiveConfig, Any]:
+    """(settings, the configuration in force, the simulator's transport or None).
+
+    With ``--simulator`` the one profile is the in-process simulator (a configuration file
+    would point at real AOM projects). A broken file is a ConfigError: the bot does not start.
+    """
+    from aom_bot.profiles import BotConfig, LiveConfig, Policy, env_profile, load_bot_config
+
     if simulator:
         settings, transport, _ = in_process_simulator(settings)
-    limiter = build_limiter(settings)  # one AOM profile: its commands and polls share the cap
-    reach = Reachability()  # … and whether it answers (/healthz)
-    commands = build_aom_client(settings, transport=transport, limiter=limiter, reachability=reach)
-    polling = build_aom_client(
-        settings, transport=transport, retry=FOLLOW_RETRY, limiter=limiter, reachability=reach
-    )
+        simulated = BotConfig(profiles={"default": env_profile(settings)},
+                              default_profile="default", policy=Policy.open())  # fmt: skip
+        return settings, LiveConfig(lambda: simulated), transport
+    return settings, LiveConfig(lambda: load_bot_config(settings)), None
+
+
+@contextlib.asynccontextmanager
+async def _aom_for_bot(
+    settings: Settings, live: LiveConfig, transport: httpx.AsyncBaseTransport | None
+) -> AsyncIterator[dict[str, AomProfile]]:
+    """Each profile's clients (for commands, for polling), closed at the end. A reload that
+    read new secrets hands them to the clients of their profile (``rotate_credentials``)."""
+    profiles: dict[str, AomProfile] = {}
     try:
-        yield settings, commands, polling
+        for name, profile in live.current.profiles.items():
+            limiter = build_limiter(settings)  # per profile: its commands and polls share it
+            reach = Reachability()  # … and whether it answers (/healthz)
+            commands = build_profile_client(profile, settings, transport=transport,
+                                            limiter=limiter, reachability=reach)  # fmt: skip
+            polling = build_profile_client(profile, settings, transport=transport,
+                                           retry=FOLLOW_RETRY, limiter=limiter,
+                                           reachability=reach)  # fmt: skip
+            profiles[name] = AomProfile(commands=commands, polling=polling, region=profile.region,
+                                        console_url_template=profile.console_url)  # fmt: skip
+        yield profiles
     finally:
-        await commands.aclose()
-        await polling.aclose()
+        for opened in profiles.values():
+            await opened.commands.aclose()
+            await opened.polling.aclose()
+
+
+def _rotate_on_reload(
+    settings: Settings, profiles: dict[str, AomProfile], transport: httpx.AsyncBaseTransport | None
+) -> Callable[[BotConfig, BotConfig], None]:
+    """After a reload: new secrets reach their profile's clients, and the log masks them."""
+    from aom_bot.logs import add_logged_secrets
+    from aom_bot.profiles import changed_credentials
+
+    def rotate(old: BotConfig, new: BotConfig) -> None:
+        add_logged_secrets(new.secret_values())
+        for name in changed_credentials(old, new):
+            opened = profiles.get(name)
+            if opened is None:
+                continue
+            for client in (opened.commands, opened.polling):
+                rotate_credentials(client, new.profiles[name], settings, transport=transport)
+            _logger().info("config.credentials_rotated profile=%s", name)
+
+    return rotate
 
 
 async def run_bot(
@@ -157,25 +201,29 @@ async def run_bot(
     ``/healthz`` and ``/metrics`` are served on ``port`` in HTTP mode, on ``health_port``
     (0 = not at all) in Socket Mode.
     """
+    from aom_bot.logs import add_logged_secrets
+
     bot_token, app_token, signing_secret = _check_slack(settings, mode)
     _forget_slack_environment()
-    if not simulator:
-        settings.check_aom()
-    validate_console_template(settings.aom_console_url or "")
+    settings, live, transport = bot_config(settings, simulator=simulator)
+    for profile in live.current.profiles.values():
+        validate_console_template(profile.console_url or "")
+    add_logged_secrets(live.current.secret_values())
     async with contextlib.AsyncExitStack() as stack:
-        inputs = await _open_inputs(stack, settings, bot_token, signing_secret, simulator)
+        inputs = await _open_inputs(stack, settings, live, transport, bot_token, signing_secret)
         bot = build_bot(inputs)
         await _serve(stack, bot, mode=mode, host=host, port=port, health_port=health_port,
-                     app_token=app_token)  # fmt: skip
+                     app_token=app_token, reload=live.reload)  # fmt: skip
     _logger().info("bot.stopped")
 
 
 async def _open_inputs(
     stack: contextlib.AsyncExitStack,
     settings: Settings,
+    live: LiveConfig,
+    transport: httpx.AsyncBaseTransport | None,
     bot_token: str,
     signing_secret: str,
-    simulator: bool,
 ) -> BotInputs:
     """Settings → resources: AOM clients, the store (monitored), the Slack clients."""
     from aom_bot.clock import SystemClock
@@ -186,7 +234,9 @@ async def _open_inputs(
 
     clock = SystemClock()
     metrics = Metrics()
-    settings, aom, polling = await stack.enter_async_context(_aom_for_bot(settings, simulator))
+    simulator = transport is not None
+    profiles = await stack.enter_async_context(_aom_for_bot(settings, live, transport))
+    live.set_reload_hook(_rotate_on_reload(settings, profiles, transport))
     # The simulator's executions exist only in this process: its follows and subscriptions
     # go to a throwaway store, never the real one that the bot later resumes against AOM.
     opened = await open_store(SIMULATOR_STORE if simulator else database_url(settings))
@@ -195,7 +245,7 @@ async def _open_inputs(
     monitor = StoreMonitor(opened, clock=clock)  # every part uses its store: /healthz sees
     # Bolt's own client retries 429s (slack_sdk's handler); the notifier paces and handles
     # 429s itself on the bot's clock, so its client must not also sleep on them.
-    secrets = settings.secret_values()
+    secrets = (*settings.secret_values(), *live.current.secret_values())
     clients = [
         build_web_client(bot_token, base_url=settings.slack_api_url, metrics=metrics,
                          secrets=secrets, rate_limit_retries=retries)
@@ -204,8 +254,8 @@ async def _open_inputs(
     for client in clients:
         stack.push_async_callback(client.aclose)
     return BotInputs(
-        options=_options(settings, signing_secret),
-        aom={"default": AomProfile(commands=aom, polling=polling)},
+        options=_options(settings, live.current.secret_values(), signing_secret),
+        aom=profiles,
         store=monitor.store,
         clock=clock,
         bolt_client=clients[0],
@@ -213,17 +263,17 @@ async def _open_inputs(
         metrics=metrics,
         authorize=await _authorize_once(clients[0]),
         health_checks=(monitor.problem,),
+        config=live,
     )
 
 
-def _options(settings: Settings, signing_secret: str) -> BotOptions:
+def _options(
+    settings: Settings, profile_secrets: tuple[str, ...], signing_secret: str
+) -> BotOptions:
     from datetime import timedelta
 
     return BotOptions(
         owner=replica_owner(settings),
-        project_id=settings.project_id(),
-        region=settings.aom_region or "",
-        console_url_template=settings.aom_console_url,
         poll_min=settings.aom_bot_poll_min_seconds,
         poll_max=settings.aom_bot_poll_max_seconds,
         max_follow=timedelta(hours=settings.aom_bot_max_follow_hours),
@@ -238,7 +288,7 @@ def _options(settings: Settings, signing_secret: str) -> BotOptions:
         discovery_lease_ttl=timedelta(
             seconds=settings.aom_bot_discovery_seconds + settings.aom_bot_lease_seconds
         ),
-        scrubber=build_scrubber(settings),
+        scrubber=build_scrubber(settings, extra_secrets=profile_secrets),
         signing_secret=signing_secret,
     )
 
@@ -252,8 +302,10 @@ async def _serve(
     port: int,
     health_port: int,
     app_token: str,
+    reload: Callable[[], object],
 ) -> None:
-    """Serve Slack (HTTP or Socket Mode) and the bot's tasks until SIGINT/SIGTERM."""
+    """Serve Slack (HTTP or Socket Mode) and the bot's tasks until SIGINT/SIGTERM; SIGHUP
+    reloads the configuration file (a broken one is refused and the old one kept)."""
     import signal
 
     from aom_bot.gc_tuning import tune_gc
@@ -264,6 +316,7 @@ async def _serve(
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, reload)
     tune_gc()  # start-up is done: freeze what it built, collect less often (gc_tuning)
     more: dict[str, Coroutine[Any, Any, None]] = {}
     if mode == "http":
@@ -327,33 +380,64 @@ async def _authorize_once(client: AsyncWebClient) -> Callable[..., Awaitable[Aut
     return authorize
 
 
+def _made(made: list[AomClient], build: Callable[..., AomClient], *args: Any) -> AomClient:
+    made.append(build(*args))
+    return made[-1]
+
+
+async def _close_all(clients: list[AomClient]) -> None:
+    for client in clients:
+        await client.aclose()
+
+
+def _config_file_check(settings: Settings, made: list[AomClient]) -> Any:
+    """The configuration file's line of ``aom-bot check``, and one client maker per profile."""
+    from aom_bot.profiles import load_bot_config
+    from aom_bot.slack.check import CheckResult, ConfigFileCheck
+
+    try:
+        config = load_bot_config(settings)
+    except ConfigError as exc:
+        return ConfigFileCheck(CheckResult("Configuration file", False, exc.message, exc.hint), {})
+    detail = (
+        f"{config.source}: {len(config.profiles)} profiles, {len(config.channels)} channel "
+        f"bindings, {len(config.policy.rules)} rules."
+    )
+    makers = {
+        name: functools.partial(_made, made, build_profile_client, profile, settings)
+        for name, profile in config.profiles.items()
+    }
+    return ConfigFileCheck(
+        CheckResult("Configuration file", True, detail), makers, config.secret_values()
+    )
+
+
 def _logger() -> logging.Logger:
     return logging.getLogger("aom_bot.runtime")
 
 
 async def run_checks(settings: Settings, *, simulator: bool, console: Console) -> bool:
-    """``aom-bot check``: print one line per check; True when all passed."""
+    """``aom-bot check``: print one line per check; True when all passed. With a configuration
+    file, each profile's AOM is asked once, under its own name."""
+    from aom_bot.profiles import config_path
     from aom_bot.slack.check import run_checks as slack_checks
 
     async with contextlib.AsyncExitStack() as stack:
+        made: list[AomClient] = []
+        stack.push_async_callback(_close_all, made)
+        file_check = None
         if simulator:
-            settings, aom, _ = await stack.enter_async_context(_aom_for_bot(settings, True))
+            settings, live, transport = bot_config(settings, simulator=True)
+            profile = live.current.profiles["default"]
 
             def make_aom() -> AomClient:
-                return aom
-        else:
-            made: list[AomClient] = []
-
-            def make_aom() -> AomClient:
-                made.append(build_aom_client(settings))
+                made.append(build_profile_client(profile, settings, transport=transport))
                 return made[-1]
-
-            async def close_made() -> None:
-                for client in made:
-                    await client.aclose()
-
-            stack.push_async_callback(close_made)
-        results = await slack_checks(settings, make_aom=make_aom)
+        else:
+            make_aom = functools.partial(_made, made, build_aom_client, settings)
+            if config_path(settings) is not None:
+                file_check = _config_file_check(settings, made)
+        results = await slack_checks(settings, make_aom=make_aom, config_file=file_check)
     for result in results:
         console.print(result.line(), highlight=False, markup=False)
     return all(result.ok for result in results)

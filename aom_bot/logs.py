@@ -15,7 +15,14 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Literal
 
-__all__ = ["RedactingFilter", "configure_logging", "logged_secrets", "redact", "redact_as_logged"]
+__all__ = [
+    "RedactingFilter",
+    "add_logged_secrets",
+    "configure_logging",
+    "logged_secrets",
+    "redact",
+    "redact_as_logged",
+]
 
 _REDACTED = "[redacted]"
 _CREDENTIAL_SHAPES = re.compile(
@@ -51,6 +58,12 @@ class RedactingFilter(logging.Filter):
         """The secret values this filter masks (longest first)."""
         return self._secrets
 
+    def add(self, secrets: Iterable[str]) -> None:
+        """Mask these too (secrets read after start-up: a profile's files, a reload)."""
+        self._secrets = tuple(
+            sorted({*self._secrets, *(s for s in secrets if s)}, key=len, reverse=True)
+        )
+
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
@@ -75,6 +88,15 @@ def logged_secrets() -> tuple[str, ...]:
             if isinstance(found, RedactingFilter):
                 return found.secrets
     return ()
+
+
+def add_logged_secrets(secrets: Iterable[str]) -> None:
+    """Mask ``secrets`` in every log line from now on (and in :func:`redact_as_logged`)."""
+    values = tuple(secrets)
+    for handler in logging.getLogger().handlers:
+        for found in handler.filters:
+            if isinstance(found, RedactingFilter):
+                found.add(values)
 
 
 def redact_as_logged(text: str) -> str:

@@ -56,12 +56,13 @@ SIMULATOR_URL = "http://aom.simulator.local"
 DEFAULT_DEMO_SCENARIO = "few-failures"
 
 
-def build_scrubber(settings: Settings) -> Scrubber:
-    """The secret scrubber for everything shown from AOM, from AOM_BOT_SCRUB_* settings."""
+def build_scrubber(settings: Settings, *, extra_secrets: tuple[str, ...] = ()) -> Scrubber:
+    """The secret scrubber for everything shown from AOM, from AOM_BOT_SCRUB_* settings
+    (``extra_secrets``: the profiles' own, read from their files and variables)."""
     return Scrubber(
         settings.aom_bot_scrub_patterns or None,
         enabled=settings.aom_bot_scrub_secrets,
-        secrets=settings.secret_values(),
+        secrets=(*settings.secret_values(), *extra_secrets),
     )
 
 

@@ -132,13 +132,13 @@ async def role_bot(args: argparse.Namespace) -> None:
     )
     store = await open_store("sqlite:///:memory:")
     await store.migrate()
-    options = BotOptions(owner="bench", project_id=env["project_id"], region="cn-north-4",
+    options = BotOptions(owner="bench",
                          max_follow=timedelta(hours=1), slack_limits=limits, signing_secret=SECRET)  # fmt: skip
     # the parts this bench has always measured: no subscriptions, every show posts a card
     bot = build_bot(
         BotInputs(
             options=options,
-            aom={"default": AomProfile(aom_client, aom_client)},
+            aom={"default": AomProfile(aom_client, aom_client, region="cn-north-4")},
             store=store,
             clock=SystemClock(),
             bolt_client=client,

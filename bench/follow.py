@@ -61,6 +61,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from aom_bot.aom.accounts import AomAccounts  # noqa: E402
 from aom_bot.aom.client import AomClient, RetryPolicy, build_http_client  # noqa: E402
 from aom_bot.aom.http import DEFAULT_LIMITS  # noqa: E402
 from aom_bot.clock import ManualClock  # noqa: E402
@@ -364,9 +365,9 @@ async def follow_main(args: argparse.Namespace, clock: SharedClock, world: World
                                     session=session)  # fmt: skip
             notifier = SlackNotifier(client, clock=clock)
             engine = FollowEngine(
-                source=aom, store=store, notifier=notifier, clock=clock, owner="bench",
-                poll_min=POLL_MIN, poll_max=POLL_MAX, max_follow=timedelta(hours=24),
-                broadcast_failures=True, console_url=None, rng=random.Random(1),
+                accounts=AomAccounts.single(aom), store=store, notifier=notifier, clock=clock,
+                owner="bench", poll_min=POLL_MIN, poll_max=POLL_MAX,
+                max_follow=timedelta(hours=24), broadcast_failures=True, rng=random.Random(1),
             )  # fmt: skip
 
             baseline_mb = current_rss_mb()
@@ -484,12 +485,12 @@ async def discovery_main(args: argparse.Namespace, clock: SharedClock, world: Wo
                                     session=session)  # fmt: skip
             notifier = SlackNotifier(client, clock=clock)
             engine = FollowEngine(
-                source=aom, store=store, notifier=notifier, clock=clock, owner="bench",
-                poll_min=POLL_MIN, poll_max=POLL_MAX, max_follow=timedelta(hours=24),
-                broadcast_failures=True, console_url=None, rng=random.Random(1),
+                accounts=AomAccounts.single(aom), store=store, notifier=notifier, clock=clock,
+                owner="bench", poll_min=POLL_MIN, poll_max=POLL_MAX,
+                max_follow=timedelta(hours=24), broadcast_failures=True, rng=random.Random(1),
             )  # fmt: skip
             discovery = SubscriptionDiscovery(
-                source=aom, store=store, notifier=notifier, follow=engine, clock=clock,
+                accounts=AomAccounts.single(aom), store=store, notifier=notifier, follow=engine, clock=clock,
                 owner="bench", interval=args.interval,
             )  # fmt: skip
             baseline_mb = current_rss_mb()

@@ -63,6 +63,14 @@ class AomAccounts:
         if not self._accounts:
             raise ValueError("at least one AOM profile is needed")
 
+    @classmethod
+    def single(
+        cls, reader: AomReader, *, name: str = "default", project_id: str = ""
+    ) -> AomAccounts:
+        """One profile whose commands and polls use ``reader`` (tests, benchmarks)."""
+        return cls([AomAccount(name=name, region="", project_id=project_id, commands=reader,
+                               polling=reader)])  # fmt: skip
+
     def get(self, name: str) -> AomAccount:
         """The profile ``name``; UnknownProfileError names the known ones."""
         account = self._accounts.get(name)

@@ -113,6 +113,11 @@ class LiveConfig:
         self._on_reload = on_reload
         self._log = logger or _log
 
+    def set_reload_hook(self, hook: Callable[[BotConfig, BotConfig], None]) -> None:
+        """Run ``hook(old, new)`` after each reload that took effect (set once the clients
+        that need rotated credentials exist)."""
+        self._on_reload = hook
+
     @property
     def current(self) -> BotConfig:
         """The configuration in force: read it on each request, never keep it."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -71,7 +71,7 @@ def _secret(value: object) -> str:
     return str(getter()) if callable(getter) else ""
 
 
-def _configuration(settings: Settings, mode: Mode) -> list[CheckResult]:
+def _configuration(settings: Settings, mode: Mode, *, env_aom: bool = True) -> list[CheckResult]:
     results: list[CheckResult] = []
     token = _secret(settings.slack_bot_token)
     if not token:
@@ -130,6 +130,14 @@ def _configuration(settings: Settings, mode: Mode) -> list[CheckResult]:
             )
         else:
             results.append(CheckResult("Slack signing secret", True, "set: HTTP mode."))
+    if env_aom:
+        results.extend(_env_aom(settings))
+    return results
+
+
+def _env_aom(settings: Settings) -> list[CheckResult]:
+    """The AOM settings of the environment (the one profile when there is no config file)."""
+    results: list[CheckResult] = []
     for name, check in (
         ("AOM credentials", settings.aom_auth),
         ("AOM project", settings.project_id),
@@ -149,6 +157,16 @@ def _configuration(settings: Settings, mode: Mode) -> list[CheckResult]:
         detail = "configured." if settings.aom_console_url else "not set (no Console button)."
         results.append(CheckResult("AOM console links", True, detail))
     return results
+
+
+@dataclass(frozen=True)
+class ConfigFileCheck:
+    """The configuration file's part of ``aom-bot check``: whether it loaded, and a client
+    maker per profile (empty when the file is broken)."""
+
+    result: CheckResult
+    profiles: Mapping[str, Callable[[], AomReader]]
+    secrets: tuple[str, ...] = ()
 
 
 async def _slack(client: AsyncWebClient, base_url: str) -> CheckResult:
@@ -189,16 +207,16 @@ async def _socket_mode(client: AsyncWebClient, app_token: str) -> CheckResult:
     return CheckResult("Slack Socket Mode", True, "Slack accepts the app token.")
 
 
-async def _aom(make_aom: Callable[[], AomReader]) -> CheckResult:
+async def _aom(make_aom: Callable[[], AomReader], name: str = "AOM request") -> CheckResult:
     try:
         aom = make_aom()
         workflows = await aom.list_workflows(limit=1)
     except AomError as exc:
-        return CheckResult("AOM request", False, exc.user_message())
+        return CheckResult(name, False, exc.user_message())
     except AomBotError as exc:
-        return CheckResult("AOM request", False, exc.message, exc.hint)
+        return CheckResult(name, False, exc.message, exc.hint)
     shown = "at least one workflow" if workflows else "no workflows yet"
-    return CheckResult("AOM request", True, f"AOM answered the workflow list ({shown}).")
+    return CheckResult(name, True, f"AOM answered the workflow list ({shown}).")
 
 
 #: how long the store check waits for a database server that does not answer
@@ -282,6 +300,7 @@ async def run_checks(
     mode: Mode | None = None,
     make_aom: Callable[[], AomReader] | None = None,
     slack_client: AsyncWebClient | None = None,
+    config_file: ConfigFileCheck | None = None,
 ) -> list[CheckResult]:
     """Validate the configuration, then call Slack's ``auth.test`` and one AOM request, and
     open the store the bot would use.
@@ -289,10 +308,16 @@ async def run_checks(
     ``mode`` defaults to Socket Mode when ``SLACK_APP_TOKEN`` is set. ``make_aom`` builds the
     AOM client (its own configuration errors become a failed check); without it the AOM
     request is skipped. Online checks run only when their configuration is complete.
+
+    With a configuration file (``config_file``), its profiles replace the environment's AOM
+    settings: one line says whether the file is valid, then one AOM request per profile, named
+    after it, so the failing one is plain to see.
     """
     app_token = _secret(settings.slack_app_token)
     chosen: Mode = mode or ("socket" if app_token else "http")
-    results = _configuration(settings, chosen)
+    results = _configuration(settings, chosen, env_aom=config_file is None)
+    if config_file is not None:
+        results.append(config_file.result)
     failed = {r.name for r in results if not r.ok}
     base_url = settings.slack_api_url or "https://slack.com/api"
     token = _secret(settings.slack_bot_token)
@@ -307,10 +332,18 @@ async def run_checks(
         finally:
             if own is not None:
                 await own.aclose()
-    if make_aom is not None and not failed & {"AOM credentials", "AOM project", "AOM endpoint"}:
+    if config_file is not None:
+        for name, make in config_file.profiles.items():
+            results.append(await _aom(make, f"AOM request ({name})"))
+    elif make_aom is not None and not failed & {
+        "AOM credentials",
+        "AOM project",
+        "AOM endpoint",
+    }:
         results.append(await _aom(make_aom))
     elif make_aom is None:
         results.append(CheckResult("AOM request", True, "skipped (no AOM client given)."))
     results.append(await _store(settings))
-    mask = SecretMask(settings.secret_values())  # whatever a service echoed, never a secret
+    secrets = (*settings.secret_values(), *(config_file.secrets if config_file else ()))
+    mask = SecretMask(secrets)  # whatever a service echoed, never a secret
     return [replace(r, detail=mask.text(r.detail), hint=mask.text(r.hint)) for r in results]

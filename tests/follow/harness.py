@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import httpx
 from slack_sdk.web.async_client import AsyncWebClient
 
+from aom_bot.aom.accounts import AomAccounts
 from aom_bot.aom.client import AomClient, RetryPolicy, build_http_client
 from aom_bot.clock import ManualClock
 from aom_bot.follow.engine import FollowEngine
@@ -142,8 +143,9 @@ class Rig:
         self, *, store: Store | None = None, owner: str = "replica-a", **overrides: Any
     ) -> FollowEngine:
         """A FollowEngine over this rig (not running yet)."""
+        source = overrides.pop("source", self.aom)
         options: dict[str, Any] = {
-            "source": self.aom,
+            "accounts": AomAccounts.single(source),
             "store": store or self.store,
             "notifier": self.notifier,
             "clock": self.clock,
@@ -152,7 +154,6 @@ class Rig:
             "poll_max": 30.0,
             "max_follow": timedelta(hours=24),
             "broadcast_failures": True,
-            "console_url": None,
             "rng": random.Random(7),
         }
         options.update(overrides)

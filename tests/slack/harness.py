@@ -283,9 +283,6 @@ async def running_bot(
         )
         options = BotOptions(
             owner="test-replica",
-            project_id=world.project_id,
-            region=REGION,
-            console_url_template=CONSOLE,
             max_follows=max_follows,
             join_channels=join_channels,
             scrubber=Scrubber(secrets=secrets) if secrets else None,
@@ -294,7 +291,11 @@ async def running_bot(
         )
         inputs = BotInputs(
             options=options,
-            aom={"default": AomProfile(commands=aom, polling=aom)},
+            aom={
+                "default": AomProfile(
+                    commands=aom, polling=aom, region=REGION, console_url_template=CONSOLE
+                )
+            },
             store=store,
             clock=clock,
             bolt_client=client,

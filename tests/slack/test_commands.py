@@ -300,7 +300,7 @@ class RecordingSubscriptions:
     calls: list[tuple[SubscriptionCommand, str, str]] = field(default_factory=list)
 
     async def handle_command(
-        self, command: SubscriptionCommand, *, channel_id: str, user_id: str
+        self, command: SubscriptionCommand, account: object, *, channel_id: str, user_id: str
     ) -> SlackMessage:
         self.calls.append((command, channel_id, user_id))
         return SlackMessage("subscribed", [section("This channel is now subscribed.")])

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 from slack_sdk.web.async_client import AsyncWebClient
 
+from aom_bot.aom.accounts import AomAccounts
 from aom_bot.composition import AomProfile, BotInputs, BotOptions, build_bot
 from aom_bot.follow.discovery import SubscriptionDiscovery
 from aom_bot.follow.engine import FollowEngine
@@ -185,7 +186,7 @@ def new_bot(rig: Rig, store: Store, *, owner: str = "replica-a") -> tuple[
     """An engine and a discovery loop over ``store`` (not running yet)."""
     engine = rig.engine(store=store, owner=owner)
     discovery = SubscriptionDiscovery(
-        source=rig.aom,
+        accounts=AomAccounts.single(rig.aom),
         store=store,
         notifier=rig.notifier,
         follow=engine,
@@ -216,8 +217,8 @@ async def running(tmp_path: Path) -> AsyncIterator[Bot]:
         rig.slack.add_user(BOB, "bob", "Bob Example")
         rig.slack.add_channel("ops", id=OPS, members=[rig.slack.alice, BOB])
         web_client = AsyncWebClient(token=rig.slack.bot_token, base_url=rig.slack.base_url)
-        options = BotOptions(owner="replica-a", project_id=rig.world.project_id,
-                             discovery_interval=INTERVAL, signing_secret=SECRET)  # fmt: skip
+        options = BotOptions(owner="replica-a", discovery_interval=INTERVAL,
+                             signing_secret=SECRET)  # fmt: skip
         inputs = BotInputs(
             options=options,
             aom={"default": AomProfile(commands=rig.aom, polling=rig.aom)},
