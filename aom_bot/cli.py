@@ -100,6 +100,14 @@ def _root(
     """Huawei Cloud AOM automation executions in Slack and in the terminal."""
 
 
+ProfileOption = Annotated[
+    str | None,
+    typer.Option(
+        "--profile",
+        help="The AOM profile of the configuration file (AOM_BOT_CONFIG) to use; default: its "
+        "default_profile.",
+    ),
+]
 SimulatorOption = Annotated[
     bool,
     typer.Option(
@@ -232,6 +240,7 @@ def show(
         bool,
         typer.Option("--all", help="List every failed host (not just the first of each group)."),
     ] = False,
+    profile: ProfileOption = None,
     simulator: SimulatorOption = False,
 ) -> None:
     """Show an execution: status, times, counts per bucket and the failed hosts.
@@ -263,7 +272,10 @@ def show(
             if follow
             else _deadline(settings, _aom_timed_out(settings, simulator))
         )
-        async with deadline, console.aom_session(settings, simulator=simulator) as session:
+        async with (
+            deadline,
+            console.aom_session(settings, simulator=simulator, profile=profile) as session,
+        ):
             wf, ex = await session.resolve_ids(workflow_id, execution_id, live=follow)
             if follow:
                 execution = await console.follow_in_terminal(
@@ -288,6 +300,7 @@ def executions(
     workflow_id: Annotated[str | None, typer.Argument(help="Workflow ID.")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000)] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    profile: ProfileOption = None,
     simulator: SimulatorOption = False,
 ) -> None:
     """List recent executions of a workflow, newest first."""
@@ -298,7 +311,7 @@ def executions(
         settings = _settings(quiet=True)
         async with (
             _deadline(settings, _aom_timed_out(settings, simulator)),
-            console.aom_session(settings, simulator=simulator) as session,
+            console.aom_session(settings, simulator=simulator, profile=profile) as session,
         ):
             wf = await session.resolve_workflow(workflow_id)
             items = (await session.client.list_executions(wf))[:limit]
@@ -317,6 +330,7 @@ def workflows(
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10000)] = 100,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    profile: ProfileOption = None,
     simulator: SimulatorOption = False,
 ) -> None:
     """List the project's workflows."""
@@ -327,7 +341,7 @@ def workflows(
         settings = _settings(quiet=True)
         async with (
             _deadline(settings, _aom_timed_out(settings, simulator)),
-            console.aom_session(settings, simulator=simulator) as session,
+            console.aom_session(settings, simulator=simulator, profile=profile) as session,
         ):
             items = await session.client.list_workflows(filter_text, limit=limit)
             if as_json:

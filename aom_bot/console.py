@@ -24,7 +24,7 @@ from aom_bot.render.links import console_link, validate_console_template
 from aom_bot.render.scrub import Scrubber
 from aom_bot.runtime import (
     DEFAULT_DEMO_SCENARIO,
-    build_aom_client,
+    build_profile_client,
     build_scrubber,
     in_process_simulator,
 )
@@ -43,6 +43,9 @@ class AomSession:
     console: Console = field(default_factory=lambda: Console(highlight=False))
     #: with --simulator and no IDs: (the run in progress, the last finished run)
     default_ids: tuple[tuple[str, str], tuple[str, str]] | None = None
+    #: the profile's region and console URL template (its Console link)
+    region: str = ""
+    console_template: str | None = None
 
     async def resolve_workflow(self, workflow_id: str | None) -> str:
         if workflow_id:
@@ -79,8 +82,8 @@ class AomSession:
 
     def console_url(self, workflow_id: str, execution_id: str) -> str | None:
         return console_link(
-            self.settings.aom_console_url,
-            region=self.settings.aom_region or "",
+            self.console_template,
+            region=self.region,
             project_id=self.client.project_id,
             workflow_id=workflow_id,
             execution_id=execution_id,
@@ -122,9 +125,13 @@ class AomSession:
 
 
 @contextlib.asynccontextmanager
-async def aom_session(settings: Settings, *, simulator: bool = False) -> AsyncIterator[AomSession]:
-    """An AOM client for the CLI: real AOM, or the simulator in this process."""
-    validate_console_template(settings.aom_console_url or "")
+async def aom_session(
+    settings: Settings, *, simulator: bool = False, profile: str | None = None
+) -> AsyncIterator[AomSession]:
+    """An AOM client for the CLI: real AOM (the profile ``profile``, else the configuration's
+    default one), or the simulator in this process."""
+    from aom_bot.profiles import env_profile, load_bot_config
+
     transport: httpx.AsyncBaseTransport | None = None
     default_ids: tuple[tuple[str, str], tuple[str, str]] | None = None
     if simulator:
@@ -132,14 +139,24 @@ async def aom_session(settings: Settings, *, simulator: bool = False) -> AsyncIt
         workflow = demo.world.workflow_id_by_name(_scenario_workflow_name(DEFAULT_DEMO_SCENARIO))
         runs = demo.world.execution_ids(workflow)  # newest first: current run, then history
         default_ids = ((workflow, runs[0]), (workflow, runs[min(1, len(runs) - 1)]))
-    client = build_aom_client(settings, transport=transport)
+    if simulator:
+        chosen = env_profile(settings)
+        secrets: tuple[str, ...] = ()
+    else:
+        config = load_bot_config(settings)
+        chosen = config.profile_for(None, profile)
+        secrets = config.secret_values()
+    validate_console_template(chosen.console_url or "")
+    client = build_profile_client(chosen, settings, transport=transport)
     try:
         yield AomSession(
             settings=settings,
             client=client,
             names=WorkflowNames(client),
-            scrubber=build_scrubber(settings),
+            scrubber=build_scrubber(settings, extra_secrets=secrets),
             default_ids=default_ids,
+            region=chosen.region,
+            console_template=chosen.console_url,
         )
     finally:
         await client.aclose()

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from aom_bot.records import Follow, Subscription
+from aom_bot.records import DEFAULT_PROFILE_NAME, Follow, Subscription
 from aom_bot.render import kit
 from aom_bot.render.actions import ACTION_STOP_FOLLOW, ACTION_UNSUBSCRIBE, decode_ref
 from aom_bot.render.escape import escape_mrkdwn, inline_code
@@ -91,9 +91,15 @@ def decode_subscription_ref(value: str) -> tuple[str, str]:
     return channel_id, workflow_id
 
 
-def encode_follow_ref(channel_id: str, workflow_id: str, execution_id: str) -> str:
-    """The Stop button's value: an execution reference (``encode_ref``) plus the channel."""
-    return _compact({"w": workflow_id, "e": execution_id, "c": channel_id})
+def encode_follow_ref(
+    channel_id: str, workflow_id: str, execution_id: str, profile: str = DEFAULT_PROFILE_NAME
+) -> str:
+    """The Stop button's value: an execution reference (``encode_ref``, with its profile
+    unless it is the default one) plus the channel."""
+    data = {"w": workflow_id, "e": execution_id, "c": channel_id}
+    if profile != DEFAULT_PROFILE_NAME:
+        data["p"] = profile
+    return _compact(data)
 
 
 def decode_follow_ref(value: str) -> tuple[str | None, str, str]:
@@ -152,12 +158,21 @@ def _channel_shown(channel_id: str) -> str:
     return inline_code(channel_id)
 
 
+def _profile_shown(profile: str, scrubber: Scrubber) -> str:
+    """`` · profile `prod` `` for an entry of a named profile; nothing for the default one
+    (a bot without a configuration file has only that)."""
+    if profile == DEFAULT_PROFILE_NAME:
+        return ""
+    return f" · profile {inline_code(scrubber.scrub(profile)[:64])}"
+
+
 def _subscription_row(
     sub: Subscription, *, now: datetime, scrubber: Scrubber, with_channel: bool
 ) -> str:
     head = _workflow_label(sub.workflow_name, sub.workflow_id, scrubber)
     if with_channel:
         head += f" in {_channel_shown(sub.channel_id)}"
+    head += _profile_shown(sub.profile, scrubber)
     details = ["failures only" if sub.failures_only else "every run"]
     mention = _mention_shown(sub.mention)
     if mention:
@@ -180,6 +195,7 @@ def _follow_row(
     head = f"{inline_code(follow.execution_id)} of {workflow}"
     if with_channel:
         head += f" in {_channel_shown(follow.channel_id)}"
+    head += _profile_shown(follow.profile, scrubber)
     starter = _user_shown(follow.started_by)
     if follow.subscription_id is not None:
         origin = "from a subscription"
@@ -236,7 +252,9 @@ def _follow_blocks(
         button = _button(
             "Stop",
             ACTION_STOP_FOLLOW,
-            lambda f=follow: encode_follow_ref(f.channel_id, f.workflow_id, f.execution_id),
+            lambda f=follow: encode_follow_ref(
+                f.channel_id, f.workflow_id, f.execution_id, f.profile
+            ),
         )
         row = _follow_row(
             follow, now=now, scrubber=scrubber, names=names, with_channel=with_channel

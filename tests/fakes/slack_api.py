@@ -203,6 +203,10 @@ class FakeSlack:
         """Add a human user."""
         return self.workspace.add_user(User(id, name, real_name, tz=tz))
 
+    def add_usergroup(self, id: str, members: Iterable[str]) -> None:
+        """A user group and its members (for the access policy's ``groups``)."""
+        self.workspace.usergroups[id] = list(members)
+
     def add_channel(
         self,
         name: str,

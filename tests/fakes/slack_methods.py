@@ -143,6 +143,7 @@ class WebApiMethods:
             "conversations.replies": self.conversations_replies,
             "conversations.members": self.conversations_members,
             "users.info": self.users_info,
+            "usergroups.users.list": self.usergroups_users_list,
             "users.conversations": self.users_conversations,
             "views.publish": self.views_publish,
             "files.getUploadURLExternal": self.files_get_upload_url_external,
@@ -310,6 +311,14 @@ class WebApiMethods:
         if user is None:
             raise SlackError("user_not_found")
         return {"user": user.info(self.ws.identity.team_id)}
+
+    def usergroups_users_list(self, args: Args) -> dict[str, Any]:
+        """The members of a user group (``usergroup``), as IDs."""
+        require(args, "usergroup")
+        members = self.ws.usergroups.get(str(args["usergroup"]))
+        if members is None:
+            raise SlackError("no_such_subteam")
+        return {"users": list(members)}
 
     def users_conversations(self, args: Args) -> dict[str, Any]:
         """Conversations ``user`` (default: the bot) belongs to, filtered by ``types``."""

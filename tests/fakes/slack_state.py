@@ -144,6 +144,8 @@ class Workspace:
         self.channels: dict[str, Channel] = {}
         self.users: dict[str, User] = {}
         self.files: dict[str, FakeFile] = {}
+        #: user group ID → member user IDs (usergroups.users.list)
+        self.usergroups: dict[str, list[str]] = {}
         self.add_user(User(identity.bot_user_id, "aom-exec", "AOM Exec", is_bot=True))
 
     # ---- setup -------------------------------------------------------------------------

@@ -51,6 +51,7 @@ def test_scopes_are_exactly_what_the_features_use() -> None:
         "groups:history",
         "channels:read",
         "groups:read",
+        "usergroups:read",
     ]
     lines = MANIFEST.read_text(encoding="utf-8").splitlines()
     for scope in scopes:
