@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from aom_bot.errors import ConfigError
@@ -70,26 +69,23 @@ def profile_rows(config: BotConfig) -> list[dict[str, object]]:
     ]
 
 
-def profiles_table(config: BotConfig) -> Table:
-    """The profiles as a table for the terminal (values as Text: nothing is read as markup)."""
-    table = Table(title=f"profiles from {_where(config)}", title_justify="left")
-    for column in ("name", "region", "project"):
-        table.add_column(column, no_wrap=True)
-    for column in ("credentials", "channels"):
-        table.add_column(column, overflow="fold")
-    for row in profile_rows(config):
-        name = str(row["name"]) + (" (default)" if row["default"] else "")
+def profiles_table(config: BotConfig) -> Text:
+    """The profiles for the terminal, readable at 80 columns: one line per profile (name,
+    region, project), then where its credentials come from and its channels. Plain Text:
+    nothing in it is read as markup."""
+    rows = profile_rows(config)
+    name_width = max(len(str(row["name"])) for row in rows)
+    region_width = max(len(str(row["region"]) or "-") for row in rows)
+    text = Text(f"profiles from {_where(config)}; default: {config.default_profile}\n\n")
+    for row in rows:
         channels = row["channels"]
-        assert isinstance(channels, list)
-        cells = (
-            name,
-            str(row["region"]) or "-",
-            str(row["project_id"]),
-            str(row["credential_source"]),
-            ", ".join(channels) or "-",
-        )
-        table.add_row(*(Text(cell) for cell in cells))
-    return table
+        bound = ", ".join(str(c) for c in channels) if isinstance(channels, list) else ""
+        text.append(str(row["name"]).ljust(name_width), style="bold")
+        text.append(f"  {(str(row['region']) or '-').ljust(region_width)}  {row['project_id']}\n")
+        indent = " " * (name_width + 2)
+        text.append(f"{indent}credentials  {row['credential_source']}\n")
+        text.append(f"{indent}channels     {bound or '-'}\n")
+    return text
 
 
 def _load(file: Path | None) -> BotConfig:
