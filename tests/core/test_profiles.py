@@ -16,7 +16,7 @@ from aom_bot.config import (
     StaticTokenCredentials,
 )
 from aom_bot.errors import ConfigError, UnknownProfileError
-from aom_bot.profiles import DEFAULT_PROFILE, Permission, Policy, load_bot_config
+from aom_bot.profiles import DEFAULT_PROFILE, BotConfig, Permission, Policy, load_bot_config
 
 PROD = "0123456789abcdef0123456789abcdef"
 STAGING = "fedcba9876543210fedcba9876543210"
@@ -63,7 +63,7 @@ groups = ["S0ONCALL1"]
 
 def no_env() -> Settings:
     """Settings with nothing set (the suite clears AOM_*/CLOUD_SDK_*; no .env is read)."""
-    return Settings(_env_file=None)  # type: ignore[call-arg]
+    return Settings(_env_file=None)
 
 
 def env_settings(**overrides: object) -> Settings:
@@ -74,7 +74,7 @@ def env_settings(**overrides: object) -> Settings:
         "aom_region": "cn-north-4",
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
 
 
 def write(tmp_path: Path, text: str, name: str = "aom-bot.toml") -> Path:
@@ -83,7 +83,9 @@ def write(tmp_path: Path, text: str, name: str = "aom-bot.toml") -> Path:
     return path
 
 
-def load(path: Path, environ: dict[str, str] | None = None, settings: Settings | None = None):
+def load(
+    path: Path, environ: dict[str, str] | None = None, settings: Settings | None = None
+) -> BotConfig:
     return load_bot_config(
         settings or no_env(), path=path, environ=SECRETS if environ is None else environ
     )
@@ -117,7 +119,9 @@ def test_the_issues_example_loads_with_its_profiles_bindings_and_rules(tmp_path:
         "https://aom.example.internal",
     )
     assert prod.iam_endpoint == "https://iam.example.internal"
-    assert prod.console_url and "{execution_id}" in prod.console_url
+    assert prod.console_url == (
+        "https://console.example/{region}/{project_id}/{workflow_id}/{execution_id}"
+    )
     assert prod.two_person == {Permission.TERMINATE, Permission.RUN}
     assert prod.credentials == AkSkCredentials(
         ak="AKPRODKEY0001", sk=SecretStr("prod-secret-key-value-0001")
@@ -421,7 +425,7 @@ def test_aom_bot_config_wins_over_the_working_directory_and_may_be_relative(
     """AOM_BOT_CONFIG (relative to the working directory) is used even if ./aom-bot.toml exists."""
     write(tmp_path, EXAMPLE)
     write(tmp_path, single(_TOKEN), name="other.toml")
-    settings = Settings(_env_file=None, aom_bot_config=Path("other.toml"))  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, aom_bot_config=Path("other.toml"))
     config = load_bot_config(settings, cwd=tmp_path, environ=SECRETS)
     assert list(config.profiles) == ["p"]
     assert config.source == tmp_path / "other.toml"
@@ -430,7 +434,7 @@ def test_aom_bot_config_wins_over_the_working_directory_and_may_be_relative(
 def test_aom_bot_config_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """The variable's name is AOM_BOT_CONFIG."""
     monkeypatch.setenv("AOM_BOT_CONFIG", "/etc/aom-bot/aom-bot.toml")
-    assert Settings(_env_file=None).aom_bot_config == Path("/etc/aom-bot/aom-bot.toml")  # type: ignore[call-arg]
+    assert Settings(_env_file=None).aom_bot_config == Path("/etc/aom-bot/aom-bot.toml")
 
 
 def test_a_named_file_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
@@ -470,7 +474,7 @@ def test_default_profile_must_exist_when_the_environment_has_none(tmp_path: Path
 
 def test_a_half_configured_environment_next_to_a_file_is_reported(tmp_path: Path) -> None:
     """AOM_PROJECT_ID without credentials, and a file that does not replace "default"."""
-    settings = Settings(_env_file=None, aom_project_id=PROD)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, aom_project_id=PROD)
     message = error_of(write(tmp_path, single(_TOKEN)), settings=settings)
     assert "the environment's profile 'default'" in message
     assert "No AOM credentials configured" in message
