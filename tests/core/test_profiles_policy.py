@@ -96,10 +96,9 @@ def test_a_rule_with_users_and_groups_admits_either() -> None:
     """users OR groups: the listed user, or a member of a listed group; nobody else."""
     rule = AllowRule(frozenset({"*"}), frozenset({T}), users=frozenset({ALICE}), groups=ONCALL)
     policy = Policy((rule,))
-    where = {"profile": "p", "channel_id": PROD_CH}
-    assert policy.allows(T, **where, user_id=ALICE)
-    assert policy.allows(T, **where, user_id=BOB, user_groups=ONCALL)
-    assert not policy.allows(T, **where, user_id=BOB)
+    assert policy.allows(T, profile="p", channel_id=PROD_CH, user_id=ALICE)
+    assert policy.allows(T, profile="p", channel_id=PROD_CH, user_id=BOB, user_groups=ONCALL)
+    assert not policy.allows(T, profile="p", channel_id=PROD_CH, user_id=BOB)
 
 
 def test_anyone_may_says_whether_a_button_is_worth_showing(tmp_path: Path) -> None:
