@@ -186,3 +186,26 @@ async def test_the_environment_client_is_built_as_before(demo: Demo) -> None:
     async with build_aom_client(settings, transport=served(demo)) as client:
         assert await client.list_workflows()
         assert repr(client) == f"AomClient(base_url='{SIM}', project_id='{demo.project_id}')"
+
+
+async def test_a_replaced_auth_is_closed_with_the_client_not_before() -> None:
+    """A request in flight may still use the old auth (its IAM client): closed at aclose only."""
+    closed: list[str] = []
+
+    class Recording(httpx.Auth):
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        async def aclose(self) -> None:
+            closed.append(self.name)
+
+    client = build_profile_client(
+        profile(PROJECT, StaticTokenCredentials(SecretStr("t"))),
+        SETTINGS,
+        transport=httpx.MockTransport(lambda r: httpx.Response(200)),
+    )
+    client.replace_auth(Recording("first"))
+    client.replace_auth(Recording("second"))
+    assert closed == []
+    await client.aclose()
+    assert closed == ["first", "second"]
