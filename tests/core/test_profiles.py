@@ -478,3 +478,9 @@ def test_a_half_configured_environment_next_to_a_file_is_reported(tmp_path: Path
     message = error_of(write(tmp_path, single(_TOKEN)), settings=settings)
     assert "the environment's profile 'default'" in message
     assert "No AOM credentials configured" in message
+
+
+def test_an_empty_aom_bot_config_means_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AOM_BOT_CONFIG= (empty, as a template may leave it) is no file, not the directory."""
+    monkeypatch.setenv("AOM_BOT_CONFIG", "")
+    assert Settings(_env_file=None).aom_bot_config is None
