@@ -34,6 +34,7 @@ from aom_bot.errors import (
     InvalidIdError,
     SlackDeliveryError,
     StoreError,
+    UnknownProfileError,
 )
 
 if TYPE_CHECKING:
@@ -181,7 +182,7 @@ def _run(work: Callable[[], Awaitable[T]]) -> T:
     except KeyboardInterrupt:
         _stderr.print("interrupted")
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
-    except (ConfigError, InvalidIdError, StoreError) as exc:
+    except (ConfigError, InvalidIdError, StoreError, UnknownProfileError) as exc:
         # StoreError: the configured database cannot be opened or used.
         _fail(ExitCode.USAGE, exc.user_message(cli=True))
     except (AomError, SlackDeliveryError) as exc:
@@ -457,6 +458,18 @@ def migrate() -> None:
         _stderr.print(f"store is at schema version {version}")
 
     _run(work)
+
+
+def _add_profile_commands() -> None:
+    # Imported here: cli_profiles uses this module's helpers (lazily), and the commands belong
+    # to this app.
+    from aom_bot.cli_profiles import config_app, profiles
+
+    app.command("profiles")(profiles)
+    app.add_typer(config_app, name="config")
+
+
+_add_profile_commands()
 
 
 def main() -> None:

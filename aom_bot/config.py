@@ -194,6 +194,11 @@ class Settings(BaseSettings):
     #: the profiles and access policy file (``aom_bot.profiles``); else ./aom-bot.toml if present
     aom_bot_config: Path | None = None
 
+    @field_validator("aom_bot_config", mode="before")
+    @classmethod
+    def _unset_if_empty(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("aom_bot_log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:

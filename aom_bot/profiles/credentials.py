@@ -166,9 +166,10 @@ def inline_secret_problems(
             continue
         shown = key if len(key) <= 40 else key[:37] + "..."
         if _secret_word(key, loose=in_credentials) is not None:
+            # "KEY is" rather than "KEY:": log redaction would take "sk: …" for a secret
             problems.append(
-                f"{path}.{shown}: secrets must not stand in the file; reference it instead: "
-                f"{_instead(key)}"
+                f"{path}.{shown} is a secret written into the file, which is refused (its value "
+                f"is not shown); reference it instead: {_instead(key)}"
             )
         elif in_credentials:
             problems.append(
