@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
@@ -27,7 +28,7 @@ SUBSCRIPTION_COLUMNS = (
     "id, channel_id, workflow_id, workflow_name, failures_only, mention, created_by, created_at"
 )
 
-_E = TypeVar("_E", FollowState, EndReason, CompletionState)
+_E = TypeVar("_E", bound=StrEnum)
 
 
 class Row(Protocol):
@@ -53,7 +54,8 @@ def unique_keys(keys: Iterable[str]) -> list[str]:
     return sorted(set(keys))
 
 
-def _enum(kind: type[_E], raw: object) -> _E:
+def stored_enum(kind: type[_E], raw: object) -> _E:
+    """A stored enum value; one this version does not know is a ``StoreError``."""
     try:
         return kind(str(raw))
     except ValueError:
@@ -86,14 +88,14 @@ def follow_from_row(
         deadline=required("deadline"),
         subscription_id=None if row["subscription_id"] is None else int(row["subscription_id"]),
         mention=row["mention"],
-        state=_enum(FollowState, row["state"]),
-        end_reason=None if end_reason is None else _enum(EndReason, end_reason),
+        state=stored_enum(FollowState, row["state"]),
+        end_reason=None if end_reason is None else stored_enum(EndReason, end_reason),
         ended_at=when(row["ended_at"]),
         fingerprint=row["fingerprint"],
         rendered_at=when(row["rendered_at"]),
         unreachable_since=when(row["unreachable_since"]),
         announced=frozenset(announced),
-        completion_state=_enum(CompletionState, row["completion_state"]),
+        completion_state=stored_enum(CompletionState, row["completion_state"]),
         completion_owner=row["completion_owner"],
         completion_claimed_at=when(row["completion_claimed_at"]),
         completion_ts=row["completion_ts"],

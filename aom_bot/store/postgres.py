@@ -32,7 +32,7 @@ from aom_bot.store._common import (
     utc,
 )
 from aom_bot.store.dialect import POSTGRES, numbered
-from aom_bot.store.migrations import load_migrations
+from aom_bot.store.migrations import load_migrations, unknown_versions
 from aom_bot.store.shared import SharedQueries, Tx
 
 __all__ = ["PostgresStore"]
@@ -149,7 +149,8 @@ class PostgresStore(SharedQueries):
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def migrate(self) -> None:
-        """Apply pending migrations, each in its own locked transaction; refuse a newer schema."""
+        """Apply every migration the database lacks, each in its own locked transaction; refuse
+        a database holding a version this build does not know (a newer aom-bot's)."""
         steps = load_migrations("postgres")
         lock_name = f"aom_bot.store.migrate:{self._schema or ''}"
         for step in [*steps, None]:  # a last round only re-checks the version
@@ -161,10 +162,12 @@ class PostgresStore(SharedQueries):
                     "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
                     " name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
                 )
-                current = await self._version(conn)
-                if current > len(steps):
-                    raise newer_schema_error(current, len(steps))
-                if step is None or step.version <= current:
+                applied = {
+                    int(row[0]) for row in await conn.fetch("SELECT version FROM schema_migrations")
+                }
+                if newer := unknown_versions(steps, applied):
+                    raise newer_schema_error(newer[-1], steps[-1].version)
+                if step is None or step.version in applied:
                     continue
                 await conn.execute(step.sql)
                 await conn.execute(
