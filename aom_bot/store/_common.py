@@ -122,9 +122,14 @@ def subscription_from_row(row: Row, when: Callable[[Any], datetime | None]) -> S
 
 
 def newer_schema_error(found: int, known: int) -> StoreError:
-    """The refusal a store gives when the database was migrated by a newer aom-bot."""
+    """The refusal a store gives when the database holds migration ``found``, which this
+    version (whose newest is ``known``) lacks: a newer aom-bot migrated it."""
+    if found > known:
+        said = f"The database schema is at version {found}, newer than this aom-bot knows ({known})."
+    else:
+        said = f"The database schema has migration {found}, which this aom-bot does not have."
     return StoreError(
-        f"The database schema is at version {found}, newer than this aom-bot knows ({known}).",
+        said,
         hint="Upgrade aom-bot on this replica; never run an older version against a newer schema.",
     )
 
