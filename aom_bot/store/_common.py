@@ -125,7 +125,9 @@ def newer_schema_error(found: int, known: int) -> StoreError:
     """The refusal a store gives when the database holds migration ``found``, which this
     version (whose newest is ``known``) lacks: a newer aom-bot migrated it."""
     if found > known:
-        said = f"The database schema is at version {found}, newer than this aom-bot knows ({known})."
+        said = (
+            f"The database schema is at version {found}, newer than this aom-bot knows ({known})."
+        )
     else:
         said = f"The database schema has migration {found}, which this aom-bot does not have."
     return StoreError(
