@@ -355,9 +355,10 @@ class Store(Protocol):
         ...
 
     async def audit_entries(
-        self, *, since: datetime | None = None, limit: int = 1000
+        self, *, since: datetime | None = None, limit: int | None = 1000
     ) -> list[AuditEntry]:
-        """Entries at or after ``since`` (all without it), newest first, at most ``limit``."""
+        """Entries at or after ``since`` (all without it), newest first, at most ``limit``
+        (``None``: all of them)."""
         ...
 
     # -- exactly-once actions ----------------------------------------------------------------

@@ -71,16 +71,19 @@ class ActionQueries(SqlBase):
         return audit_from_row(rows[0], self._dialect.read_time)
 
     async def audit_entries(
-        self, *, since: datetime | None = None, limit: int = 1000
+        self, *, since: datetime | None = None, limit: int | None = 1000
     ) -> list[AuditEntry]:
-        """Entries at or after ``since`` (all without it), newest first, at most ``limit``."""
-        where = "" if since is None else "WHERE at >= ?"
-        params = () if since is None else (self._dialect.time(since),)
+        """Entries at or after ``since`` (all without it), newest first, at most ``limit``
+        (``None``: all of them)."""
+        where, params = (
+            ("", []) if since is None else ("WHERE at >= ?", [self._dialect.time(since)])
+        )
+        if limit is not None:
+            params.append(max(limit, 0))
         rows = await self._fetch(
             f"SELECT {AUDIT_COLUMNS} FROM audit_log {where}"  # noqa: S608 - constant fragments
-            " ORDER BY at DESC, id DESC LIMIT ?",
+            f" ORDER BY at DESC, id DESC{'' if limit is None else ' LIMIT ?'}",
             *params,
-            max(limit, 0),
         )
         return [audit_from_row(row, self._dialect.read_time) for row in rows]
 

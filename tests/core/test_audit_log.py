@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import shlex
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from aom_bot.action_records import ActionKind, ActionOutcome, NewAuditEntry
-from aom_bot.audit_log import audit_log_line, log_value
+from aom_bot.audit_log import audit_log_line, audit_record, log_value, parse_since
 
 T0 = datetime(2025, 3, 1, 14, 3, tzinfo=UTC)
 
@@ -124,3 +124,68 @@ def test_a_long_name_is_cut() -> None:
 )
 def test_log_value_quotes_only_what_is_not_a_plain_id(value: str | None, shown: str) -> None:
     assert log_value(value) == shown
+
+
+# ---- --since and --json ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "back"),
+    [
+        ("30m", timedelta(minutes=30)),
+        ("24h", timedelta(hours=24)),
+        ("7d", timedelta(days=7)),
+        ("2w", timedelta(weeks=2)),
+        ("90s", timedelta(seconds=90)),
+        (" 24H ", timedelta(hours=24)),
+        ("0m", timedelta(0)),
+    ],
+)
+def test_since_takes_a_duration_back_from_now(text: str, back: timedelta) -> None:
+    assert parse_since(text, now=T0) == T0 - back
+
+
+def test_since_takes_an_iso_time_in_utc_unless_it_names_an_offset() -> None:
+    assert parse_since("2025-03-01T14:00Z", now=T0) == datetime(2025, 3, 1, 14, 0, tzinfo=UTC)
+    assert parse_since("2025-03-01T14:00", now=T0) == datetime(2025, 3, 1, 14, 0, tzinfo=UTC)
+    eight = parse_since("2025-03-01T22:00+08:00", now=T0)
+    assert (eight, eight.tzinfo) == (datetime(2025, 3, 1, 14, 0, tzinfo=UTC), UTC)
+    assert parse_since("2025-03-01", now=T0) == datetime(2025, 3, 1, tzinfo=UTC)
+
+
+def test_since_never_reaches_before_1970() -> None:
+    """A huge duration or an ancient year means "everything", not an overflow."""
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    assert parse_since("999999d", now=T0) == epoch
+    assert parse_since("0900-01-01", now=T0) == epoch
+
+
+@pytest.mark.parametrize("text", ["", "5x", "yesterday", "24", "-1h", "1.5h", "2025-13-01"])
+def test_since_refuses_anything_else_saying_what_it_takes(text: str) -> None:
+    with pytest.raises(ValueError, match=r"neither a duration \(30m, 24h, 7d\) nor an ISO time"):
+        parse_since(text, now=T0)
+
+
+def test_the_json_record_has_exactly_the_documented_fields() -> None:
+    record = audit_record(entry(action=ActionKind.RUN, execution_id=None, result_execution_id="x"))
+    assert list(record) == [
+        "at",
+        "user_id",
+        "user_name",
+        "channel_id",
+        "profile",
+        "action",
+        "workflow_id",
+        "execution_id",
+        "node_id",
+        "outcome",
+        "aom_request_id",
+        "detail",
+        "result_execution_id",
+    ]
+    assert record["at"] == "2025-03-01T14:03:00Z"
+    assert (record["action"], record["execution_id"], record["result_execution_id"]) == (
+        "run",
+        None,
+        "x",
+    )
