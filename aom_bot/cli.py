@@ -481,9 +481,9 @@ def audit(
         if as_json:
             _print_json([audit_record(entry) for entry in entries])
         elif entries:
-            from aom_bot.render.audit_table import render_audit_table
-
             from rich.measure import Measurement
+
+            from aom_bot.render.audit_table import render_audit_table
 
             out = Console(highlight=False)
             table = render_audit_table(entries)
