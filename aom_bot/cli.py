@@ -472,6 +472,58 @@ def _add_profile_commands() -> None:
 _add_profile_commands()
 
 
+@app.command()
+def audit(
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            help="Only entries this recent: 30m, 24h, 7d, or from an ISO time such as "
+            "2025-03-01T14:00Z (UTC unless it names an offset). Default: all.",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the audit log of actions on executions (terminate, retry, skip, continue, run,
+    and every refusal), newest first."""
+    from datetime import UTC, datetime
+
+    from aom_bot.audit_log import audit_record, parse_since
+
+    try:
+        start = None if since is None else parse_since(since, now=datetime.now(UTC))
+    except ValueError as exc:
+        _fail(ExitCode.USAGE, str(exc))
+
+    async def work() -> None:
+        from aom_bot import runtime
+
+        settings = _settings(quiet=True)
+
+        def timed_out(within: str) -> AomBotError:
+            return StoreError(f"The store did not answer within {within}.")
+
+        async with _deadline(settings, timed_out):
+            entries = await runtime.read_audit(settings, since=start)
+        if as_json:
+            _print_json([audit_record(entry) for entry in entries])
+        elif entries:
+            from rich.measure import Measurement
+
+            from aom_bot.render.audit_table import render_audit_table
+
+            out = Console(highlight=False)
+            table = render_audit_table(entries)
+            natural = Measurement.get(out, out.options.update_width(100_000), table).maximum
+            out.width = max(out.width, natural)  # one entry, one line, however narrow
+            out.print(table)
+        else:
+            after = "" if start is None else f" since {start:%Y-%m-%d %H:%M:%S} UTC"
+            _stderr.print(f"no audit entries{after}", markup=False)
+
+    _run(work)
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

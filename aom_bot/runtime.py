@@ -32,6 +32,9 @@ from aom_bot.profiles import DEFAULT_PROFILE, Profile, env_profile
 from aom_bot.render.scrub import Scrubber
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from aom_bot.action_records import AuditEntry
     from aom_bot.simulator import Demo
 
 __all__ = [
@@ -43,6 +46,7 @@ __all__ = [
     "database_url",
     "in_process_simulator",
     "migrate_store",
+    "read_audit",
     "rotate_credentials",
     "serve_simulator",
     "simulator_settings",
@@ -329,5 +333,23 @@ async def migrate_store(settings: Settings) -> int:
     try:
         await store.migrate()
         return await store.schema_version()
+    finally:
+        await store.aclose()
+
+
+#: the schema version that created the audit log (migration ``0004_actions``)
+AUDIT_SCHEMA_VERSION = 4
+
+
+async def read_audit(settings: Settings, *, since: datetime | None) -> list[AuditEntry]:
+    """The audit log, newest first (from ``since`` on). Reading never migrates, so a
+    read-only database role can audit; a store older than the audit log has no entries."""
+    from aom_bot.store import open_store
+
+    store = await open_store(database_url(settings))
+    try:
+        if await store.schema_version() < AUDIT_SCHEMA_VERSION:
+            return []
+        return await store.audit_entries(since=since, limit=None)
     finally:
         await store.aclose()

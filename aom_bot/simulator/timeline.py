@@ -13,8 +13,8 @@ from enum import StrEnum
 
 from aom_bot.simulator.scenarios import ExecutionPlan, HostRun, NodeKind, NodeSpec, Outcome
 
-__all__ = ["CANCEL_DELAY_MS", "RESTART_STAGGER_MS", "Action", "ActionKind", "Bucket",
-           "HostState", "NodeState", "Snapshot", "replay"]  # fmt: skip
+__all__ = ["CANCEL_DELAY_MS", "RESTART_STAGGER_MS", "Action", "Bucket", "HostState",
+           "NodeState", "OpKind", "Snapshot", "replay"]  # fmt: skip
 
 #: scenario ms between a terminate request and the run showing ``cancel``
 CANCEL_DELAY_MS = 2000
@@ -24,7 +24,7 @@ RESTART_STAGGER_MS = 200
 TERMINAL = frozenset({"success", "fail", "cancel"})
 
 
-class ActionKind(StrEnum):
+class OpKind(StrEnum):
     """What a person (or the plan) did to a run."""
 
     TERMINATE = "terminate"
@@ -47,7 +47,7 @@ class Action:
     """An accepted intervention, at a moment of the world clock."""
 
     at_ms: int
-    kind: ActionKind
+    kind: OpKind
     node_id: str = ""
     by: str = ""
 
@@ -109,9 +109,7 @@ class _Clock:
             self.next = min(self.next, moment)
 
 
-def _first(
-    actions: list[Action], kinds: set[ActionKind], node_id: str, after: int
-) -> Action | None:
+def _first(actions: list[Action], kinds: set[OpKind], node_id: str, after: int) -> Action | None:
     for action in actions:
         if action.kind in kinds and action.node_id == node_id and action.at_ms >= after:
             return action
@@ -162,7 +160,7 @@ class _Walk:
                 any_failed = any_failed or failed
                 continue
             waiting = "waitApproval" if spec.kind is NodeKind.APPROVAL else "pausing"
-            go = _first(self.actions, {ActionKind.CONTINUE}, spec.node_id, cursor)
+            go = _first(self.actions, {OpKind.CONTINUE}, spec.node_id, cursor)
             if go is None:
                 nodes.append(NodeState(spec, cursor, waiting, message=spec.message))
                 return self._snap(waiting, nodes, waiting_node=spec.node_id)
@@ -198,11 +196,11 @@ class _Walk:
             node.status = spec.reported_status or "fail"
             if spec.continue_on_failure:
                 return end, True
-            act = _first(self.actions, {ActionKind.RESTART, ActionKind.SKIP}, spec.node_id, end)
+            act = _first(self.actions, {OpKind.RESTART, OpKind.SKIP}, spec.node_id, end)
             if act is None:
                 return self._snap("fail", nodes, end=end, failed_node=spec.node_id)
             self.clock.mark(act.at_ms)
-            if act.kind is ActionKind.SKIP:
+            if act.kind is OpKind.SKIP:
                 return act.at_ms, False
             node.status = "executing"
             node.end_ms = None
@@ -243,7 +241,7 @@ def _cancel(snap: Snapshot, at: int, done: int, now: int) -> Snapshot:
 def replay(plan: ExecutionPlan, *, begin_ms: int, speed: float, actions: list[Action],
            now_ms: int) -> Snapshot:  # fmt: skip
     """The state of a run at ``now_ms``. ``actions`` must be in the order they were accepted."""
-    stop = next((a for a in actions if a.kind is ActionKind.TERMINATE), None)
+    stop = next((a for a in actions if a.kind is OpKind.TERMINATE), None)
     stop_at = stop.at_ms if stop else None
     if plan.terminate_after_ms is not None:
         auto = begin_ms + round(plan.terminate_after_ms / speed)

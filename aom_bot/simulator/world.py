@@ -32,7 +32,7 @@ from aom_bot.simulator.scenarios import (
     history_plan,
     make_inventory,
 )
-from aom_bot.simulator.timeline import Action, ActionKind, Snapshot, replay
+from aom_bot.simulator.timeline import Action, OpKind, Snapshot, replay
 
 __all__ = [
     "EpochClock",
@@ -270,7 +270,7 @@ class World:
         snap = self._cached(ex).snap
         if snap.terminal or snap.status == "canceling":
             return False
-        ex.actions.append(Action(self.now_ms(), ActionKind.TERMINATE, by=by))
+        ex.actions.append(Action(self.now_ms(), OpKind.TERMINATE, by=by))
         return True
 
     def operate(self, workflow_id: str, execution_id: str, action: str, node_id: str,
@@ -278,14 +278,14 @@ class World:
         """``restart`` / ``skip`` the failed node, or ``continue`` past a pause or approval."""
         ex = self._execution(workflow_id, execution_id)
         try:
-            kind = ActionKind(action)
+            kind = OpKind(action)
         except ValueError:
             raise RejectedError(f"Unknown action {action!r}.") from None
         snap = self._cached(ex).snap
-        if kind is ActionKind.CONTINUE:
+        if kind is OpKind.CONTINUE:
             if snap.waiting_node is None or snap.waiting_node != node_id:
                 raise RejectedError(f"Node {node_id!r} is not waiting to continue.")
-        elif kind in (ActionKind.RESTART, ActionKind.SKIP):
+        elif kind in (OpKind.RESTART, OpKind.SKIP):
             if snap.failed_node is None or snap.failed_node != node_id:
                 raise RejectedError(f"Node {node_id!r} has not failed.")
         else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
@@ -28,7 +29,7 @@ SUBSCRIPTION_COLUMNS = (
     "profile"
 )
 
-_E = TypeVar("_E", FollowState, EndReason, CompletionState)
+_E = TypeVar("_E", bound=StrEnum)
 
 
 class Row(Protocol):
@@ -54,7 +55,8 @@ def unique_keys(keys: Iterable[str]) -> list[str]:
     return sorted(set(keys))
 
 
-def _enum(kind: type[_E], raw: object) -> _E:
+def stored_enum(kind: type[_E], raw: object) -> _E:
+    """A stored enum value; one this version does not know is a ``StoreError``."""
     try:
         return kind(str(raw))
     except ValueError:
@@ -87,14 +89,14 @@ def follow_from_row(
         deadline=required("deadline"),
         subscription_id=None if row["subscription_id"] is None else int(row["subscription_id"]),
         mention=row["mention"],
-        state=_enum(FollowState, row["state"]),
-        end_reason=None if end_reason is None else _enum(EndReason, end_reason),
+        state=stored_enum(FollowState, row["state"]),
+        end_reason=None if end_reason is None else stored_enum(EndReason, end_reason),
         ended_at=when(row["ended_at"]),
         fingerprint=row["fingerprint"],
         rendered_at=when(row["rendered_at"]),
         unreachable_since=when(row["unreachable_since"]),
         announced=frozenset(announced),
-        completion_state=_enum(CompletionState, row["completion_state"]),
+        completion_state=stored_enum(CompletionState, row["completion_state"]),
         completion_owner=row["completion_owner"],
         completion_claimed_at=when(row["completion_claimed_at"]),
         completion_ts=row["completion_ts"],
@@ -123,9 +125,16 @@ def subscription_from_row(row: Row, when: Callable[[Any], datetime | None]) -> S
 
 
 def newer_schema_error(found: int, known: int) -> StoreError:
-    """The refusal a store gives when the database was migrated by a newer aom-bot."""
+    """The refusal a store gives when the database holds migration ``found``, which this
+    version (whose newest is ``known``) lacks: a newer aom-bot migrated it."""
+    if found > known:
+        said = (
+            f"The database schema is at version {found}, newer than this aom-bot knows ({known})."
+        )
+    else:
+        said = f"The database schema has migration {found}, which this aom-bot does not have."
     return StoreError(
-        f"The database schema is at version {found}, newer than this aom-bot knows ({known}).",
+        said,
         hint="Upgrade aom-bot on this replica; never run an older version against a newer schema.",
     )
 

@@ -7,7 +7,12 @@ half-written follow behind. There is no clock in here: callers pass times in, as
 datetimes (converted to UTC), so tests can run on simulated time.
 
 Exactly-once steps are *claims*: ``claim_completion``, ``claim_announcement`` and
-``claim_post`` return ``True`` for exactly one caller, however many replicas or retries race.
+``claim_post`` return ``True`` for exactly one caller, however many replicas or retries race;
+``claim_action`` does the same for an action on an execution (terminate, retry…), and
+``decide_approval`` for the second person of a two-person request.
+
+The audit log is append-only: the store has no method to change or delete an entry, the
+database refuses it (triggers), and ``prune`` leaves it alone.
 
 ::
 
@@ -22,6 +27,19 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from aom_bot.action_records import (
+    ActionClaim,
+    ActionKind,
+    ActionOutcome,
+    ActionRecord,
+    ApprovalDecision,
+    ApprovalReason,
+    ApprovalRequest,
+    ApprovalState,
+    AuditEntry,
+    NewAuditEntry,
+)
+
 # The records are core types (render/ shows them without importing the store); re-exported here
 # so ``from aom_bot.store.base import Follow`` keeps working.
 from aom_bot.records import (
@@ -35,14 +53,26 @@ from aom_bot.records import (
     NewSubscription,
     Subscription,
 )
+from aom_bot.store.action_base import ActionStore
 
 __all__ = [
     "DEFAULT_MAX_FOLLOW",
     "DEFAULT_PROFILE_NAME",
+    "ActionClaim",
+    "ActionKind",
+    "ActionOutcome",
+    "ActionRecord",
+    "ActionStore",
+    "ApprovalDecision",
+    "ApprovalReason",
+    "ApprovalRequest",
+    "ApprovalState",
+    "AuditEntry",
     "CompletionState",
     "EndReason",
     "Follow",
     "FollowState",
+    "NewAuditEntry",
     "NewFollow",
     "NewSubscription",
     "Store",
@@ -50,8 +80,9 @@ __all__ = [
 ]
 
 
-class Store(Protocol):
-    """Persistence for follows, subscriptions, discovery memory and leases.
+class Store(ActionStore, Protocol):
+    """Persistence for follows, subscriptions, discovery memory and leases (and, from
+    ``ActionStore``, the audit log, the action ledger and two-person requests).
 
     All times are aware datetimes supplied by the caller; the store never reads a clock.
     Errors from the database arrive as ``aom_bot.errors.StoreError``.
@@ -327,5 +358,6 @@ class Store(Protocol):
         ...
 
     async def prune(self, before: datetime) -> None:
-        """Forget ended follows, seen executions and post claims and channel cards older than ``before``."""
+        """Forget ended follows, seen executions and post claims and channel cards older than
+        ``before``. The audit log, the action ledger and approvals are never pruned."""
         ...

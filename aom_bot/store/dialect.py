@@ -1,9 +1,11 @@
 """What SQLite and PostgreSQL spell differently, so the shared queries are written once.
 
 Shared SQL uses ``?`` placeholders (PostgreSQL's connection numbers them ``$1, $2, …``), the
-dialect's ``each`` for "the rows of a key list", ``same`` for NULL-safe equality and
-``announced`` for a follow's announced signatures. Times go in through ``time`` and come back
-through ``read_time``; rows become records through ``follow`` and ``subscription``.
+dialect's ``each`` for "the rows of a key list", ``same`` for NULL-safe equality,
+``announced`` for a follow's announced signatures, ``last_id`` for a new row's id and
+``lock_rows`` to hold the rows a ``SELECT`` read (no ``RETURNING``: SQLite before 3.35 lacks
+it). Times go in through ``time`` and come back through ``read_time``; rows become records
+through ``follow`` and ``subscription``.
 """
 
 from __future__ import annotations
@@ -47,6 +49,11 @@ class Dialect:
     same: str
     #: an expression listing a follow's announced signatures (JSON text or an array)
     announced: str
+    #: the id the connection's last INSERT generated
+    last_id: str
+    #: what a ``SELECT`` ends with to lock the rows it read until the transaction ends (SQLite:
+    #: nothing; ``BEGIN IMMEDIATE`` already holds the whole database)
+    lock_rows: str
     time: Callable[[datetime], Any]
     read_time: Callable[[Any], datetime | None]
     keys: Callable[[list[str]], Any]
@@ -94,6 +101,8 @@ SQLITE = Dialect(
     same="IS",
     announced="(SELECT json_group_array(signature) FROM follow_announcements a"
     " WHERE a.follow_id = follows.id)",
+    last_id="last_insert_rowid()",
+    lock_rows="",
     time=sqlite_time,
     read_time=_sqlite_read_time,
     keys=json.dumps,
@@ -104,6 +113,8 @@ POSTGRES = Dialect(
     each="unnest(?::text[]) AS k(value)",
     same="IS NOT DISTINCT FROM",
     announced="ARRAY(SELECT signature FROM follow_announcements a WHERE a.follow_id = follows.id)",
+    last_id="lastval()",
+    lock_rows="FOR UPDATE",
     time=utc,
     read_time=_postgres_read_time,
     keys=lambda keys: keys,

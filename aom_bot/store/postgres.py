@@ -32,7 +32,7 @@ from aom_bot.store._common import (
     utc,
 )
 from aom_bot.store.dialect import POSTGRES, numbered
-from aom_bot.store.migrations import load_migrations
+from aom_bot.store.migrations import load_migrations, unknown_versions
 from aom_bot.store.shared import SharedQueries, Tx
 
 __all__ = ["PostgresStore"]
@@ -149,11 +149,12 @@ class PostgresStore(SharedQueries):
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def migrate(self, *, target: int | None = None) -> None:
-        """Apply pending migrations (up to ``target``, if given), each in its own locked
-        transaction; refuse a newer schema."""
+        """Apply every migration the database lacks (up to ``target``, if given), each in its
+        own locked transaction; refuse a database holding a version this build does not know."""
         steps = load_migrations("postgres")
         lock_name = f"aom_bot.store.migrate:{self._schema or ''}"
-        for step in [*steps[:target], None]:  # a last round only re-checks the version
+        wanted = [s for s in steps if target is None or s.version <= target]
+        for step in [*wanted, None]:  # a last round only re-checks the versions
             async with self._conn(transaction=True) as conn:
                 await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", lock_name)
                 if self._schema:
@@ -162,10 +163,12 @@ class PostgresStore(SharedQueries):
                     "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
                     " name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
                 )
-                current = await self._version(conn)
-                if current > len(steps):
-                    raise newer_schema_error(current, len(steps))
-                if step is None or step.version <= current:
+                applied = {
+                    int(row[0]) for row in await conn.fetch("SELECT version FROM schema_migrations")
+                }
+                if newer := unknown_versions(steps, applied):
+                    raise newer_schema_error(newer[-1], steps[-1].version)
+                if step is None or step.version in applied:
                     continue
                 await conn.execute(step.sql)
                 await conn.execute(

@@ -1,7 +1,7 @@
 """The store methods whose SQL is the same on SQLite and PostgreSQL, written once.
 
-``SharedQueries`` gathers them (follows in ``shared_follows``, the engine's part in
-``shared_base``). What only one engine does well (leases in one statement with ``RETURNING``
+``SharedQueries`` gathers them (follows in ``shared_follows``, actions in ``shared_actions``,
+the engine's part in ``shared_base``). What only one engine does well (leases in one statement with ``RETURNING``
 on PostgreSQL, migrations, connections) stays in ``sqlite.py`` / ``postgres.py``.
 """
 
@@ -14,13 +14,14 @@ from typing import Any
 from aom_bot.errors import StoreError
 from aom_bot.store._common import SUBSCRIPTION_COLUMNS, unique_keys, utc
 from aom_bot.store.base import DEFAULT_PROFILE_NAME, NewSubscription, Subscription
+from aom_bot.store.shared_actions import ActionQueries
 from aom_bot.store.shared_base import CARD_KEY, Tx
 from aom_bot.store.shared_follows import FollowQueries
 
 __all__ = ["SharedQueries", "Tx"]
 
 
-class SharedQueries(FollowQueries):
+class SharedQueries(FollowQueries, ActionQueries):
     """The ``Store`` methods both engines run with the same SQL."""
 
     # -- leases ------------------------------------------------------------------------------
@@ -267,7 +268,8 @@ class SharedQueries(FollowQueries):
         )
 
     async def prune(self, before: datetime) -> None:
-        """Forget ended follows, seen executions, post claims and leases older than ``before``."""
+        """Forget ended follows, seen executions, post claims and leases older than ``before``
+        (never the audit log, the action ledger or approvals)."""
         cutoff = (self._dialect.time(before),)
         async with self._transaction() as tx:
             await tx.count("DELETE FROM follows WHERE state = 'ended' AND ended_at < ?", cutoff)

@@ -39,7 +39,7 @@ from aom_bot.store._common import (
     utc,
 )
 from aom_bot.store.dialect import SQLITE, sqlite_time
-from aom_bot.store.migrations import load_migrations
+from aom_bot.store.migrations import load_migrations, unknown_versions
 from aom_bot.store.shared import SharedQueries, Tx
 from aom_bot.store.sqlite_files import StoreFileWatch, file_identity, unwritable_reason
 
@@ -186,19 +186,20 @@ class SqliteStore(SharedQueries):
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def migrate(self, *, target: int | None = None) -> None:
-        """Apply pending migrations (up to ``target``, if given), each in its own transaction;
-        refuse a newer schema."""
+        """Apply every migration the database lacks (up to ``target``, if given), each in its
+        own transaction; refuse a database holding a version this build does not know."""
         steps = load_migrations("sqlite")
-        for step in steps[:target]:
+        wanted = [s for s in steps if target is None or s.version <= target]
+        for step in [*wanted, None]:  # a last round only re-checks the versions
             async with self._tx() as db:
                 await db.execute(
                     "CREATE TABLE IF NOT EXISTS schema_migrations ("
                     " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
                 )
-                current = await self._version(db)
-                if current > len(steps):
-                    raise newer_schema_error(current, len(steps))
-                if step.version <= current:
+                applied = await self._applied(db)
+                if newer := unknown_versions(steps, applied):
+                    raise newer_schema_error(newer[-1], steps[-1].version)
+                if step is None or step.version in applied:
                     continue
                 # executescript would COMMIT our transaction first; run statements one by one
                 for statement in _statements(step.sql):
@@ -207,9 +208,6 @@ class SqliteStore(SharedQueries):
                     "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                     (step.version, step.name, _text(datetime.now(UTC))),
                 )
-        # also refuse when there was nothing left to apply
-        if (found := await self.schema_version()) > len(steps):
-            raise newer_schema_error(found, len(steps))
 
     async def schema_version(self) -> int:
         """The highest applied migration, 0 on an empty database."""
@@ -226,6 +224,11 @@ class SqliteStore(SharedQueries):
         async with db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations") as cur:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
+
+    @staticmethod
+    async def _applied(db: aiosqlite.Connection) -> set[int]:
+        async with db.execute("SELECT version FROM schema_migrations") as cur:
+            return {int(row[0]) for row in await cur.fetchall()}
 
     async def aclose(self) -> None:
         """Close the connection (and its worker thread); closing twice is harmless."""
@@ -276,6 +279,17 @@ class SqliteStore(SharedQueries):
 
 
 def _statements(script: str) -> list[str]:
-    """Split a migration script into statements (our SQL files have no ';' in literals)."""
+    """Split a migration script into statements: a ``;`` ends one only where SQLite agrees
+    the statement is complete (a trigger's body holds several). Our SQL files have no ``;``
+    in literals or comments."""
     lines = [line for line in script.splitlines() if not line.lstrip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+    found: list[str] = []
+    pending = ""
+    for piece in "\n".join(lines).split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            found.append(pending.strip().removesuffix(";").strip())
+            pending = ""
+    if pending.strip(" \n;"):
+        found.append(pending.strip().removesuffix(";").strip())
+    return [statement for statement in found if statement]

@@ -1,9 +1,10 @@
 """The import rules of aom_bot's layers, read from the source with ``ast`` (nothing imported).
 
 Layers point inward: a pure core (AOM models, IDs, console links and signing, rendering, follow
-policy, config, errors, records, profiles) imports no Slack, HTTP transport, database or Starlette; the follow engine and
-the terminal never import the Slack listeners; the simulator takes only ``aom.signing`` and
-``errors`` from the package; and no two modules import each other in a circle.
+policy, config, errors, records, profiles, action records, the audit log line) imports no Slack,
+HTTP transport, database or Starlette; the follow engine and the terminal never import the Slack
+listeners; the simulator takes only ``aom.signing`` and ``errors`` from the package; and no two
+modules import each other in a circle.
 
 What counts:
 
@@ -51,6 +52,8 @@ CORE = (
     "aom_bot.errors",
     "aom_bot.records",
     "aom_bot.profiles",
+    "aom_bot.action_records",
+    "aom_bot.audit_log",
 )
 
 #: what the simulator may import from the package (besides itself)

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 TTL = timedelta(seconds=30)
 #: the schema version after ``migrate`` (both backends carry the same versions)
-LATEST = len(load_migrations("sqlite"))
+LATEST = load_migrations("sqlite")[-1].version
 
 
 def follow_request(**overrides: object) -> NewFollow:

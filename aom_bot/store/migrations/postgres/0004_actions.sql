@@ -1,0 +1,70 @@
+-- Acting on executions (issue 13): the audit log, the exactly-once action ledger and
+-- two-person requests. Unqualified names: the store's schema (search_path) holds them.
+
+-- Every attempted action and every refusal. Append-only: the trigger refuses UPDATE and
+-- DELETE, and nothing in aom-bot prunes it.
+CREATE TABLE audit_log (
+    id                  BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at                  TIMESTAMPTZ NOT NULL,
+    user_id             TEXT NOT NULL,
+    user_name           TEXT NOT NULL,
+    channel_id          TEXT NOT NULL,
+    profile             TEXT NOT NULL,
+    action              TEXT NOT NULL,
+    workflow_id         TEXT NOT NULL,
+    execution_id        TEXT,
+    node_id             TEXT,
+    outcome             TEXT NOT NULL,
+    aom_request_id      TEXT,
+    detail              TEXT NOT NULL DEFAULT '',
+    result_execution_id TEXT
+);
+CREATE INDEX audit_log_by_time ON audit_log (at, id);
+CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the audit log is append-only';
+END
+$$;
+CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+
+-- One row per action key: the first claim wins and sends the one AOM request.
+-- outcome is NULL while the action is in flight.
+CREATE TABLE actions (
+    key                 TEXT PRIMARY KEY,
+    kind                TEXT NOT NULL,
+    profile             TEXT NOT NULL,
+    workflow_id         TEXT NOT NULL,
+    execution_id        TEXT,
+    node_id             TEXT,
+    requested_by        TEXT NOT NULL,
+    user_name           TEXT NOT NULL,
+    channel_id          TEXT NOT NULL,
+    claimed_at          TIMESTAMPTZ NOT NULL,
+    outcome             TEXT,
+    finished_at         TIMESTAMPTZ,
+    aom_request_id      TEXT,
+    result_execution_id TEXT
+);
+CREATE INDEX actions_in_flight ON actions (claimed_at) WHERE outcome IS NULL;
+
+-- Two-person requests: requested -> approved | cancelled | expired, decided once.
+CREATE TABLE approvals (
+    key          TEXT PRIMARY KEY,
+    kind         TEXT NOT NULL,
+    profile      TEXT NOT NULL,
+    workflow_id  TEXT NOT NULL,
+    execution_id TEXT,
+    node_id      TEXT,
+    requested_by TEXT NOT NULL,
+    user_name    TEXT NOT NULL,
+    channel_id   TEXT NOT NULL,
+    message_ts   TEXT,
+    requested_at TIMESTAMPTZ NOT NULL,
+    expires_at   TIMESTAMPTZ NOT NULL,
+    state        TEXT NOT NULL DEFAULT 'requested'
+                 CHECK (state IN ('requested', 'approved', 'cancelled', 'expired')),
+    decided_by   TEXT,
+    decided_at   TIMESTAMPTZ
+);
+CREATE INDEX approvals_open ON approvals (expires_at) WHERE state = 'requested';
