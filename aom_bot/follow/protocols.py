@@ -6,10 +6,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from aom_bot.aom.models import ExecutionDetail
+from aom_bot.render.kit import MessageLike, MessageSource
 
 __all__ = ["CardNotifier", "ExecutionSource", "MessageLike", "MessageSource"]
 
@@ -28,18 +29,6 @@ class ExecutionSource(Protocol):
         ``previous_digest`` (then ``None``: not decoded). What a poll asks, so an unchanged
         body costs a request and a hash, not a parse."""
         ...
-
-
-class MessageLike(Protocol):
-    """A renderable Slack message (``render.SlackMessage``)."""
-
-    def to_dict(self) -> dict[str, Any]:
-        """``text``/``blocks`` keyword arguments for the Web API."""
-        ...
-
-
-#: a message, or a function rendering the latest one once the notifier may send
-MessageSource = MessageLike | Callable[[], MessageLike]
 
 
 class CardNotifier(Protocol):

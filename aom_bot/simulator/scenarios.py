@@ -25,12 +25,12 @@ from aom_bot.simulator.texts import (
 
 __all__ = [
     "SCENARIOS",
+    "AttemptOutcome",
     "ExecutionPlan",
     "HostRun",
     "HostSpec",
     "NodeKind",
     "NodeSpec",
-    "Outcome",
     "Scenario",
     "get_scenario",
     "history_plan",
@@ -60,7 +60,7 @@ class HostSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class AttemptOutcome:
     """How one attempt on a host ends."""
 
     ok: bool
@@ -78,8 +78,8 @@ class HostRun:
     host: HostSpec
     start_ms: int
     duration_ms: int
-    outcome: Outcome
-    retry: Outcome
+    outcome: AttemptOutcome
+    retry: AttemptOutcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,12 +162,12 @@ def make_inventory(
 # -- building blocks -------------------------------------------------------------------------
 
 
-def _ok(rng: random.Random, host: HostSpec, log: str | None = None) -> Outcome:
-    return Outcome(ok=True, log=success_log(rng, host.os_type) if log is None else log)
+def _ok(rng: random.Random, host: HostSpec, log: str | None = None) -> AttemptOutcome:
+    return AttemptOutcome(ok=True, log=success_log(rng, host.os_type) if log is None else log)
 
 
-def _fail(sig: ErrorSignature, rng: random.Random, host: HostSpec) -> Outcome:
-    return Outcome(
+def _fail(sig: ErrorSignature, rng: random.Random, host: HostSpec) -> AttemptOutcome:
+    return AttemptOutcome(
         ok=False,
         log=sig.render_log(rng, host.ip),
         exit_code=sig.exit_code,
@@ -177,14 +177,14 @@ def _fail(sig: ErrorSignature, rng: random.Random, host: HostSpec) -> Outcome:
     )
 
 
-def _fail_log(log: str, exit_code: str = "1") -> Outcome:
-    return Outcome(ok=False, log=log, exit_code=exit_code)
+def _fail_log(log: str, exit_code: str = "1") -> AttemptOutcome:
+    return AttemptOutcome(ok=False, log=log, exit_code=exit_code)
 
 
 def _timed(
     hosts: Sequence[HostSpec],
     rng: random.Random,
-    outcome: Callable[[int, HostSpec], tuple[Outcome, Outcome]],
+    outcome: Callable[[int, HostSpec], tuple[AttemptOutcome, AttemptOutcome]],
     *,
     wave: int = 50,
     wave_gap_ms: int = 3000,
@@ -200,8 +200,8 @@ def _timed(
     return tuple(runs)
 
 
-def _all_ok(rng: random.Random) -> Callable[[int, HostSpec], tuple[Outcome, Outcome]]:
-    def outcome(_: int, host: HostSpec) -> tuple[Outcome, Outcome]:
+def _all_ok(rng: random.Random) -> Callable[[int, HostSpec], tuple[AttemptOutcome, AttemptOutcome]]:
+    def outcome(_: int, host: HostSpec) -> tuple[AttemptOutcome, AttemptOutcome]:
         ok = _ok(rng, host)
         return ok, ok
 
@@ -221,7 +221,7 @@ def _few_failures(hosts: Sequence[HostSpec], rng: random.Random) -> ExecutionPla
         zip(sorted(rng.sample(range(len(hosts)), min(3, len(hosts)))), errors, strict=False)
     )
 
-    def outcome(i: int, host: HostSpec) -> tuple[Outcome, Outcome]:
+    def outcome(i: int, host: HostSpec) -> tuple[AttemptOutcome, AttemptOutcome]:
         if i not in failing:
             ok = _ok(rng, host)
             return ok, ok
@@ -243,7 +243,7 @@ def _pick(rng: random.Random, weighted: Sequence[tuple[str, float]]) -> str:
 
 
 def _mass_failure(hosts: Sequence[HostSpec], rng: random.Random) -> ExecutionPlan:
-    def outcome(_: int, host: HostSpec) -> tuple[Outcome, Outcome]:
+    def outcome(_: int, host: HostSpec) -> tuple[AttemptOutcome, AttemptOutcome]:
         hard = host.availability_zone == _HARD_ZONE
         if rng.random() >= (0.75 if hard else 0.08):
             ok = _ok(rng, host)
@@ -264,7 +264,7 @@ def _large(hosts: Sequence[HostSpec], rng: random.Random) -> ExecutionPlan:
     odd_logs = set(specials[5:])
     linux_errors = ("not-a-directory", "repo-unreachable", "agent-offline")
 
-    def outcome(i: int, host: HostSpec) -> tuple[Outcome, Outcome]:
+    def outcome(i: int, host: HostSpec) -> tuple[AttemptOutcome, AttemptOutcome]:
         log = HOSTILE_LOGS["yum-4k"] if i in big_logs else None
         log = HOSTILE_LOGS["emoji-cjk"] if i in odd_logs else log
         if i not in failing:
@@ -289,8 +289,8 @@ def _large(hosts: Sequence[HostSpec], rng: random.Random) -> ExecutionPlan:
 
 
 def _shifted(
-    outcome: Callable[[int, HostSpec], tuple[Outcome, Outcome]], offset: int
-) -> Callable[[int, HostSpec], tuple[Outcome, Outcome]]:
+    outcome: Callable[[int, HostSpec], tuple[AttemptOutcome, AttemptOutcome]], offset: int
+) -> Callable[[int, HostSpec], tuple[AttemptOutcome, AttemptOutcome]]:
     return lambda i, host: outcome(i + offset, host)
 
 
@@ -306,12 +306,12 @@ _LONG_LOG_CASES: tuple[tuple[str, bool, str], ...] = (
 
 
 def _long_logs(hosts: Sequence[HostSpec], rng: random.Random) -> ExecutionPlan:
-    def outcome(i: int, host: HostSpec) -> tuple[Outcome, Outcome]:
+    def outcome(i: int, host: HostSpec) -> tuple[AttemptOutcome, AttemptOutcome]:
         if i >= len(_LONG_LOG_CASES):
             plain = _ok(rng, host)
             return plain, plain
         key, succeeded, exit_code = _LONG_LOG_CASES[i]
-        result = Outcome(ok=succeeded, log=HOSTILE_LOGS[key], exit_code=exit_code)
+        result = AttemptOutcome(ok=succeeded, log=HOSTILE_LOGS[key], exit_code=exit_code)
         return result, result
 
     runs = _timed(hosts, rng, outcome, duration_ms=(2000, 8000))
@@ -345,7 +345,7 @@ def _terminated(hosts: Sequence[HostSpec], rng: random.Random) -> ExecutionPlan:
 
 
 def _doc_contradiction(hosts: Sequence[HostSpec], rng: random.Random) -> ExecutionPlan:
-    def outcome(i: int, host: HostSpec) -> tuple[Outcome, Outcome]:
+    def outcome(i: int, host: HostSpec) -> tuple[AttemptOutcome, AttemptOutcome]:
         if i == 0:
             ok = _ok(rng, host)
             return ok, ok
@@ -389,7 +389,7 @@ def history_plan(hosts: Sequence[HostSpec], rng: random.Random, *, ok: bool) -> 
     failing = set() if ok else set(rng.sample(range(len(hosts)), min(2, len(hosts))))
     sig = ERROR_SIGNATURES["not-a-directory"]
 
-    def outcome(i: int, host: HostSpec) -> tuple[Outcome, Outcome]:
+    def outcome(i: int, host: HostSpec) -> tuple[AttemptOutcome, AttemptOutcome]:
         first = _fail(sig, rng, host) if i in failing else _ok(rng, host)
         return first, first
 

@@ -21,7 +21,7 @@ import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -36,22 +36,11 @@ from aom_bot.errors import (
     SlackNotInChannel,
     SlackRejected,
 )
+from aom_bot.render.kit import MessageLike, MessageSource
 
 __all__ = ["MessageLike", "NotifierStats", "Rate", "SlackLimits", "SlackNotifier"]
 
 log = logging.getLogger(__name__)
-
-
-class MessageLike(Protocol):
-    """What the notifier sends: ``render.SlackMessage`` or anything with the same ``to_dict``."""
-
-    def to_dict(self) -> dict[str, Any]:
-        """Keyword arguments for chat.postMessage / chat.update (``text``, ``blocks``…)."""
-        ...
-
-
-#: a message, or a function rendering the latest one when the send slot arrives (coalescing)
-MessageSource = MessageLike | Callable[[], MessageLike]
 
 
 @dataclass(frozen=True, slots=True)
