@@ -24,7 +24,7 @@ from aom_bot.errors import TaskEnded
 from aom_bot.follow.discovery import SubscriptionDiscovery
 from aom_bot.follow.engine import FollowEngine
 from aom_bot.health import Health
-from aom_bot.render.links import console_link
+from aom_bot.render.links import ConsoleLinks, ConsoleUrl
 from aom_bot.render.scrub import Scrubber
 from aom_bot.slack.app import create_app
 from aom_bot.slack.deps import (
@@ -262,17 +262,8 @@ def _only_profile(profiles: Mapping[str, AomProfile]) -> AomProfile:
     return next(iter(profiles.values()))
 
 
-def _console_url(opts: BotOptions) -> Callable[[str, str], str | None]:
-    def console_url(workflow_id: str, execution_id: str) -> str | None:
-        return console_link(
-            opts.console_url_template,
-            region=opts.region,
-            project_id=opts.project_id,
-            workflow_id=workflow_id,
-            execution_id=execution_id,
-        )
-
-    return console_url
+def _console_url(opts: BotOptions) -> ConsoleUrl:
+    return ConsoleLinks(opts.console_url_template, region=opts.region, project_id=opts.project_id)
 
 
 def aom_unreachable(profiles: Sequence[Reachability]) -> Callable[[], Awaitable[str | None]]:

@@ -19,8 +19,9 @@ from aom_bot.aom.models import ExecutionDetail, Workflow
 from aom_bot.aom.names import WorkflowNames
 from aom_bot.config import Settings
 from aom_bot.errors import AomError, AomResponseError, ConfigError, InvalidIdError
-from aom_bot.render import SlackMessage, execution_message
-from aom_bot.render.links import console_link, validate_console_template
+from aom_bot.render import SlackMessage
+from aom_bot.render.card import execution_card
+from aom_bot.render.links import ConsoleLinks, validate_console_template
 from aom_bot.render.scrub import Scrubber
 from aom_bot.runtime import (
     DEFAULT_DEMO_SCENARIO,
@@ -77,21 +78,20 @@ class AomSession:
             hint="Usage: aom-bot show WORKFLOW_ID EXECUTION_ID (or try --simulator).",
         )
 
-    def console_url(self, workflow_id: str, execution_id: str) -> str | None:
-        return console_link(
+    def console_links(self) -> ConsoleLinks:
+        return ConsoleLinks(
             self.settings.aom_console_url,
             region=self.settings.aom_region or "",
             project_id=self.client.project_id,
-            workflow_id=workflow_id,
-            execution_id=execution_id,
         )
 
     async def slack_message(self, execution: ExecutionDetail) -> SlackMessage:
-        return execution_message(
+        """The card ``show --blocks`` prints: the one the bot would post."""
+        return execution_card(
             execution,
             now=datetime.now(UTC),
+            console=self.console_links(),
             workflow_name=await self.names.name(execution.workflow_id),
-            console_url=self.console_url(execution.workflow_id, execution.execution_id),
             scrubber=self.scrubber,
         )
 

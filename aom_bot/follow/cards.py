@@ -21,8 +21,9 @@ from aom_bot.follow import policy
 from aom_bot.follow.protocols import CardNotifier, MessageLike
 from aom_bot.follow.state import FollowStats, Live
 from aom_bot.render.analysis import visible_fingerprint
+from aom_bot.render.card import execution_card
 from aom_bot.render.kit import SlackMessage
-from aom_bot.render.message import execution_message
+from aom_bot.render.links import ConsoleUrl
 from aom_bot.render.scrub import Scrubber
 from aom_bot.store.base import Store
 
@@ -39,7 +40,7 @@ class CardRenderer:
         *,
         clock: Clock,
         scrubber: Scrubber,
-        console_url: Callable[[str, str], str | None] | None,
+        console_url: ConsoleUrl | None,
         workflow_names: Callable[[str], Awaitable[str | None]] | None,
     ) -> None:
         self._clock = clock
@@ -56,15 +57,12 @@ class CardRenderer:
         notice: str | None,
     ) -> SlackMessage:
         """The card of ``execution`` as of now."""
-        console = None
-        if self._console_url is not None and execution.workflow_id:
-            console = self._console_url(execution.workflow_id, execution.execution_id)
-        return execution_message(
+        return execution_card(
             execution,
             now=self._clock.now(),
+            console=self._console_url,
             workflow_name=workflow_name,
             following=following,
-            console_url=console,
             notice=notice,
             scrubber=self._scrubber,
         )

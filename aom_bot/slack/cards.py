@@ -6,26 +6,23 @@ import logging
 
 from aom_bot.aom.models import ExecutionDetail
 from aom_bot.errors import ConfigError, SlackDeliveryError
+from aom_bot.render.card import execution_card
 from aom_bot.render.kit import SlackMessage
-from aom_bot.render.links import console_link
-from aom_bot.render.message import execution_message
+from aom_bot.render.links import ConsoleLinks
 from aom_bot.render.report import report_text
 from aom_bot.slack.deps import SlackDeps
 
-__all__ = ["Report", "card", "card_link", "console_url", "report", "workflow_name"]
+__all__ = ["Report", "card", "card_link", "console_links", "report", "workflow_name"]
 
 log = logging.getLogger(__name__)
 
 
-def console_url(deps: SlackDeps, workflow_id: str, execution_id: str) -> str | None:
-    """The execution's console link, or None (no template, or a broken one: logged, not fatal)."""
+def console_links(deps: SlackDeps) -> ConsoleLinks | None:
+    """The project's console links, or None for a broken template (logged, not fatal: the card
+    goes out without its Console button)."""
     try:
-        return console_link(
-            deps.console_url_template,
-            region=deps.region,
-            project_id=deps.project_id,
-            workflow_id=workflow_id,
-            execution_id=execution_id,
+        return ConsoleLinks(
+            deps.console_url_template, region=deps.region, project_id=deps.project_id
         )
     except ConfigError as exc:
         log.warning("slack.console_link.unusable reason=%s", exc.message)
@@ -45,12 +42,12 @@ async def card(
     notice: str | None = None,
 ) -> SlackMessage:
     """The execution card as it should look now."""
-    return execution_message(
+    return execution_card(
         execution,
         now=deps.clock.now(),
+        console=console_links(deps),
         workflow_name=await workflow_name(deps, execution.workflow_id),
         following=following,
-        console_url=console_url(deps, execution.workflow_id, execution.execution_id),
         notice=notice,
         scrubber=deps.scrubber,
     )

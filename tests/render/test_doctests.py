@@ -11,6 +11,7 @@ MODULES = [
     "__init__",
     "actions",
     "analysis",
+    "card",
     "escape",
     "follow_notices",
     "links",
