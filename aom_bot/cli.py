@@ -255,6 +255,7 @@ def show(
 
     async def work() -> ExitCode:
         from aom_bot import console
+        from aom_bot.clock import SystemClock
 
         settings = _settings(quiet=True)
         # --follow is a live view with no end set in advance; the rest has one deadline
@@ -267,7 +268,7 @@ def show(
             wf, ex = await session.resolve_ids(workflow_id, execution_id, live=follow)
             if follow:
                 execution = await console.follow_in_terminal(
-                    session, wf, ex, settings=settings, all_hosts=all_hosts
+                    session, wf, ex, settings=settings, clock=SystemClock(), all_hosts=all_hosts
                 )
             else:
                 execution = await session.client.get_execution(wf, ex)
