@@ -2,8 +2,9 @@
 
 Layers point inward: a pure core (AOM models and their coercions, IDs, console links and signing,
 rendering, follow policy, config, errors, records) imports no Slack, HTTP transport, database or
-Starlette; the follow engine and the terminal never import the Slack listeners; the simulator takes only ``aom.signing`` and
-``errors`` from the package; and no two modules import each other in a circle.
+Starlette; the follow engine and the terminal never import the Slack listeners; the simulator
+takes only ``aom.signing`` and ``errors`` from the package; and no two modules import each other
+in a circle.
 
 What counts:
 
