@@ -14,6 +14,7 @@ MODULES = [
     "card",
     "escape",
     "follow_notices",
+    "host_errors",
     "links",
     "message",
     "scrub",
