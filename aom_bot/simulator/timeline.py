@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from aom_bot.simulator.scenarios import AttemptOutcome, ExecutionPlan, HostRun, NodeKind, NodeSpec
+from aom_bot.simulator.plans import AttemptOutcome, ExecutionPlan, HostRun, NodeKind, NodeSpec
 
 __all__ = ["CANCEL_DELAY_MS", "RESTART_STAGGER_MS", "Action", "ActionKind", "Bucket",
            "HostState", "NodeState", "Snapshot", "replay"]  # fmt: skip
