@@ -12,9 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import httpx
-from rich.console import Console
 
-from aom_bot.aom.client import AomClient, RetryPolicy
+from aom_bot.aom.client import RetryPolicy
 from aom_bot.aom.reachability import Reachability
 from aom_bot.composition import (
     AomProfile,
@@ -29,7 +28,6 @@ from aom_bot.config import Settings
 from aom_bot.errors import ConfigError, SlackDeliveryError
 from aom_bot.render.links import validate_console_template
 from aom_bot.runtime import (
-    build_aom_client,
     build_limiter,
     build_profile_client,
     build_scrubber,
@@ -45,7 +43,7 @@ if TYPE_CHECKING:
     from aom_bot.profiles import BotConfig, LiveConfig
 
 
-__all__ = ["aom_unreachable", "replica_owner", "run_bot", "run_checks"]
+__all__ = ["aom_unreachable", "replica_owner", "run_bot"]
 
 
 #: the store of ``run --simulator``: in memory, gone with the process like the simulator's world
@@ -380,64 +378,5 @@ async def _authorize_once(client: AsyncWebClient) -> Callable[..., Awaitable[Aut
     return authorize
 
 
-def _made(made: list[AomClient], build: Callable[..., AomClient], *args: Any) -> AomClient:
-    made.append(build(*args))
-    return made[-1]
-
-
-async def _close_all(clients: list[AomClient]) -> None:
-    for client in clients:
-        await client.aclose()
-
-
-def _config_file_check(settings: Settings, made: list[AomClient]) -> Any:
-    """The configuration file's line of ``aom-bot check``, and one client maker per profile."""
-    from aom_bot.profiles import load_bot_config
-    from aom_bot.slack.check import CheckResult, ConfigFileCheck
-
-    try:
-        config = load_bot_config(settings)
-    except ConfigError as exc:
-        return ConfigFileCheck(CheckResult("Configuration file", False, exc.message, exc.hint), {})
-    detail = (
-        f"{config.source}: {len(config.profiles)} profiles, {len(config.channels)} channel "
-        f"bindings, {len(config.policy.rules)} rules."
-    )
-    makers = {
-        name: functools.partial(_made, made, build_profile_client, profile, settings)
-        for name, profile in config.profiles.items()
-    }
-    return ConfigFileCheck(
-        CheckResult("Configuration file", True, detail), makers, config.secret_values()
-    )
-
-
 def _logger() -> logging.Logger:
     return logging.getLogger("aom_bot.runtime")
-
-
-async def run_checks(settings: Settings, *, simulator: bool, console: Console) -> bool:
-    """``aom-bot check``: print one line per check; True when all passed. With a configuration
-    file, each profile's AOM is asked once, under its own name."""
-    from aom_bot.profiles import config_path
-    from aom_bot.slack.check import run_checks as slack_checks
-
-    async with contextlib.AsyncExitStack() as stack:
-        made: list[AomClient] = []
-        stack.push_async_callback(_close_all, made)
-        file_check = None
-        if simulator:
-            settings, live, transport = bot_config(settings, simulator=True)
-            profile = live.current.profiles["default"]
-
-            def make_aom() -> AomClient:
-                made.append(build_profile_client(profile, settings, transport=transport))
-                return made[-1]
-        else:
-            make_aom = functools.partial(_made, made, build_aom_client, settings)
-            if config_path(settings) is not None:
-                file_check = _config_file_check(settings, made)
-        results = await slack_checks(settings, make_aom=make_aom, config_file=file_check)
-    for result in results:
-        console.print(result.line(), highlight=False, markup=False)
-    return all(result.ok for result in results)

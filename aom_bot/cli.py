@@ -265,6 +265,7 @@ def show(
 
     async def work() -> ExitCode:
         from aom_bot import console
+        from aom_bot.clock import SystemClock
 
         settings = _settings(quiet=True)
         # --follow is a live view with no end set in advance; the rest has one deadline
@@ -280,7 +281,7 @@ def show(
             wf, ex = await session.resolve_ids(workflow_id, execution_id, live=follow)
             if follow:
                 execution = await console.follow_in_terminal(
-                    session, wf, ex, settings=settings, all_hosts=all_hosts
+                    session, wf, ex, settings=settings, clock=SystemClock(), all_hosts=all_hosts
                 )
             else:
                 execution = await session.client.get_execution(wf, ex)
@@ -427,7 +428,7 @@ def check(simulator: SimulatorOption = False) -> None:
     """Validate the configuration, call Slack's auth.test and one AOM request; report each."""
 
     async def work() -> bool:
-        from aom_bot import bot
+        from aom_bot import bot_checks
 
         settings = _settings()
 
@@ -435,7 +436,7 @@ def check(simulator: SimulatorOption = False) -> None:
             return SlackDeliveryError(f"The checks did not finish within {within}.")
 
         async with _deadline(settings, timed_out):
-            return await bot.run_checks(settings, simulator=simulator, console=_stderr)
+            return await bot_checks.run_checks(settings, simulator=simulator, console=_stderr)
 
     ok = _run(work)
     raise typer.Exit(0 if ok else int(ExitCode.USAGE))

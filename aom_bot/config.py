@@ -17,11 +17,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from aom_bot.config_values import check_project_id, check_region, check_url, region_endpoint
 from aom_bot.errors import ConfigError
 
 __all__ = [
@@ -38,8 +39,6 @@ __all__ = [
     "region_endpoint",
 ]
 
-_REGION = re.compile(r"^[a-z]{2,}(-[a-z0-9]+){1,3}$")
-_PROJECT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 #: the ``.env`` file read from the working directory (when it exists)
 ENV_FILE = ".env"
 
@@ -50,51 +49,6 @@ def default_state_dir() -> Path:
     xdg = os.environ.get("XDG_STATE_HOME", "")
     base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "state"
     return base / "aom-bot"
-
-
-def region_endpoint(region: str) -> str:
-    """The public AOM endpoint of ``region`` (AOM_ENDPOINT or a profile's ``endpoint`` overrides)."""
-    return f"https://aom.{region}.myhuaweicloud.com"
-
-
-def check_region(value: str) -> str:
-    """``value`` if it is a region ID (such as cn-north-4), else ValueError (value not echoed)."""
-    if not _REGION.match(value):
-        raise ValueError("expected a region id such as cn-north-4")
-    return value
-
-
-def check_project_id(value: str) -> str:
-    """``value`` if it has the shape of an IAM project ID, else ValueError."""
-    if not _PROJECT_ID.match(value):
-        raise ValueError("expected the IAM project id (32 hex characters in most regions)")
-    return value
-
-
-def check_url(
-    value: str,
-    *,
-    credentials_at: str = "CLOUD_SDK_AK/CLOUD_SDK_SK, AOM_TOKEN or AOM_IAM_*",
-) -> str:
-    """An http(s) base URL without user:password, trailing slash removed; else ValueError.
-    ``credentials_at`` says where credentials go instead of the URL."""
-    value = value.strip()
-    if not re.match(r"^https?://[^\s/]+", value):
-        raise ValueError("expected an http:// or https:// URL")
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
-    except ValueError:
-        raise ValueError("expected an http:// or https:// URL with a valid host and port") from None
-    if "@" in parts.netloc:
-        # Never echoed: the user part may hold a password.
-        raise ValueError(
-            f"must not contain a user name or password (user:pass@); credentials go in "
-            f"{credentials_at}"
-        )
-    if not parts.hostname:
-        raise ValueError("expected an http:// or https:// URL with a host")
-    return value.rstrip("/")
 
 
 @dataclass(frozen=True, slots=True)

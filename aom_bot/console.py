@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import random
 from collections.abc import AsyncIterator, Sequence
@@ -10,17 +9,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import httpx
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.live import Live
 
 from aom_bot.aom.client import AomClient
 from aom_bot.aom.ids import validate_id
 from aom_bot.aom.models import ExecutionDetail, Workflow
 from aom_bot.aom.names import WorkflowNames
+from aom_bot.clock import Clock
 from aom_bot.config import Settings
 from aom_bot.errors import AomError, AomResponseError, ConfigError, InvalidIdError
-from aom_bot.render import SlackMessage, execution_message
-from aom_bot.render.links import console_link, validate_console_template
+from aom_bot.render import SlackMessage
+from aom_bot.render.card import execution_card
+from aom_bot.render.links import ConsoleLinks, validate_console_template
 from aom_bot.render.scrub import Scrubber
 from aom_bot.runtime import (
     DEFAULT_DEMO_SCENARIO,
@@ -80,21 +81,20 @@ class AomSession:
             hint="Usage: aom-bot show WORKFLOW_ID EXECUTION_ID (or try --simulator).",
         )
 
-    def console_url(self, workflow_id: str, execution_id: str) -> str | None:
-        return console_link(
+    def console_links(self) -> ConsoleLinks:
+        return ConsoleLinks(
             self.console_template,
             region=self.region,
             project_id=self.client.project_id,
-            workflow_id=workflow_id,
-            execution_id=execution_id,
         )
 
     async def slack_message(self, execution: ExecutionDetail) -> SlackMessage:
-        return execution_message(
+        """The card ``show --blocks`` prints: the one the bot would post."""
+        return execution_card(
             execution,
             now=datetime.now(UTC),
+            console=self.console_links(),
             workflow_name=await self.names.name(execution.workflow_id),
-            console_url=self.console_url(execution.workflow_id, execution.execution_id),
             scrubber=self.scrubber,
         )
 
@@ -174,81 +174,107 @@ async def follow_in_terminal(
     execution_id: str,
     *,
     settings: Settings,
+    clock: Clock,
     all_hosts: bool = False,
 ) -> ExecutionDetail:
     """Refresh the terminal view in place until the execution ends (the follow engine's pacing).
 
     While it runs, the view is cut to the terminal's height (as many error groups as fit) with
-    a "refreshing every Ns · Ctrl-C to stop" line; the final state is printed in full.
+    a "refreshing every Ns · Ctrl-C to stop" line; the final state is printed in full. Every
+    wait is on ``clock`` (``SystemClock()`` from the CLI, simulated time in tests).
     """
+    from aom_bot.follow.policy import jittered
+    from aom_bot.render.terminal import render_execution
+
+    rng = random.Random()  # noqa: S311 - jitter, not security
+    pacing = _Pacing(settings, clock)
+    name = await session.names.name(workflow_id)
+    execution = await session.client.get_execution(workflow_id, execution_id)
+    with Live(console=session.console, auto_refresh=False, transient=False) as live:
+        while not execution.is_terminal:
+            delay = pacing.delay()
+            live.update(_live_view(session, execution, name, delay, pacing, clock), refresh=True)
+            await clock.sleep(jittered(delay, rng))
+            execution = await pacing.poll(session.client, workflow_id, execution_id) or execution
+        live.vertical_overflow = "visible"  # the last frame: everything, scrollable
+        final = render_execution(
+            execution,
+            now=clock.now(),
+            workflow_name=name,
+            scrubber=session.scrubber,
+            all_hosts=all_hosts,
+        )
+        live.update(final, refresh=True)
+    return execution
+
+
+class _Pacing:
+    """When ``show --follow`` asks AOM again, and whether AOM has been answering."""
+
+    def __init__(self, settings: Settings, clock: Clock) -> None:
+        self._minimum = settings.aom_bot_poll_min_seconds
+        self._maximum = settings.aom_bot_poll_max_seconds
+        self._clock = clock
+        self._started = clock.monotonic()
+        self.failures = 0
+        self.unreachable_since: datetime | None = None
+
+    def delay(self) -> float:
+        """Seconds to the next read: growing with the run's age, backing off while AOM fails."""
+        from aom_bot.follow.policy import error_interval, poll_interval
+
+        if self.failures:
+            return error_interval(self.failures, minimum=self._minimum, maximum=self._maximum)
+        elapsed = self._clock.monotonic() - self._started
+        return poll_interval(elapsed, minimum=self._minimum, maximum=self._maximum)
+
+    async def poll(
+        self, client: AomClient, workflow_id: str, execution_id: str
+    ) -> ExecutionDetail | None:
+        """The execution now, or None while AOM is out or garbled (then the view says so)."""
+        try:
+            execution = await client.get_execution(workflow_id, execution_id)
+        except AomError as exc:
+            # As the follow engine does: a garbled answer is as transient as an outage.
+            if not (exc.retryable or isinstance(exc, AomResponseError)):
+                raise
+            self.failures += 1
+            self.unreachable_since = self.unreachable_since or self._clock.now()
+            return None
+        self.failures, self.unreachable_since = 0, None
+        return execution
+
+
+def _live_view(
+    session: AomSession,
+    execution: ExecutionDetail,
+    name: str | None,
+    delay: float,
+    pacing: _Pacing,
+    clock: Clock,
+) -> RenderableType:
+    """The view while it runs: cut to the terminal's height, with the status lines under it."""
     from rich.console import Group
     from rich.text import Text
 
-    from aom_bot.follow.policy import error_interval, jittered, poll_interval
     from aom_bot.render.follow_notices import unreachable_notice
-    from aom_bot.render.terminal import render_execution, render_execution_fitted
+    from aom_bot.render.terminal import render_execution_fitted
 
-    rng = random.Random()  # noqa: S311 - jitter, not security
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    name = await session.names.name(workflow_id)
-    execution = await session.client.get_execution(workflow_id, execution_id)
-    failures = 0
-    unreachable_since: datetime | None = None
+    status: list[Text] = []
+    if pacing.unreachable_since is not None:
+        notice = unreachable_notice(pacing.unreachable_since, slack=False)
+        status.append(Text(notice, style="yellow"))
+    status.append(Text(refresh_line(delay), style="dim"))
     console = session.console
-    with Live(console=console, auto_refresh=False, transient=False) as live:
-        while True:
-            now = datetime.now(UTC)
-            if execution.is_terminal:
-                live.vertical_overflow = "visible"  # the last frame: everything, scrollable
-                live.update(
-                    render_execution(
-                        execution,
-                        now=now,
-                        workflow_name=name,
-                        scrubber=session.scrubber,
-                        all_hosts=all_hosts,
-                    ),
-                    refresh=True,
-                )
-                return execution
-            if failures:
-                delay = error_interval(
-                    failures,
-                    minimum=settings.aom_bot_poll_min_seconds,
-                    maximum=settings.aom_bot_poll_max_seconds,
-                )
-            else:
-                delay = poll_interval(
-                    loop.time() - started,
-                    minimum=settings.aom_bot_poll_min_seconds,
-                    maximum=settings.aom_bot_poll_max_seconds,
-                )
-            status: list[Text] = []
-            if unreachable_since is not None:
-                status.append(
-                    Text(unreachable_notice(unreachable_since, slack=False), style="yellow")
-                )
-            status.append(Text(f"{refresh_line(delay)}", style="dim"))
-            view = render_execution_fitted(
-                execution,
-                now=now,
-                console=console,
-                height=max(1, console.size.height - len(status) - 1),
-                workflow_name=name,
-                scrubber=session.scrubber,
-            )
-            live.update(Group(view, *status), refresh=True)
-            await asyncio.sleep(jittered(delay, rng))
-            try:
-                execution = await session.client.get_execution(workflow_id, execution_id)
-                failures, unreachable_since = 0, None
-            except AomError as exc:
-                # As the follow engine does: a garbled answer is as transient as an outage.
-                if not (exc.retryable or isinstance(exc, AomResponseError)):
-                    raise
-                failures += 1
-                unreachable_since = unreachable_since or datetime.now(UTC)
+    view = render_execution_fitted(
+        execution,
+        now=clock.now(),
+        console=console,
+        height=max(1, console.size.height - len(status) - 1),
+        workflow_name=name,
+        scrubber=session.scrubber,
+    )
+    return Group(view, *status)
 
 
 def refresh_line(delay: float) -> str:

@@ -25,7 +25,7 @@ from aom_bot.profiles import Permission
 from aom_bot.render.analysis import bucket_counts
 from aom_bot.render.escape import escape_mrkdwn, inline_code
 from aom_bot.render.limits import BUTTON_VALUE_MAX
-from aom_bot.render.timefmt import slack_time
+from aom_bot.render.wording import slack_time
 
 __all__ = [
     "PERMISSION_OF",
@@ -67,7 +67,7 @@ _NODE_PAUSED = frozenset({ExecutionStatus.PAUSED, ExecutionStatus.PAUSING})
 
 
 def verb_of(kind: ActionKind) -> str:
-    """"terminate", "retry", "skip", "continue", "run again"."""
+    """ "terminate", "retry", "skip", "continue", "run again"."""
     return _VERBS[kind]
 
 
@@ -159,7 +159,7 @@ def available_actions(execution: ExecutionDetail) -> list[tuple[ActionKind, str 
     ):
         offered.append((ActionKind.TERMINATE, None))
     node = failed_node(execution) or paused_node(execution)
-    if node is not None and not execution.is_terminal or (node and phase is Phase.FAILED):
+    if (node is not None and not execution.is_terminal) or (node and phase is Phase.FAILED):
         offered.append((ActionKind.RETRY, node))
         offered.append((ActionKind.SKIP, node))
     paused = paused_node(execution)
@@ -179,8 +179,10 @@ def confirm_text(
 ) -> str:
     """What the confirm dialog (and a command's summary) says will happen, in mrkdwn:
     "Terminate *deploy-nginx* run `e3f0…`? 412 hosts are still running."."""
-    name = f"*{escape_mrkdwn(workflow_name[:80])}*" if workflow_name else inline_code(
-        short_id(target.workflow_id)
+    name = (
+        f"*{escape_mrkdwn(workflow_name[:80])}*"
+        if workflow_name
+        else inline_code(short_id(target.workflow_id))
     )
     run = inline_code(short_id(target.execution_id)) if target.execution_id else ""
     node = inline_code(short_id(target.node_id)) if target.node_id else "the node"

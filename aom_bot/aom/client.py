@@ -14,19 +14,18 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import partial
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Self
 from urllib.parse import quote
 
 import httpx
-from pydantic import ValidationError
 
 from aom_bot.aom.auth import UtcNow, utc_now
-from aom_bot.aom.fastparse import HostCache, body_digest, decode_json, execution_from_data
+from aom_bot.aom.fastparse import HostCache, body_digest, execution_from_data
 from aom_bot.aom.http import (
     DEFAULT_LIMITS,
     DEFAULT_MAX_BODY_BYTES,
@@ -45,8 +44,9 @@ from aom_bot.aom.ids import validate_id, validate_project_id
 from aom_bot.aom.limiter import RequestLimiter
 from aom_bot.aom.models import ExecutionDetail, Workflow, WorkflowPage
 from aom_bot.aom.reachability import Reachability
+from aom_bot.aom.replies import bad_body, decode, load_json, validate
 from aom_bot.aom.signing import canonical_query
-from aom_bot.errors import AomError, AomResponseError, InvalidIdError
+from aom_bot.errors import AomError, InvalidIdError
 
 # The HTTP names are re-exported: callers and tests import them from here.
 __all__ = [
@@ -65,8 +65,6 @@ __all__ = [
     "parse_retry_after",
 ]
 
-T = TypeVar("T")
-
 _MAX_PAGES = 1000
 _URL_CACHE_SIZE = 512
 _OLDEST = datetime.min.replace(tzinfo=UTC)
@@ -78,43 +76,6 @@ class NodeAction(StrEnum):
     RESTART = "restart"
     SKIP = "skip"
     CONTINUE = "continue"
-
-
-# --- parsing --------------------------------------------------------------------------------
-
-
-def _bad_body(action: str, reply: Reply, why: str) -> AomResponseError:
-    return AomResponseError(
-        f"AOM's answer could not be understood ({why}); could not {action}.",
-        status_code=reply.status,
-        request_id=reply.request_id,
-    )
-
-
-def _why(exc: Exception) -> str:
-    if isinstance(exc, ValidationError) and exc.error_count():
-        first = exc.errors(include_url=False, include_input=False)[0]
-        where = ".".join(str(part) for part in first["loc"]) or "body"
-        return f"{first['type']} at {where}"
-    return type(exc).__name__
-
-
-def _decode(reply: Reply, action: str, why: str = "not JSON") -> tuple[object, bool]:
-    try:
-        return decode_json(reply.body)
-    except (ValueError, RecursionError) as exc:
-        raise _bad_body(action, reply, why) from exc
-
-
-def _load_json(reply: Reply, action: str) -> object:
-    return _decode(reply, action)[0]
-
-
-def _validate(parse: Callable[[], T], reply: Reply, action: str) -> T:
-    try:
-        return parse()
-    except (ValueError, TypeError, RecursionError) as exc:  # ValidationError is a ValueError
-        raise _bad_body(action, reply, _why(exc)) from exc
 
 
 class AomClient:
@@ -272,9 +233,9 @@ class AomClient:
         return digest, self._execution(reply, wf, ex, action)
 
     def _execution(self, reply: Reply, wf: str, ex: str, action: str) -> ExecutionDetail:
-        data, cacheable = _decode(reply, action, "json_invalid at body")
+        data, cacheable = decode(reply, action, "json_invalid at body")
         cache = self._hosts if cacheable else None
-        detail = _validate(lambda: execution_from_data(data, cache), reply, action)
+        detail = validate(lambda: execution_from_data(data, cache), reply, action)
         if not detail.execution_id or not detail.workflow_id:
             detail = detail.model_copy(
                 update={
@@ -297,11 +258,11 @@ class AomClient:
         reply = await self._send(
             "GET", self._url("workflow", wf, "executions", query=query), action=action
         )
-        data, cacheable = _decode(reply, action)
+        data, cacheable = decode(reply, action)
         if not isinstance(data, list):
-            raise _bad_body(action, reply, f"expected a JSON array, got {type(data).__name__}")
+            raise bad_body(action, reply, f"expected a JSON array, got {type(data).__name__}")
         cache = self._hosts if cacheable else None
-        items = _validate(
+        items = validate(
             lambda: [execution_from_data(item, cache) for item in data if isinstance(item, dict)],
             reply,
             action,
@@ -371,12 +332,12 @@ class AomClient:
         reply = await self._send(
             "POST", self._url("workflow", wf, "executions"), action=action, retry=False
         )
-        data = _load_json(reply, action)
+        data = load_json(reply, action)
         raw = data.get("execution_id") if isinstance(data, dict) else None
         try:
             execution_id = validate_id("execution ID", raw)
         except InvalidIdError as exc:
-            raise _bad_body(action, reply, "no valid execution_id") from exc
+            raise bad_body(action, reply, "no valid execution_id") from exc
         self._log.info(
             "aom.workflow.executed workflow_id=%s execution_id=%s request_id=%s",
             wf,
@@ -412,7 +373,7 @@ class AomClient:
                 action=action,
                 body={"page": page_number, **criteria},
             )
-            page = _validate(partial(WorkflowPage.model_validate_json, reply.body), reply, action)
+            page = validate(partial(WorkflowPage.model_validate_json, reply.body), reply, action)
             fresh = [w for w in page.elements if (w.id or repr(w)) not in seen]
             seen.update(w.id or repr(w) for w in fresh)
             found.extend(fresh)

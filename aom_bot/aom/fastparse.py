@@ -21,18 +21,16 @@ from typing import Any
 
 import msgspec
 
-from aom_bot.aom.models import (
-    _MAX_EPOCH_MS,
-    ExecutionDetail,
-    Host,
-    NodeResult,
-    _list_of_objects,
-    _split_buckets,
-    _to_optional_int,
-    _to_optional_time,
-    _to_str,
-    _to_str_list,
+from aom_bot.aom.lenient import (
+    MAX_EPOCH_MS,
+    list_of_objects,
+    split_buckets,
+    to_optional_int,
+    to_optional_time,
+    to_str,
+    to_str_list,
 )
+from aom_bot.aom.models import ExecutionDetail, Host, NodeResult
 
 __all__ = [
     "HostCache",
@@ -66,7 +64,7 @@ def decode_json(body: bytes) -> tuple[object, bool]:
 
 
 def _strs(value: object) -> list[str]:
-    """``_to_str_list``, with a short way for the usual list of non-empty strings."""
+    """``to_str_list``, with a short way for the usual list of non-empty strings."""
     if type(value) is list:
         if len(value) == 1:
             item = value[0]
@@ -74,16 +72,16 @@ def _strs(value: object) -> list[str]:
                 return [item]
         elif not value:
             return []
-    return _to_str_list(value)
+    return to_str_list(value)
 
 
 def _millis(value: object) -> int | None:
-    """``_to_optional_int``, with a short way for an int or a plain decimal string."""
+    """``to_optional_int``, with a short way for an int or a plain decimal string."""
     if type(value) is int:
         return value
     if type(value) is str and value.isascii() and value.isdigit():
         return int(value)
-    return _to_optional_int(value)
+    return to_optional_int(value)
 
 
 def _host(raw: dict[str, Any]) -> Host:
@@ -95,13 +93,13 @@ def _host(raw: dict[str, Any]) -> Host:
     """
     get = raw.get
     v = get("id")
-    id_ = v if type(v) is str else _to_str(v)
+    id_ = v if type(v) is str else to_str(v)
     v = get("name")
-    name = v if type(v) is str else _to_str(v)
+    name = v if type(v) is str else to_str(v)
     v = get("ip")
-    ip = v if type(v) is str else _to_str(v)
+    ip = v if type(v) is str else to_str(v)
     v = get("availability_zone")
-    zone = v if type(v) is str else _to_str(v)
+    zone = v if type(v) is str else to_str(v)
     if "floating_ip_List" in raw:
         floating = _strs(raw["floating_ip_List"])
     elif "floating_ip_list" in raw:
@@ -110,39 +108,39 @@ def _host(raw: dict[str, Any]) -> Host:
         floating = _strs(get("floating_ips"))
     fixed = _strs(raw["fixed_ip_list"] if "fixed_ip_list" in raw else get("fixed_ips"))
     v = get("code")
-    code = v if type(v) is str else _to_str(v)
+    code = v if type(v) is str else to_str(v)
     if "error_msg" in raw:
         v = raw["error_msg"]
     elif "error_message" in raw:
         v = raw["error_message"]
     else:
         v = get("errorMsg")
-    error = v if type(v) is str else _to_str(v)
+    error = v if type(v) is str else to_str(v)
     v = get("log")
-    log = v if type(v) is str else _to_str(v)
+    log = v if type(v) is str else to_str(v)
     v = get("exit_code")
     if type(v) is str and v.isascii() and v.isdigit():
         exit_code: int | None = int(v)
     else:
-        exit_code = v if type(v) is int else _to_optional_int(v)
+        exit_code = v if type(v) is int else to_optional_int(v)
     v = get("start_time")
     if type(v) is str and v.isascii() and v.isdigit():
-        v = int(v)  # what _to_optional_time makes of a plain decimal string
+        v = int(v)  # what to_optional_time makes of a plain decimal string
     if v is None:
         start = None
-    elif type(v) is int and 0 < v <= _MAX_EPOCH_MS:
+    elif type(v) is int and 0 < v <= MAX_EPOCH_MS:
         start = datetime.fromtimestamp(v / 1000, UTC)
     else:
-        start = _to_optional_time(v)
+        start = to_optional_time(v)
     execute = _millis(raw["execute_time"] if "execute_time" in raw else get("execute_time_ms"))
     v = get("os_type")
-    os_type = v if type(v) is str else _to_str(v)
+    os_type = v if type(v) is str else to_str(v)
     v = get("agent_state")
-    agent = v if type(v) is str else _to_str(v)
+    agent = v if type(v) is str else to_str(v)
     v = get("instance_status")
-    instance = v if type(v) is str else _to_str(v)
+    instance = v if type(v) is str else to_str(v)
     v = get("vpc_id")
-    vpc = v if type(v) is str else _to_str(v)
+    vpc = v if type(v) is str else to_str(v)
     host = _new_host(Host)
     _set(host, "__dict__", {
         "id": id_, "name": name, "ip": ip, "availability_zone": zone, "floating_ips": floating,
@@ -211,7 +209,7 @@ def _node(raw: object, build: Callable[[dict[str, Any]], Host]) -> NodeResult:
     for derived in ("buckets", "output_meta", "raw_output"):
         data.pop(derived, None)
     node = NodeResult.model_validate(data)  # no output: its validator sees nothing to split
-    buckets, meta = _split_buckets(output) if isinstance(output, dict) else ({}, {})
+    buckets, meta = split_buckets(output) if isinstance(output, dict) else ({}, {})
     if buckets:
         built = {name: tuple(map(build, hosts)) for name, hosts in buckets.items()}
         return node.model_copy(update={"buckets": built, "output_meta": meta})
@@ -231,7 +229,7 @@ def execution_from_data(data: object, cache: HostCache | None = None) -> Executi
     build = cache.host if cache is not None else _host
     top = dict(data)
     if "execution_result_list" in top:
-        raw_nodes: list[Any] | tuple[Any, ...] | None = _list_of_objects(
+        raw_nodes: list[Any] | tuple[Any, ...] | None = list_of_objects(
             top.pop("execution_result_list")
         )
     else:

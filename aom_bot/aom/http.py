@@ -1,25 +1,19 @@
-"""HTTP plumbing for AOM and IAM: the shared client, read retries, and error mapping.
+"""HTTP plumbing for AOM and IAM: the shared client, read retries, and one exchange.
 
 One ``exchange`` sends a request, reads a capped body and turns every failure into an
-``aom_bot.errors.AomError``; ``RetryPolicy`` retries reads with stamina (backoff, jitter,
-``Retry-After``). The typed API on top of this lives in ``aom_bot.aom.client``.
+``aom_bot.errors.AomError`` (what a failure means is in :mod:`aom_bot.aom.http_errors`, which
+proxy reaches AOM in :mod:`aom_bot.aom.proxy`); ``RetryPolicy`` retries reads with stamina
+(backoff, jitter, ``Retry-After``). The typed API on top of this lives in ``aom_bot.aom.client``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import json
 import logging
-import math
 import time
-import urllib.request
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import TypeVar
-from urllib.parse import urlsplit
 
 import aiohttp
 import httpx
@@ -27,20 +21,25 @@ import stamina
 from httpx_aiohttp import AiohttpTransport
 
 from aom_bot.aom.auth import UtcNow
+from aom_bot.aom.http_errors import (
+    clip_text,
+    error_details,
+    error_from_response,
+    parse_retry_after,
+    request_id_of,
+    transport_error,
+)
+from aom_bot.aom.proxy import proxy_for
 from aom_bot.errors import (
-    AomApiError,
-    AomAuthError,
-    AomBadRequestError,
     AomBodyTooLargeError,
     AomError,
-    AomNotFoundError,
     AomResponseError,
     AomServerError,
     AomThrottledError,
     AomTransportError,
-    ConfigError,
 )
 
+# The error helpers and proxy_for are re-exported: callers and tests import them from here.
 __all__ = [
     "DEFAULT_LIMITS",
     "DEFAULT_MAX_BODY_BYTES",
@@ -70,7 +69,6 @@ DEFAULT_LIMITS = httpx.Limits(
 #: the largest body accepted (2,000 hosts with 4 KB logs are about 9 MB)
 DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024
 
-_SHOWN_TEXT = 300
 _NETWORK_ERRORS = (httpx.TransportError, aiohttp.ClientError, OSError, asyncio.TimeoutError)
 
 
@@ -100,68 +98,6 @@ def build_http_client(
         trust_env=False,
         headers={"Accept": "application/json", "User-Agent": "aom-bot"},
     )
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def _bypassed(host: str, no_proxy: str) -> bool:
-    """NO_PROXY as curl reads it: ``*``, domains (``example.com`` and ``.example.com`` both
-    match subdomains), IP addresses and CIDR ranges; a ``:port`` suffix is ignored."""
-    host = host.lower().rstrip(".")
-    try:
-        address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(
-            host.strip("[]")
-        )
-    except ValueError:
-        address = None
-    for raw in no_proxy.split(","):
-        entry = raw.strip().lower()
-        if not entry:
-            continue
-        if entry == "*":
-            return True
-        if address is not None:
-            try:
-                if address in ipaddress.ip_network(entry.strip("[]"), strict=False):
-                    return True
-            except ValueError:
-                pass
-            continue
-        domain = entry.rsplit(":", 1)[0] if entry.count(":") == 1 else entry
-        domain = domain.lstrip(".").rstrip(".")
-        if domain and (host == domain or host.endswith("." + domain)):
-            return True
-    return False
-
-
-def proxy_for(url: str) -> str | None:
-    """The proxy for ``url`` from the environment, as curl and the Slack client read it:
-    ``HTTPS_PROXY`` / ``HTTP_PROXY`` by scheme, else ``ALL_PROXY``, unless ``NO_PROXY`` matches
-    the host (lower-case names work too). Loopback addresses are always reached directly."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if not host or _is_loopback(host):
-        return None
-    proxies = urllib.request.getproxies_environment()
-    proxy = proxies.get(parts.scheme) or proxies.get("all")
-    if not proxy or _bypassed(host, proxies.get("no", "")):
-        return None
-    if "://" not in proxy:
-        proxy = f"http://{proxy}"
-    if urlsplit(proxy).scheme not in ("http", "https"):
-        raise ConfigError(
-            f"The proxy for {host} is not an http:// or https:// proxy.",
-            hint="Set HTTPS_PROXY (or HTTP_PROXY) to http://host:port, or exempt the host with "
-            "NO_PROXY.",
-        )
-    return proxy
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -224,134 +160,6 @@ class RetryPolicy:
         raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
 
 
-# --- error bodies ---------------------------------------------------------------------------
-
-_CODE_KEYS = ("error_code", "errorCode", "code")
-_MESSAGE_KEYS = ("error_msg", "error_message", "errorMsg", "message")
-
-
-def clip_text(text: str, limit: int = _SHOWN_TEXT) -> str:
-    """``text`` on one printable line of at most ``limit`` characters, fit for a message."""
-    flat = " ".join("".join(c if c.isprintable() else " " for c in text).split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-def _pick(obj: Mapping[str, object], keys: Sequence[str]) -> str | None:
-    for key in keys:
-        value = obj.get(key)
-        if isinstance(value, str) and value.strip():
-            return clip_text(value)
-        if isinstance(value, int) and not isinstance(value, bool):
-            return str(value)
-    return None
-
-
-def error_details(body: bytes) -> tuple[str | None, str | None]:
-    """(error code, message) from an error body, by the robust rule of reference §9.2.
-
-    Code: error_code | errorCode | code; message: error_msg | error_message | errorMsg | message,
-    at the top level or one object down; a body that is not such JSON gives its text, clipped.
-    """
-    text = body.decode("utf-8", errors="replace")
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError):
-        data = None
-    if isinstance(data, dict):
-        code, message = _pick(data, _CODE_KEYS), _pick(data, _MESSAGE_KEYS)
-        for nested in data.values():
-            if isinstance(nested, dict):
-                code = code or _pick(nested, _CODE_KEYS)
-                message = message or _pick(nested, _MESSAGE_KEYS)
-        if code or message:
-            return code, message
-    return None, (clip_text(text) or None)
-
-
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (seconds or HTTP date); None if unusable."""
-    if not value:
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value.strip())
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - now).total_seconds()
-    return max(0.0, seconds) if math.isfinite(seconds) else None
-
-
-def _request_id(headers: Mapping[str, str], body_request_id: object = None) -> str | None:
-    rid = headers.get("X-Request-Id") or headers.get("X-IAM-Trace-Id")
-    if rid:
-        return clip_text(rid, 80)
-    return clip_text(body_request_id, 80) if isinstance(body_request_id, str) else None
-
-
-def error_from_response(
-    status: int,
-    headers: Mapping[str, str],
-    body: bytes,
-    *,
-    action: str,
-    now: datetime,
-    service: str = "AOM",
-) -> AomApiError:
-    """The exception for an HTTP error status, carrying what the service said and its request ID."""
-    code, said = error_details(body)
-    body_rid: object = None
-    if body[:1] == b"{":
-        try:
-            parsed = json.loads(body)
-            body_rid = parsed.get("request_id") if isinstance(parsed, dict) else None
-        except (ValueError, RecursionError):
-            body_rid = None
-    rid = _request_id(headers, body_rid)
-    if status == httpx.codes.TOO_MANY_REQUESTS:
-        return AomThrottledError(
-            f"{service} is throttling requests; could not {action} (HTTP 429).",
-            retry_after=parse_retry_after(headers.get("Retry-After"), now),
-            status_code=status,
-            error_code=code,
-            aom_message=said,
-            request_id=rid,
-        )
-    cls: type[AomApiError]
-    if status == httpx.codes.UNAUTHORIZED:
-        cls, message = AomAuthError, f"{service} refused the credentials to {action} (HTTP 401)."
-    elif status == httpx.codes.FORBIDDEN:
-        cls, message = AomAuthError, f"{service} denied permission to {action} (HTTP 403)."
-    elif status == httpx.codes.NOT_FOUND:
-        cls, message = AomNotFoundError, f"{service} found nothing to {action} (HTTP 404)."
-    elif status >= httpx.codes.INTERNAL_SERVER_ERROR:
-        cls, message = AomServerError, f"{service} failed to {action} (HTTP {status})."
-    else:
-        cls = AomBadRequestError
-        message = f"{service} rejected the request to {action} (HTTP {status})."
-    return cls(message, status_code=status, error_code=code, aom_message=said, request_id=rid)
-
-
-def _is_timeout(exc: BaseException) -> bool:
-    cause = exc.__cause__
-    if isinstance(cause, aiohttp.ClientError):
-        # httpx-aiohttp reports refused and dropped connections as ConnectTimeout; trust the cause.
-        return isinstance(cause, TimeoutError)
-    return isinstance(exc, httpx.TimeoutException | TimeoutError)
-
-
-def _transport_error(exc: BaseException, action: str, service: str) -> AomTransportError:
-    if _is_timeout(exc):
-        return AomTransportError(f"{service} did not answer in time; could not {action}.")
-    shown = exc.__cause__ if isinstance(exc.__cause__, aiohttp.ClientError) else exc
-    detail = clip_text(str(shown), 120)
-    reason = f"{type(shown).__name__}: {detail}" if detail else type(shown).__name__
-    return AomTransportError(f"Could not reach {service} to {action} ({reason}).")
-
-
 # --- one HTTP exchange ----------------------------------------------------------------------
 
 
@@ -375,7 +183,7 @@ def _logged(
     service: str,
     logger: logging.Logger,
 ) -> AomTransportError:
-    failure = _transport_error(exc, action, service)
+    failure = transport_error(exc, action, service)
     logger.warning(
         "aom.request.failed method=%s path=%s error=%s",
         request.method,
@@ -396,7 +204,7 @@ class Reply:
 
     @property
     def request_id(self) -> str | None:
-        return _request_id(self.headers)
+        return request_id_of(self.headers)
 
 
 async def _read_capped(response: httpx.Response, limit: int, action: str, service: str) -> bytes:
@@ -413,7 +221,7 @@ async def _read_capped(response: httpx.Response, limit: int, action: str, servic
         raise AomBodyTooLargeError(
             f"{service} sent more than {limit // (1024 * 1024)} MB; refused to {action}.",
             status_code=response.status_code,
-            request_id=_request_id(response.headers),
+            request_id=request_id_of(response.headers),
         )
     return b"".join(chunks)
 
@@ -464,18 +272,42 @@ async def exchange(
         ) from exc
     except _NETWORK_ERRORS as exc:
         raise _logged(exc, request, action, service, logger) from exc
-    status = response.status_code
     if logger.isEnabledFor(logging.DEBUG):
-        logger.debug(
-            "aom.request.completed method=%s path=%s status=%s bytes=%s ms=%.1f request_id=%s",
-            request.method,
-            request.url.path,
-            status,
-            len(body),
-            (time.perf_counter() - started) * 1000,
-            response.headers.get("X-Request-Id"),
-            extra={"event": "aom.request.completed", "status": status},
-        )
+        _log_completed(logger, request, response, body, started)
+    return _answer(request, response, body, action, clock, logger, service)
+
+
+def _log_completed(
+    logger: logging.Logger,
+    request: httpx.Request,
+    response: httpx.Response,
+    body: bytes,
+    started: float,
+) -> None:
+    status = response.status_code
+    logger.debug(
+        "aom.request.completed method=%s path=%s status=%s bytes=%s ms=%.1f request_id=%s",
+        request.method,
+        request.url.path,
+        status,
+        len(body),
+        (time.perf_counter() - started) * 1000,
+        response.headers.get("X-Request-Id"),
+        extra={"event": "aom.request.completed", "status": status},
+    )
+
+
+def _answer(
+    request: httpx.Request,
+    response: httpx.Response,
+    body: bytes,
+    action: str,
+    clock: UtcNow,
+    logger: logging.Logger,
+    service: str,
+) -> Reply:
+    """A 2xx answer as a :class:`Reply`; a redirect or an error status raised as AomError."""
+    status = response.status_code
     if 200 <= status < 300:
         return Reply(status, response.headers, body)
     if 300 <= status < 400:
@@ -483,7 +315,7 @@ async def exchange(
             f"{service} answered with a redirect (HTTP {status}), which is not followed; "
             f"could not {action}.",
             status_code=status,
-            request_id=_request_id(response.headers),
+            request_id=request_id_of(response.headers),
         )
     error = error_from_response(
         status, response.headers, body, action=action, now=clock(), service=service

@@ -4,7 +4,8 @@ Real payloads are inconsistent (numbers as strings, ``floating_ip_List``, ``erro
 ``error_message``, epoch milliseconds as int *or* string, ISO strings, bare arrays). The rules here:
 every field is optional, a value of the wrong type degrades to "unknown" instead of failing, unknown
 statuses keep their raw text, and unknown host buckets are kept. Each key of a node's output is
-judged on its own: a list of objects is a host bucket, anything else is kept as metadata. Pure data: no I/O.
+judged on its own: a list of objects is a host bucket, anything else is kept as metadata. The
+coercions themselves are in :mod:`aom_bot.aom.lenient`. Pure data: no I/O.
 
 >>> detail = ExecutionDetail.model_validate({"execution_id": "e1", "status": "fail"})
 >>> detail.status, detail.status.is_terminal
@@ -13,20 +14,20 @@ judged on its own: a list of objects is a host bucket, anything else is kept as 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import (
-    AliasChoices,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    PlainSerializer,
-    model_validator,
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+
+from aom_bot.aom.lenient import (
+    LenientInt,
+    LenientStr,
+    LenientTime,
+    StrList,
+    list_of_objects,
+    split_buckets,
+    to_str,
 )
 
 __all__ = [
@@ -144,132 +145,8 @@ BUCKET_ORDER: tuple[HostBucket, ...] = (
 )
 
 
-# --- lenient scalar coercions -------------------------------------------------------------
-
-
-def _to_str(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        if isinstance(value, float) and value.is_integer():
-            return str(int(value))
-        return str(value)
-    return ""
-
-
-def _to_optional_int(value: object) -> int | None:
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value) if math.isfinite(value) else None
-    if isinstance(value, str):
-        text = value.strip()
-        if not text:
-            return None
-        try:
-            return int(text)
-        except ValueError:
-            try:
-                number = float(text)
-            except ValueError:
-                return None
-            return int(number) if math.isfinite(number) else None
-    return None
-
-
-# Epoch milliseconds outside this window are garbage, not times (year 1970..2200).
-_MAX_EPOCH_MS = 7_258_118_400_000
-
-
-def _to_optional_time(value: object) -> datetime | None:
-    if isinstance(value, str):
-        text = value.strip()
-        if text and not text.lstrip("-").replace(".", "", 1).isdigit():
-            try:
-                parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-            except ValueError:
-                return None
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    millis = _to_optional_int(value)
-    if millis is None or millis <= 0 or millis > _MAX_EPOCH_MS:
-        return None
-    return datetime.fromtimestamp(millis / 1000, tz=UTC)
-
-
-def _to_str_list(value: object) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value] if value else []
-    if isinstance(value, list | tuple):
-        return [s for s in (_to_str(v) for v in value) if s]
-    return []
-
-
-def _to_bool(value: object) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    return None
-
-
-def _ms_serializer(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-LenientStr = Annotated[str, BeforeValidator(_to_str)]
-LenientInt = Annotated[int | None, BeforeValidator(_to_optional_int)]
-LenientTime = Annotated[
-    datetime | None,
-    BeforeValidator(_to_optional_time),
-    PlainSerializer(_ms_serializer, return_type=str | None),
-]
-StrList = Annotated[list[str], BeforeValidator(_to_str_list)]
-LenientBool = Annotated[bool | None, BeforeValidator(_to_bool)]
-
-
 class _Tolerant(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
-
-
-def _object_or_empty(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list_of_objects(value: object) -> list[dict[str, Any]]:
-    if not isinstance(value, list):
-        return []
-    return [item for item in value if isinstance(item, dict)]
-
-
-def _is_bucket(value: object) -> bool:
-    """A list of host objects (an empty list too); a ``null`` bucket or a counter is not."""
-    return isinstance(value, list) and (not value or any(isinstance(item, dict) for item in value))
-
-
-def _split_buckets(
-    output: dict[Any, Any],
-) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any]]:
-    """Judge each key of a node's output on its own: host lists are buckets, the rest metadata.
-
-    One odd key (``"in_execution": null``, ``"skipped_meta": {…}``) must never make the
-    node's other buckets, and so its failed hosts, disappear.
-    """
-    buckets: dict[str, list[dict[str, Any]]] = {}
-    meta: dict[str, Any] = {}
-    for name, value in output.items():
-        if _is_bucket(value):
-            buckets[str(name)] = _list_of_objects(value)
-        else:
-            meta[str(name)] = value
-    return buckets, meta
 
 
 class Host(_Tolerant):
@@ -339,7 +216,7 @@ class NodeResult(_Tolerant):
         output = data.pop("output", None)
         for derived in ("buckets", "output_meta", "raw_output"):
             data.pop(derived, None)
-        buckets, meta = _split_buckets(output) if isinstance(output, dict) else ({}, {})
+        buckets, meta = split_buckets(output) if isinstance(output, dict) else ({}, {})
         if buckets:
             data["buckets"], data["output_meta"] = buckets, meta
         elif output not in (None, {}, []):
@@ -382,7 +259,7 @@ class ExecutionDetail(_Tolerant):
         data["raw_status"] = data.get("status")
         data["status"] = parse_status(data.get("status"))
         if "execution_result_list" in data:
-            data["nodes"] = _list_of_objects(data.pop("execution_result_list"))
+            data["nodes"] = list_of_objects(data.pop("execution_result_list"))
         elif not isinstance(data.get("nodes"), list | tuple):
             data.pop("nodes", None)
         if "approve_user_name_list" in data:
@@ -434,7 +311,7 @@ class Workflow(_Tolerant):
         data["status"] = parse_status(data.get("status"))
         tags = data.get("tags")
         data["tags"] = (
-            {str(k): _to_str(v) for k, v in tags.items()} if isinstance(tags, dict) else {}
+            {str(k): to_str(v) for k, v in tags.items()} if isinstance(tags, dict) else {}
         )
         return data
 
@@ -453,5 +330,5 @@ class WorkflowPage(_Tolerant):
         if not isinstance(data, dict):
             return data
         data = dict(data)
-        data["elements"] = _list_of_objects(data.get("elements"))
+        data["elements"] = list_of_objects(data.get("elements"))
         return data

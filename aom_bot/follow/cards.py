@@ -22,8 +22,8 @@ from aom_bot.follow import policy
 from aom_bot.follow.protocols import CardNotifier, MessageLike
 from aom_bot.follow.state import FollowStats, Live
 from aom_bot.render.analysis import visible_fingerprint
+from aom_bot.render.card import execution_card
 from aom_bot.render.kit import SlackMessage
-from aom_bot.render.message import execution_message
 from aom_bot.render.scrub import Scrubber
 from aom_bot.store.base import Store
 
@@ -52,15 +52,12 @@ class CardRenderer:
     ) -> SlackMessage:
         """The card of ``execution`` (of the AOM profile ``profile``) as of now."""
         account = self._accounts.get(profile) if profile in self._accounts else None
-        console = None
-        if account is not None and execution.workflow_id:
-            console = account.console_url(execution.workflow_id, execution.execution_id)
-        return execution_message(
+        return execution_card(
             execution,
             now=self._clock.now(),
+            console=account.console_url if account is not None else None,
             workflow_name=workflow_name,
             following=following,
-            console_url=console,
             notice=notice,
             scrubber=self._scrubber,
             profile=profile,

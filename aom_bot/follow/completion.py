@@ -21,6 +21,7 @@ from aom_bot.follow import policy
 from aom_bot.follow.posting import CardPoster, maybe_posted
 from aom_bot.follow.protocols import CardNotifier, MessageLike
 from aom_bot.follow.state import Live, final_key
+from aom_bot.records import Follow
 from aom_bot.render.analysis import analyse, visible_fingerprint
 from aom_bot.render.kit import SlackMessage, section
 from aom_bot.store.base import CompletionState, EndReason, Store
@@ -65,35 +66,57 @@ class CompletionPoster:
         final_card: Callable[[], MessageLike],
     ) -> Outcome:
         """One try; raises ``SlackDeliveryError``/``StoreError`` when it should be retried."""
-        store = self.store
-        record = await store.get_follow(live.id)
+        record = await self.store.get_follow(live.id)
         if record is None or not record.is_active:
             return Outcome.ENDED
         live.follow = record
-        channel = record.channel_id
-        final = final_key(visible_fingerprint(execution))
         ts = record.message_ts
         if ts is None:  # never posted (or being posted): one card, however many try
-            used: list[bool] = []
-
-            def final_once() -> MessageLike:
-                used.append(True)
-                return final_card()
-
-            ts = await self.poster.post(record, final_once)
-            if ts is None:
+            posted = await self._post_final_card(live, record, execution, final_card)
+            if posted is None:
                 return Outcome.WAIT
-            if not used:  # a post already in flight put up the following card: finalise it
-                try:
-                    await self.notifier.update(channel, ts, final_card())
-                except SlackDeliveryError as error:
-                    deleted = error.error == "message_not_found"
-                    if deleted or (isinstance(error, SLACK_GONE) and error.method != "chat.update"):
-                        raise
-            await store.record_render(live.id, final, self.clock.now())
-            record = await store.get_follow(live.id) or record
-            live.follow = record
+            record, ts = posted
+        waiting = await self._claim(live, record, ts)
+        if waiting is not None:
+            return waiting
+        await self._post_reply(live, record, execution, ts, workflow_name)
+        return Outcome.POSTED
 
+    async def _post_final_card(
+        self,
+        live: Live,
+        record: Follow,
+        execution: ExecutionDetail,
+        final_card: Callable[[], MessageLike],
+    ) -> tuple[Follow, str] | None:
+        """Post the card of a follow that has none, in its final state; None: wait (someone
+        else is posting it). Returns the follow as stored now, and the card's ``ts``."""
+        used: list[bool] = []
+
+        def final_once() -> MessageLike:
+            used.append(True)
+            return final_card()
+
+        ts = await self.poster.post(record, final_once)
+        if ts is None:
+            return None
+        if not used:  # a post already in flight put up the following card: finalise it
+            try:
+                await self.notifier.update(record.channel_id, ts, final_card())
+            except SlackDeliveryError as error:
+                deleted = error.error == "message_not_found"
+                if deleted or (isinstance(error, SLACK_GONE) and error.method != "chat.update"):
+                    raise
+        final = final_key(visible_fingerprint(execution))
+        await self.store.record_render(live.id, final, self.clock.now())
+        record = await self.store.get_follow(live.id) or record
+        live.follow = record
+        return record, ts
+
+    async def _claim(self, live: Live, record: Follow, ts: str) -> Outcome | None:
+        """Claim the reply (None: go on and post it), or say why not: someone else holds the
+        claim (WAIT), or a claim taken over had already posted (RECONCILED)."""
+        store = self.store
         if not live.unsure_claim:
             taking_over = record.completion_state is CompletionState.CLAIMED
             claimed = await store.claim_completion(
@@ -103,14 +126,25 @@ class CompletionPoster:
                 return Outcome.WAIT
             live.unsure_claim = taking_over
         if live.unsure_claim:
-            thread = await self.notifier.thread_replies(channel, ts)
+            thread = await self.notifier.thread_replies(record.channel_id, ts)
             earlier = policy.completion_in_thread(thread, live.id)
             if earlier is not None:
                 await store.finish_completion(
                     live.id, earlier, EndReason.COMPLETED, self.clock.now()
                 )
                 return Outcome.RECONCILED
+        return None
 
+    async def _post_reply(
+        self,
+        live: Live,
+        record: Follow,
+        execution: ExecutionDetail,
+        ts: str,
+        workflow_name: str | None,
+    ) -> None:
+        """Post the claimed reply under the card ``ts`` and record it; a certain failure gives
+        the claim back, an uncertain one looks in the thread first next time."""
         failed = execution.status.phase is Phase.FAILED
         analysis = analyse(execution)
         text = policy.completion_text(
@@ -123,7 +157,7 @@ class CompletionPoster:
         )
         try:
             reply_ts = await self.notifier.post(
-                channel,
+                record.channel_id,
                 SlackMessage(text=text, blocks=[section(text)]),
                 thread_ts=ts,
                 reply_broadcast=failed and self.broadcast_failures,
@@ -133,7 +167,6 @@ class CompletionPoster:
             if maybe_posted(error):
                 live.unsure_claim = True  # look in the thread before posting again
             else:
-                await store.release_completion(live.id, self.owner)
+                await self.store.release_completion(live.id, self.owner)
             raise
-        await store.finish_completion(live.id, reply_ts, EndReason.COMPLETED, self.clock.now())
-        return Outcome.POSTED
+        await self.store.finish_completion(live.id, reply_ts, EndReason.COMPLETED, self.clock.now())

@@ -50,8 +50,8 @@ from aom_bot.follow.leases import LeaseBook
 from aom_bot.follow.protocols import CardNotifier, FollowControl
 from aom_bot.records import DEFAULT_PROFILE_NAME, FollowRequest
 from aom_bot.render.analysis import bucket_counts
+from aom_bot.render.card import execution_card
 from aom_bot.render.kit import SlackMessage
-from aom_bot.render.message import execution_message
 from aom_bot.render.scrub import Scrubber
 from aom_bot.render.subscriptions import failure_headline, with_headline
 from aom_bot.store.base import Store, Subscription
@@ -401,13 +401,13 @@ class SubscriptionDiscovery:
         self, subscription: Subscription, execution: ExecutionDetail, mention: str
     ) -> SlackMessage:
         account = self._accounts.get(subscription.profile)
-        console = account.console_url(subscription.workflow_id, execution.execution_id)
-        card = execution_message(
+        card = execution_card(
             execution,
             now=self._clock.now(),
+            console=account.console_url,
             workflow_name=subscription.workflow_name or None,
+            workflow_id=subscription.workflow_id,
             following=True,
-            console_url=console,
             scrubber=self._scrubber,
             profile=subscription.profile,
             profile_label=account.label,

@@ -6,24 +6,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from aom_bot.records import FollowRequest
+from aom_bot.render.kit import MessageLike, MessageSource
 
 __all__ = ["CardNotifier", "FollowControl", "FollowOutcome", "MessageLike", "MessageSource"]
-
-
-class MessageLike(Protocol):
-    """A renderable Slack message (``render.SlackMessage``)."""
-
-    def to_dict(self) -> dict[str, Any]:
-        """``text``/``blocks`` keyword arguments for the Web API."""
-        ...
-
-
-#: a message, or a function rendering the latest one once the notifier may send
-MessageSource = MessageLike | Callable[[], MessageLike]
 
 
 class CardNotifier(Protocol):

@@ -6,11 +6,14 @@ shape it. mrkdwn objects are ``verbatim`` so Slack never auto-links names or URL
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 __all__ = [
     "Block",
+    "MessageLike",
+    "MessageSource",
     "SlackMessage",
     "actions",
     "button",
@@ -35,6 +38,22 @@ class SlackMessage:
     def to_dict(self) -> dict[str, Any]:
         """``{"text": …, "blocks": […]}``: what Block Kit Builder and the Web API take."""
         return {"text": self.text, "blocks": self.blocks}
+
+
+class MessageLike(Protocol):
+    """What the notifier sends: :class:`SlackMessage` or anything with the same ``to_dict``.
+
+    Declared here, next to the message, so the follow engine and the Slack notifier share one
+    declaration without importing each other.
+    """
+
+    def to_dict(self) -> dict[str, Any]:
+        """Keyword arguments for chat.postMessage / chat.update (``text``, ``blocks``…)."""
+        ...
+
+
+#: a message, or a function rendering the latest one when the send slot arrives (coalescing)
+MessageSource = MessageLike | Callable[[], MessageLike]
 
 
 def plain(text: str) -> dict[str, Any]:

@@ -7,12 +7,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from string import Formatter
 from urllib.parse import quote
 
 from aom_bot.errors import ConsoleTemplateError
 
-__all__ = ["PLACEHOLDERS", "ConsoleTemplateError", "console_link", "validate_console_template"]
+__all__ = [
+    "PLACEHOLDERS",
+    "ConsoleLinks",
+    "ConsoleTemplateError",
+    "ConsoleUrl",
+    "console_link",
+    "validate_console_template",
+]
+
+#: workflow ID, execution ID → the execution's console URL, or None (no button)
+ConsoleUrl = Callable[[str, str], str | None]
 
 #: the placeholders a console URL template may use
 PLACEHOLDERS: frozenset[str] = frozenset({"region", "project_id", "workflow_id", "execution_id"})
@@ -56,3 +68,31 @@ def console_link(
         "execution_id": execution_id,
     }
     return template.format(**{k: quote(v, safe="") for k, v in values.items()})
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleLinks:
+    """The console links of one AOM project: the ``AOM_CONSOLE_URL`` template and what fills it.
+
+    Checked when made, so a broken template fails where it is configured, not on a card. Call it
+    with a workflow and an execution ID (it is a :data:`ConsoleUrl`).
+
+    >>> ConsoleLinks("https://c.example/{workflow_id}/{execution_id}")("w1", "e1")
+    'https://c.example/w1/e1'
+    """
+
+    template: str | None = None
+    region: str = ""
+    project_id: str = ""
+
+    def __post_init__(self) -> None:
+        validate_console_template(self.template or "")
+
+    def __call__(self, workflow_id: str, execution_id: str) -> str | None:
+        return console_link(
+            self.template,
+            region=self.region,
+            project_id=self.project_id,
+            workflow_id=workflow_id,
+            execution_id=execution_id,
+        )

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from datetime import datetime
 
 from aom_bot.aom.models import BUCKET_ORDER, ExecutionDetail, Host
-from aom_bot.render.analysis import analyse, host_error, natural_key
+from aom_bot.render.analysis import Analysis, analyse, host_error, natural_key
 from aom_bot.render.escape import strip_controls
 from aom_bot.render.scrub import Scrubber
 from aom_bot.render.wording import (
@@ -106,11 +107,23 @@ def report_text(
     now = as_utc(now)
     scrubber = scrubber or Scrubber()
     analysis = analyse(execution)
-    counts = analysis.counts
 
     def safe(text: str) -> str:
         return scrubber.scrub(strip_controls(text))
 
+    lines = _summary_lines(execution, analysis, workflow_name, now, safe)
+    lines += _group_lines(analysis, safe)
+    lines += _host_lines(execution, safe)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _summary_lines(
+    execution: ExecutionDetail,
+    analysis: Analysis,
+    workflow_name: str | None,
+    now: datetime,
+    safe: Callable[[str], str],
+) -> list[str]:
     title = workflow_name or execution.workflow_id or "(unnamed workflow)"
     lines = [
         f"AOM execution report — {safe(title)}",
@@ -127,31 +140,36 @@ def report_text(
             took = format_duration(execution.end_time - execution.begin_time)
             lines.append(f"Duration:   {took}")
     lines.append(f"Generated:  {format_time(now, now)}")
+    counts = analysis.counts
     phrases = ", ".join(f"{n} {label}" for _, label, n in bucket_phrases(counts))
-    lines += ["", f"Hosts: {counts.total} ({phrases})", ""]
+    return [*lines, "", f"Hosts: {counts.total} ({phrases})", ""]
 
-    if analysis.groups:
-        lines.append(f"FAILED HOSTS BY ERROR ({len(analysis.groups)} groups)")
-        lines.append("=" * 40)
-        for number, group in enumerate(analysis.groups, start=1):
-            exit_text = "none" if group.exit_code is None else str(group.exit_code)
+
+def _group_lines(analysis: Analysis, safe: Callable[[str], str]) -> list[str]:
+    if not analysis.groups:
+        return []
+    lines = [f"FAILED HOSTS BY ERROR ({len(analysis.groups)} groups)", "=" * 40]
+    for number, group in enumerate(analysis.groups, start=1):
+        exit_text = "none" if group.exit_code is None else str(group.exit_code)
+        lines.append(
+            f"[{number}] {len(group.hosts)} host(s), exit code {exit_text}: {safe(group.error)}"
+        )
+        if group.dominant_zone:
             lines.append(
-                f"[{number}] {len(group.hosts)} host(s), exit code {exit_text}: {safe(group.error)}"
+                f"    zonal: {group.dominant_zone_hosts} of {len(group.hosts)} "
+                f"in {safe(group.dominant_zone)}"
             )
-            if group.dominant_zone:
-                lines.append(
-                    f"    zonal: {group.dominant_zone_hosts} of {len(group.hosts)} "
-                    f"in {safe(group.dominant_zone)}"
-                )
-            for host in group.hosts:
-                lines.append(
-                    f"    - {safe(host.label)}  {safe(host.ip) or '-'}  "
-                    f"{safe(host.availability_zone) or '-'}"
-                )
-        lines.append("")
+        for host in group.hosts:
+            lines.append(
+                f"    - {safe(host.label)}  {safe(host.ip) or '-'}  "
+                f"{safe(host.availability_zone) or '-'}"
+            )
+    lines.append("")
+    return lines
 
-    lines.append("ALL HOSTS")
-    lines.append("=" * 40)
+
+def _host_lines(execution: ExecutionDetail, safe: Callable[[str], str]) -> list[str]:
+    lines = ["ALL HOSTS", "=" * 40]
     for node_id, bucket, host in _rows(execution):
         exit_text = "-" if host.exit_code is None else str(host.exit_code)
         lines.append(
@@ -166,4 +184,4 @@ def report_text(
             lines.append("    log:")
             lines.append(_indent(safe(host.log).rstrip("\n"), "      | "))
         lines.append("")
-    return "\n".join(lines).rstrip("\n") + "\n"
+    return lines

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from aom_bot.simulator.scenarios import NodeKind
+from aom_bot.simulator.ids import hex_id, uuid_id
+from aom_bot.simulator.plans import NodeKind
+from aom_bot.simulator.records import ExecutionRecord, WorkflowRecord
 from aom_bot.simulator.timeline import Bucket, HostState, NodeState, Snapshot
 
-__all__ = ["execution_json", "host_json", "node_json"]
+__all__ = ["execution_json", "host_json", "node_json", "workflow_json"]
 
 _BUCKETS = (Bucket.SUCCESS, Bucket.FAIL, Bucket.IN_EXECUTION, Bucket.NOT_PERFORMED)
 
@@ -104,4 +106,61 @@ def execution_json(
     out["project_id"] = project_id
     out["workflow_edit_time"] = edit_ms
     out["last_record_id_with_snapshot"] = snapshot_id
+    return out
+
+
+def workflow_json(
+    wf: WorkflowRecord,
+    latest: ExecutionRecord | None,
+    snap: Snapshot | None,
+    *,
+    project_id: str,
+) -> dict[str, Any]:
+    """One workflow of the workflow list (§4.4), with its ``latest`` run in state ``snap``."""
+    out: dict[str, Any] = {
+        "id": wf.id,
+        "name": wf.name,
+        "type": "manual",
+        "description": wf.description,
+        "tags": {"team": "sre", "scenario": wf.scenario.name},
+        "create_time": wf.created_ms,
+        "update_time": wf.created_ms,
+        "create_by": "ops_admin",
+        "update_by": "ops_admin",
+        "template_name": "CMS::ECS::BulkyRunScript",
+        "template_id": uuid_id(wf.id, "template"),
+        "input": {"execute_user": "root", "timeout": "300", "ecs_count": str(wf.host_count)},
+        "last_execution_id": latest.id if latest else "",
+        "status": snap.status if snap else "",
+        "citation_urns": [],
+        "last_execution_start_time": latest.begin_ms if latest else None,
+        "last_execution_end_time": snap.end_ms if snap else None,
+        "quote": [],
+        "job_name": wf.name,
+        "job_id": uuid_id(wf.id, "job"),
+        "service_scenario": "",
+        "service_name": "",
+        "task_type": "script",
+        "project_id": project_id,
+        # FunctionGraph's own id, *not* the one for the URL paths (§4.4)
+        "workflow_id": hex_id(wf.id, "functiongraph"),
+        "task_status": snap.status if snap else "",
+        "nodes": wf.nodes,
+        "edit_time": wf.created_ms,
+        "execution_action_rules": [],
+        "execution_permission": [],
+        "global_parameters": [],
+        "is_delete": False,
+        "steps": [],
+        "output": "",
+        "trigger_id": "",
+        "trigger_status": "",
+        "approve_id": "",
+        "template_i18n": {
+            "en-us": {"name": "Bulk run script"},
+            "zh-cn": {"name": "批量执行脚本"},
+        },
+        "enterprise_project_id": "0",
+        "last_execute_by": latest.created_by if latest else "",
+    }
     return out

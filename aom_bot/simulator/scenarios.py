@@ -3,19 +3,25 @@
 A scenario turns a host inventory and a seeded ``random.Random`` into an :class:`ExecutionPlan`:
 the nodes, and for every host when it starts, how long it runs, and how it ends (also on a
 restart). Times are *scenario* milliseconds after the node starts; the world divides them by its
-speed. Plans are plain frozen data, so a run is fully described by its plan plus the actions
-people took (see ``timeline``).
+speed. The plan's types are in ``plans``.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from enum import StrEnum
 
 from aom_bot.errors import ConfigError
-from aom_bot.simulator.ids import uuid_id
+from aom_bot.simulator.plans import (
+    AttemptOutcome,
+    ExecutionPlan,
+    HostRun,
+    HostSpec,
+    NodeKind,
+    NodeSpec,
+    Scenario,
+    make_inventory,
+)
 from aom_bot.simulator.texts import (
     ERROR_SIGNATURES,
     HOSTILE_LOGS,
@@ -23,14 +29,15 @@ from aom_bot.simulator.texts import (
     success_log,
 )
 
+# The plan types are re-exported: callers and tests import them from here.
 __all__ = [
     "SCENARIOS",
+    "AttemptOutcome",
     "ExecutionPlan",
     "HostRun",
     "HostSpec",
     "NodeKind",
     "NodeSpec",
-    "Outcome",
     "Scenario",
     "get_scenario",
     "history_plan",
@@ -38,136 +45,15 @@ __all__ = [
 ]
 
 
-class NodeKind(StrEnum):
-    """What a workflow node does: run a script on hosts, wait for an approver, or pause."""
-
-    SCRIPT = "script"
-    APPROVAL = "approval"
-    PAUSE = "pause"
-
-
-@dataclass(frozen=True, slots=True)
-class HostSpec:
-    """One server of the inventory: the fields that never change between runs."""
-
-    id: str
-    name: str
-    ip: str
-    availability_zone: str
-    os_type: str
-    vpc_id: str
-    floating_ips: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """How one attempt on a host ends."""
-
-    ok: bool
-    log: str = ""
-    exit_code: str = "0"
-    code: str = "0"
-    error_msg: str = ""
-    agent_offline: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class HostRun:
-    """One host inside a script node: timing (scenario ms) and outcome of first try and retry."""
-
-    host: HostSpec
-    start_ms: int
-    duration_ms: int
-    outcome: Outcome
-    retry: Outcome
-
-
-@dataclass(frozen=True, slots=True)
-class NodeSpec:
-    """A workflow node. ``reported_status`` overrides the node status shown once it ended."""
-
-    node_id: str
-    kind: NodeKind = NodeKind.SCRIPT
-    hosts: tuple[HostRun, ...] = ()
-    continue_on_failure: bool = False
-    reported_status: str | None = None
-    message: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class ExecutionPlan:
-    """Everything that will happen in a run unless someone intervenes."""
-
-    nodes: tuple[NodeSpec, ...]
-    queue_ms: int = 1500
-    approvers: tuple[str, ...] = ()
-    terminate_after_ms: int | None = None
-    terminated_by: str = "ops_admin"
-
-
-PlanBuilder = Callable[[Sequence[HostSpec], random.Random], ExecutionPlan]
-
-
-@dataclass(frozen=True, slots=True)
-class Scenario:
-    """A named scenario with the readable workflow it backs in the default world."""
-
-    name: str
-    workflow_name: str
-    description: str
-    host_count: int
-    plan: PlanBuilder
-    host_prefix: str = "web"
-    subnet: str = "192.168"
-    zones: tuple[str, ...] = ("cn-north-4a", "cn-north-4b")
-    windows_share: float = 0.0
-    name_overrides: dict[int, str] = field(default_factory=dict)
-
-
-def make_inventory(
-    key: str,
-    count: int,
-    *,
-    prefix: str = "web",
-    subnet: str = "192.168",
-    zones: Sequence[str] = ("cn-north-4a", "cn-north-4b"),
-    windows_share: float = 0.0,
-    name_overrides: dict[int, str] | None = None,
-) -> list[HostSpec]:
-    """``count`` hosts named ``prefix-01``… (``-0001``… from 1,000 on), IPs ``subnet.x.y``."""
-    rng = random.Random(f"inventory:{key}")
-    width = 4 if count >= 1000 else 2 if count < 100 else 3
-    vpc = uuid_id(key, "vpc")
-    overrides = name_overrides or {}
-    hosts = []
-    for i in range(1, count + 1):
-        ip = f"{subnet}.{(i - 1) // 250}.{(i - 1) % 250 + 1}"
-        name = overrides.get(i - 1, f"{prefix}-{i:0{width}d}")
-        is_windows = rng.random() < windows_share or name.startswith("win-")
-        floating = (f"203.0.113.{i % 250 + 1}",) if i % 10 == 1 else ()
-        hosts.append(
-            HostSpec(
-                id=uuid_id(key, "host", i),
-                name=name,
-                ip=ip,
-                availability_zone=zones[(i - 1) % len(zones)],
-                os_type="Windows" if is_windows else "Linux",
-                vpc_id=vpc,
-                floating_ips=floating,
-            )
-        )
-    return hosts
-
-
 # -- building blocks -------------------------------------------------------------------------
 
 
-def _ok(rng: random.Random, host: HostSpec, log: str | None = None) -> Outcome:
-    return Outcome(ok=True, log=success_log(rng, host.os_type) if log is None else log)
+def _ok(rng: random.Random, host: HostSpec, log: str | None = None) -> AttemptOutcome:
+    return AttemptOutcome(ok=True, log=success_log(rng, host.os_type) if log is None else log)
 
 
-def _fail(sig: ErrorSignature, rng: random.Random, host: HostSpec) -> Outcome:
-    return Outcome(
+def _fail(sig: ErrorSignature, rng: random.Random, host: HostSpec) -> AttemptOutcome:
+    return AttemptOutcome(
         ok=False,
         log=sig.render_log(rng, host.ip),
         exit_code=sig.exit_code,
@@ -177,14 +63,14 @@ def _fail(sig: ErrorSignature, rng: random.Random, host: HostSpec) -> Outcome:
     )
 
 
-def _fail_log(log: str, exit_code: str = "1") -> Outcome:
-    return Outcome(ok=False, log=log, exit_code=exit_code)
+def _fail_log(log: str, exit_code: str = "1") -> AttemptOutcome:
+    return AttemptOutcome(ok=False, log=log, exit_code=exit_code)
 
 
 def _timed(
     hosts: Sequence[HostSpec],
     rng: random.Random,
-    outcome: Callable[[int, HostSpec], tuple[Outcome, Outcome]],
+    outcome: Callable[[int, HostSpec], tuple[AttemptOutcome, AttemptOutcome]],
     *,
     wave: int = 50,
     wave_gap_ms: int = 3000,
@@ -200,8 +86,8 @@ def _timed(
     return tuple(runs)
 
 
-def _all_ok(rng: random.Random) -> Callable[[int, HostSpec], tuple[Outcome, Outcome]]:
-    def outcome(_: int, host: HostSpec) -> tuple[Outcome, Outcome]:
+def _all_ok(rng: random.Random) -> Callable[[int, HostSpec], tuple[AttemptOutcome, AttemptOutcome]]:
+    def outcome(_: int, host: HostSpec) -> tuple[AttemptOutcome, AttemptOutcome]:
         ok = _ok(rng, host)
         return ok, ok
 
@@ -221,7 +107,7 @@ def _few_failures(hosts: Sequence[HostSpec], rng: random.Random) -> ExecutionPla
         zip(sorted(rng.sample(range(len(hosts)), min(3, len(hosts)))), errors, strict=False)
     )
 
-    def outcome(i: int, host: HostSpec) -> tuple[Outcome, Outcome]:
+    def outcome(i: int, host: HostSpec) -> tuple[AttemptOutcome, AttemptOutcome]:
         if i not in failing:
             ok = _ok(rng, host)
             return ok, ok
@@ -243,7 +129,7 @@ def _pick(rng: random.Random, weighted: Sequence[tuple[str, float]]) -> str:
 
 
 def _mass_failure(hosts: Sequence[HostSpec], rng: random.Random) -> ExecutionPlan:
-    def outcome(_: int, host: HostSpec) -> tuple[Outcome, Outcome]:
+    def outcome(_: int, host: HostSpec) -> tuple[AttemptOutcome, AttemptOutcome]:
         hard = host.availability_zone == _HARD_ZONE
         if rng.random() >= (0.75 if hard else 0.08):
             ok = _ok(rng, host)
@@ -264,7 +150,7 @@ def _large(hosts: Sequence[HostSpec], rng: random.Random) -> ExecutionPlan:
     odd_logs = set(specials[5:])
     linux_errors = ("not-a-directory", "repo-unreachable", "agent-offline")
 
-    def outcome(i: int, host: HostSpec) -> tuple[Outcome, Outcome]:
+    def outcome(i: int, host: HostSpec) -> tuple[AttemptOutcome, AttemptOutcome]:
         log = HOSTILE_LOGS["yum-4k"] if i in big_logs else None
         log = HOSTILE_LOGS["emoji-cjk"] if i in odd_logs else log
         if i not in failing:
@@ -289,8 +175,8 @@ def _large(hosts: Sequence[HostSpec], rng: random.Random) -> ExecutionPlan:
 
 
 def _shifted(
-    outcome: Callable[[int, HostSpec], tuple[Outcome, Outcome]], offset: int
-) -> Callable[[int, HostSpec], tuple[Outcome, Outcome]]:
+    outcome: Callable[[int, HostSpec], tuple[AttemptOutcome, AttemptOutcome]], offset: int
+) -> Callable[[int, HostSpec], tuple[AttemptOutcome, AttemptOutcome]]:
     return lambda i, host: outcome(i + offset, host)
 
 
@@ -306,12 +192,12 @@ _LONG_LOG_CASES: tuple[tuple[str, bool, str], ...] = (
 
 
 def _long_logs(hosts: Sequence[HostSpec], rng: random.Random) -> ExecutionPlan:
-    def outcome(i: int, host: HostSpec) -> tuple[Outcome, Outcome]:
+    def outcome(i: int, host: HostSpec) -> tuple[AttemptOutcome, AttemptOutcome]:
         if i >= len(_LONG_LOG_CASES):
             plain = _ok(rng, host)
             return plain, plain
         key, succeeded, exit_code = _LONG_LOG_CASES[i]
-        result = Outcome(ok=succeeded, log=HOSTILE_LOGS[key], exit_code=exit_code)
+        result = AttemptOutcome(ok=succeeded, log=HOSTILE_LOGS[key], exit_code=exit_code)
         return result, result
 
     runs = _timed(hosts, rng, outcome, duration_ms=(2000, 8000))
@@ -345,7 +231,7 @@ def _terminated(hosts: Sequence[HostSpec], rng: random.Random) -> ExecutionPlan:
 
 
 def _doc_contradiction(hosts: Sequence[HostSpec], rng: random.Random) -> ExecutionPlan:
-    def outcome(i: int, host: HostSpec) -> tuple[Outcome, Outcome]:
+    def outcome(i: int, host: HostSpec) -> tuple[AttemptOutcome, AttemptOutcome]:
         if i == 0:
             ok = _ok(rng, host)
             return ok, ok
@@ -389,7 +275,7 @@ def history_plan(hosts: Sequence[HostSpec], rng: random.Random, *, ok: bool) -> 
     failing = set() if ok else set(rng.sample(range(len(hosts)), min(2, len(hosts))))
     sig = ERROR_SIGNATURES["not-a-directory"]
 
-    def outcome(i: int, host: HostSpec) -> tuple[Outcome, Outcome]:
+    def outcome(i: int, host: HostSpec) -> tuple[AttemptOutcome, AttemptOutcome]:
         first = _fail(sig, rng, host) if i in failing else _ok(rng, host)
         return first, first
 

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from aom_bot.simulator.scenarios import ExecutionPlan, HostRun, NodeKind, NodeSpec, Outcome
+from aom_bot.simulator.plans import AttemptOutcome, ExecutionPlan, HostRun, NodeKind, NodeSpec
 
 __all__ = ["CANCEL_DELAY_MS", "RESTART_STAGGER_MS", "Action", "Bucket", "HostState",
            "NodeState", "OpKind", "Snapshot", "replay"]  # fmt: skip
@@ -60,7 +60,7 @@ class HostState:
     bucket: Bucket
     start_ms: int | None = None
     end_ms: int | None = None
-    outcome: Outcome | None = None
+    outcome: AttemptOutcome | None = None
     canceled: bool = False
 
 
@@ -116,7 +116,7 @@ def _first(actions: list[Action], kinds: set[OpKind], node_id: str, after: int) 
     return None
 
 
-def _host_at(run: HostRun, start: int, end: int, outcome: Outcome, now: int) -> HostState:
+def _host_at(run: HostRun, start: int, end: int, outcome: AttemptOutcome, now: int) -> HostState:
     if now < start:
         return HostState(run, Bucket.NOT_PERFORMED)
     if now < end:

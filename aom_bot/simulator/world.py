@@ -17,20 +17,17 @@ import json
 import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from aom_bot.errors import AomBotError, ConfigError
 from aom_bot.simulator.ids import hex_id, uuid_id
-from aom_bot.simulator.render import execution_json
+from aom_bot.simulator.records import CachedSnapshot, ExecutionRecord, WorkflowRecord
+from aom_bot.simulator.render import execution_json, workflow_json
 from aom_bot.simulator.scenarios import (
     SCENARIOS,
     ExecutionPlan,
-    HostSpec,
-    Scenario,
     get_scenario,
     history_plan,
-    make_inventory,
 )
 from aom_bot.simulator.timeline import Action, OpKind, Snapshot, replay
 
@@ -76,60 +73,6 @@ def dump_json(value: object) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-@dataclass(slots=True)
-class _Cached:
-    actions: int
-    valid_from: int
-    valid_until: float
-    snap: Snapshot
-    detail: bytes | None = None
-    item: bytes | None = None
-
-
-@dataclass(slots=True)
-class _Execution:
-    id: str
-    workflow: _Workflow
-    begin_ms: int
-    speed: float
-    created_by: str
-    build: Callable[[], ExecutionPlan]
-    seq: int
-    actions: list[Action] = field(default_factory=list)
-    plan_: ExecutionPlan | None = None
-    cache: _Cached | None = None
-
-    @property
-    def plan(self) -> ExecutionPlan:
-        if self.plan_ is None:
-            self.plan_ = self.build()
-        return self.plan_
-
-
-@dataclass(slots=True)
-class _Workflow:
-    id: str
-    name: str
-    description: str
-    scenario: Scenario
-    host_count: int
-    created_ms: int
-    seq: int
-    executions: list[_Execution] = field(default_factory=list)
-    inventory_: list[HostSpec] | None = None
-    nodes_: list[dict[str, Any]] | None = None
-
-    @property
-    def inventory(self) -> list[HostSpec]:
-        if self.inventory_ is None:
-            s = self.scenario
-            self.inventory_ = make_inventory(
-                self.id, self.host_count, prefix=s.host_prefix, subnet=s.subnet, zones=s.zones,
-                windows_share=s.windows_share, name_overrides=s.name_overrides,
-            )  # fmt: skip
-        return self.inventory_
-
-
 class World:
     """Workflows and executions of one project; see the module docstring."""
 
@@ -141,8 +84,8 @@ class World:
         self.clock = clock
         self.speed = speed
         self.project_id = project_id or hex_id(seed, "project")
-        self._workflows: dict[str, _Workflow] = {}
-        self._executions: dict[str, _Execution] = {}
+        self._workflows: dict[str, WorkflowRecord] = {}
+        self._executions: dict[str, ExecutionRecord] = {}
 
     # -- time ---------------------------------------------------------------------------------
 
@@ -160,7 +103,7 @@ class World:
         wf_id = workflow_id or hex_id(self.seed, "workflow", scenario, name)
         if wf_id in self._workflows:
             raise ConfigError(f"Workflow id {wf_id} already exists in the simulator.")
-        self._workflows[wf_id] = _Workflow(
+        self._workflows[wf_id] = WorkflowRecord(
             id=wf_id, name=name, description=spec.description if description is None else description,
             scenario=spec, host_count=spec.host_count if host_count is None else host_count,
             created_ms=self.now_ms() - 30 * _DAY_MS if created_ms is None else created_ms,
@@ -183,7 +126,7 @@ class World:
                 return history_plan(wf.inventory, rng, ok=history == "success")
             return wf.scenario.plan(wf.inventory, rng)
 
-        ex = _Execution(
+        ex = ExecutionRecord(
             id=ex_id, workflow=wf, begin_ms=self.now_ms() if begin_ms is None else begin_ms,
             speed=1.0 if history else self.speed, created_by=created_by, build=build, seq=seq,
         )  # fmt: skip
@@ -294,13 +237,13 @@ class World:
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _workflow(self, workflow_id: str) -> _Workflow:
+    def _workflow(self, workflow_id: str) -> WorkflowRecord:
         try:
             return self._workflows[workflow_id]
         except KeyError:
             raise NotFoundError("workflow", workflow_id) from None
 
-    def _execution(self, workflow_id: str, execution_id: str) -> _Execution:
+    def _execution(self, workflow_id: str, execution_id: str) -> ExecutionRecord:
         wf = self._workflow(workflow_id)
         ex = self._executions.get(execution_id)
         if ex is None or ex.workflow is not wf:
@@ -308,10 +251,10 @@ class World:
         return ex
 
     @staticmethod
-    def _newest_first(wf: _Workflow) -> list[_Execution]:
+    def _newest_first(wf: WorkflowRecord) -> list[ExecutionRecord]:
         return sorted(wf.executions, key=lambda ex: (ex.begin_ms, ex.seq), reverse=True)
 
-    def _cached(self, ex: _Execution) -> _Cached:
+    def _cached(self, ex: ExecutionRecord) -> CachedSnapshot:
         now = self.now_ms()
         entry = ex.cache
         if (
@@ -323,11 +266,11 @@ class World:
         snap = replay(ex.plan, begin_ms=ex.begin_ms, speed=ex.speed, actions=ex.actions,
                       now_ms=now)  # fmt: skip
         # the state is constant from its last transition until its next one
-        entry = _Cached(len(ex.actions), snap.last_change_ms, snap.next_change_ms, snap)
+        entry = CachedSnapshot(len(ex.actions), snap.last_change_ms, snap.next_change_ms, snap)
         ex.cache = entry
         return entry
 
-    def _render(self, ex: _Execution, snap: Snapshot, *, with_creator: bool) -> dict[str, Any]:
+    def _render(self, ex: ExecutionRecord, snap: Snapshot, *, with_creator: bool) -> dict[str, Any]:
         return execution_json(
             snap,
             workflow_id=ex.workflow.id,
@@ -341,69 +284,14 @@ class World:
             created_by=ex.created_by if with_creator else None,
         )
 
-    def _last_status(self, wf: _Workflow) -> str:
+    def _last_status(self, wf: WorkflowRecord) -> str:
         latest = self._newest_first(wf)[0] if wf.executions else None
         return self._cached(latest).snap.status if latest else ""
 
-    def _last_start(self, wf: _Workflow) -> int:
+    def _last_start(self, wf: WorkflowRecord) -> int:
         return max((ex.begin_ms for ex in wf.executions), default=0)
 
-    def _workflow_json(self, wf: _Workflow) -> dict[str, Any]:
+    def _workflow_json(self, wf: WorkflowRecord) -> dict[str, Any]:
         latest = self._newest_first(wf)[0] if wf.executions else None
         snap = self._cached(latest).snap if latest else None
-        if wf.nodes_ is None:
-            template = wf.scenario.plan(wf.inventory[:2] or wf.inventory, random.Random(wf.id))
-            wf.nodes_ = [
-                {"id": n.node_id, "name": n.node_id, "category": n.kind.value,
-                 "description": n.message, "ignore_error": n.continue_on_failure,
-                 "metadata": {"type": n.kind.value, "configuration": {}},
-                 "parent_node": template.nodes[i - 1].node_id if i else "", "task_name": n.node_id}
-                for i, n in enumerate(template.nodes)
-            ]  # fmt: skip
-        out: dict[str, Any] = {
-            "id": wf.id,
-            "name": wf.name,
-            "type": "manual",
-            "description": wf.description,
-            "tags": {"team": "sre", "scenario": wf.scenario.name},
-            "create_time": wf.created_ms,
-            "update_time": wf.created_ms,
-            "create_by": "ops_admin",
-            "update_by": "ops_admin",
-            "template_name": "CMS::ECS::BulkyRunScript",
-            "template_id": uuid_id(wf.id, "template"),
-            "input": {"execute_user": "root", "timeout": "300", "ecs_count": str(wf.host_count)},
-            "last_execution_id": latest.id if latest else "",
-            "status": snap.status if snap else "",
-            "citation_urns": [],
-            "last_execution_start_time": latest.begin_ms if latest else None,
-            "last_execution_end_time": snap.end_ms if snap else None,
-            "quote": [],
-            "job_name": wf.name,
-            "job_id": uuid_id(wf.id, "job"),
-            "service_scenario": "",
-            "service_name": "",
-            "task_type": "script",
-            "project_id": self.project_id,
-            # FunctionGraph's own id, *not* the one for the URL paths (§4.4)
-            "workflow_id": hex_id(wf.id, "functiongraph"),
-            "task_status": snap.status if snap else "",
-            "nodes": wf.nodes_,
-            "edit_time": wf.created_ms,
-            "execution_action_rules": [],
-            "execution_permission": [],
-            "global_parameters": [],
-            "is_delete": False,
-            "steps": [],
-            "output": "",
-            "trigger_id": "",
-            "trigger_status": "",
-            "approve_id": "",
-            "template_i18n": {
-                "en-us": {"name": "Bulk run script"},
-                "zh-cn": {"name": "批量执行脚本"},
-            },
-            "enterprise_project_id": "0",
-            "last_execute_by": latest.created_by if latest else "",
-        }
-        return out
+        return workflow_json(wf, latest, snap, project_id=self.project_id)

@@ -7,8 +7,8 @@ import logging
 from aom_bot.aom.accounts import AomAccount
 from aom_bot.aom.models import ExecutionDetail
 from aom_bot.errors import SlackDeliveryError
+from aom_bot.render.card import execution_card
 from aom_bot.render.kit import SlackMessage
-from aom_bot.render.message import execution_message
 from aom_bot.render.report import report_text
 from aom_bot.slack.deps import SlackDeps
 
@@ -26,12 +26,12 @@ async def card(
     notice: str | None = None,
 ) -> SlackMessage:
     """The execution card (of ``account``'s profile) as it should look now."""
-    return execution_message(
+    return execution_card(
         execution,
         now=deps.clock.now(),
+        console=account.console_url,
         workflow_name=await account.workflow_name(execution.workflow_id),
         following=following,
-        console_url=account.console_url(execution.workflow_id, execution.execution_id),
         notice=notice,
         scrubber=deps.scrubber,
         profile=account.name,

@@ -72,64 +72,8 @@ def _secret(value: object) -> str:
 
 
 def _configuration(settings: Settings, mode: Mode, *, env_aom: bool = True) -> list[CheckResult]:
-    results: list[CheckResult] = []
-    token = _secret(settings.slack_bot_token)
-    if not token:
-        results.append(
-            CheckResult(
-                "Slack bot token",
-                False,
-                "SLACK_BOT_TOKEN is not set.",
-                "Copy the Bot User OAuth Token (xoxb-…) from OAuth & Permissions.",
-            )
-        )
-    elif not token.startswith("xoxb-"):
-        results.append(
-            CheckResult(
-                "Slack bot token",
-                False,
-                "SLACK_BOT_TOKEN is not a bot token (it should start with xoxb-).",
-                "Use the Bot User OAuth Token, not a user or app-level token.",
-            )
-        )
-    else:
-        results.append(CheckResult("Slack bot token", True, "set (xoxb-…)."))
-    if mode == "socket":
-        app_token = _secret(settings.slack_app_token)
-        if not app_token.startswith("xapp-"):
-            results.append(
-                CheckResult(
-                    "Slack app token",
-                    False,
-                    "SLACK_APP_TOKEN is missing or not an app-level token (xapp-…).",
-                    "Create one under Basic Information > App-Level Tokens with the "
-                    "connections:write scope.",
-                )
-            )
-        else:
-            results.append(CheckResult("Slack app token", True, "set (xapp-…): Socket Mode."))
-    else:
-        if not _secret(settings.slack_signing_secret) and not _secret(settings.slack_app_token):
-            results.append(
-                CheckResult(
-                    "Slack signing secret",
-                    False,
-                    "Neither SLACK_APP_TOKEN (Socket Mode) nor SLACK_SIGNING_SECRET (HTTP mode) "
-                    "is set.",
-                    NO_MODE_HINT,
-                )
-            )
-        elif not _secret(settings.slack_signing_secret):
-            results.append(
-                CheckResult(
-                    "Slack signing secret",
-                    False,
-                    "SLACK_SIGNING_SECRET is not set; HTTP mode cannot verify requests.",
-                    "Copy the Signing Secret from Basic Information > App Credentials.",
-                )
-            )
-        else:
-            results.append(CheckResult("Slack signing secret", True, "set: HTTP mode."))
+    results = [_bot_token(settings)]
+    results.append(_app_token(settings) if mode == "socket" else _signing_secret(settings))
     if env_aom:
         results.extend(_env_aom(settings))
     return results
@@ -167,6 +111,57 @@ class ConfigFileCheck:
     result: CheckResult
     profiles: Mapping[str, Callable[[], AomReader]]
     secrets: tuple[str, ...] = ()
+
+
+def _bot_token(settings: Settings) -> CheckResult:
+    token = _secret(settings.slack_bot_token)
+    if not token:
+        return CheckResult(
+            "Slack bot token",
+            False,
+            "SLACK_BOT_TOKEN is not set.",
+            "Copy the Bot User OAuth Token (xoxb-…) from OAuth & Permissions.",
+        )
+    if not token.startswith("xoxb-"):
+        return CheckResult(
+            "Slack bot token",
+            False,
+            "SLACK_BOT_TOKEN is not a bot token (it should start with xoxb-).",
+            "Use the Bot User OAuth Token, not a user or app-level token.",
+        )
+    return CheckResult("Slack bot token", True, "set (xoxb-…).")
+
+
+def _app_token(settings: Settings) -> CheckResult:
+    """Socket Mode's app-level token."""
+    if not _secret(settings.slack_app_token).startswith("xapp-"):
+        return CheckResult(
+            "Slack app token",
+            False,
+            "SLACK_APP_TOKEN is missing or not an app-level token (xapp-…).",
+            "Create one under Basic Information > App-Level Tokens with the "
+            "connections:write scope.",
+        )
+    return CheckResult("Slack app token", True, "set (xapp-…): Socket Mode.")
+
+
+def _signing_secret(settings: Settings) -> CheckResult:
+    """HTTP mode's signing secret (or the hint that neither mode is set up)."""
+    if not _secret(settings.slack_signing_secret) and not _secret(settings.slack_app_token):
+        return CheckResult(
+            "Slack signing secret",
+            False,
+            "Neither SLACK_APP_TOKEN (Socket Mode) nor SLACK_SIGNING_SECRET (HTTP mode) is set.",
+            NO_MODE_HINT,
+        )
+    if not _secret(settings.slack_signing_secret):
+        return CheckResult(
+            "Slack signing secret",
+            False,
+            "SLACK_SIGNING_SECRET is not set; HTTP mode cannot verify requests.",
+            "Copy the Signing Secret from Basic Information > App Credentials.",
+        )
+    return CheckResult("Slack signing secret", True, "set: HTTP mode.")
 
 
 async def _slack(client: AsyncWebClient, base_url: str) -> CheckResult:

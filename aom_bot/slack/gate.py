@@ -15,17 +15,23 @@ import asyncio
 import contextlib
 from collections.abc import Iterator
 
+from aom_bot.clock import Sleep
+
 __all__ = ["AckGate"]
 
 
 class AckGate:
     """How many requests are being acknowledged right now, and a way to wait for none."""
 
-    def __init__(self, *, settle: float = 0.02, max_wait: float = 0.5) -> None:
+    def __init__(
+        self, *, settle: float = 0.02, max_wait: float = 0.5, sleep: Sleep = asyncio.sleep
+    ) -> None:
         self._pending = 0
         self._arrivals = 0
         self._settle = settle
         self._max_wait = max_wait
+        #: the settle wait (tests pass a simulated clock's sleep)
+        self._sleep = sleep
         self._idle: asyncio.Event | None = None
 
     @property
@@ -62,6 +68,6 @@ class AckGate:
                 while True:
                     await event.wait()
                     seen = self._arrivals
-                    await asyncio.sleep(self._settle)
+                    await self._sleep(self._settle)
                     if event.is_set() and self._arrivals == seen:
                         return

@@ -21,7 +21,7 @@ import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -32,62 +32,23 @@ from aom_bot.errors import (
     SlackChannelGone,
     SlackChannelUnreachable,
     SlackDeliveryError,
-    SlackMessageGone,
     SlackNotInChannel,
-    SlackRejected,
 )
+from aom_bot.render.kit import MessageLike, MessageSource
+from aom_bot.slack.delivery import NO_ERROR_CODE, delivery_error, error_code, retry_after
+from aom_bot.slack.pacing import Paces, Rate, SlackLimits
 
-__all__ = ["MessageLike", "NotifierStats", "Rate", "SlackLimits", "SlackNotifier"]
+# Rate, SlackLimits and delivery_error are re-exported: callers import them from here.
+__all__ = [
+    "MessageLike",
+    "NotifierStats",
+    "Rate",
+    "SlackLimits",
+    "SlackNotifier",
+    "delivery_error",
+]
 
 log = logging.getLogger(__name__)
-
-
-class MessageLike(Protocol):
-    """What the notifier sends: ``render.SlackMessage`` or anything with the same ``to_dict``."""
-
-    def to_dict(self) -> dict[str, Any]:
-        """Keyword arguments for chat.postMessage / chat.update (``text``, ``blocks``…)."""
-        ...
-
-
-#: a message, or a function rendering the latest one when the send slot arrives (coalescing)
-MessageSource = MessageLike | Callable[[], MessageLike]
-
-
-@dataclass(frozen=True, slots=True)
-class Rate:
-    """A pace: ``per_minute`` sustained, at most ``burst`` calls at once."""
-
-    per_minute: float
-    burst: int = 1
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SlackLimits:
-    """Paces kept below Slack's documented tiers (reference/slack-platform.md §4)."""
-
-    #: Tier 3 (50+/min per workspace)
-    update: Rate = Rate(45, 3)
-    #: "several hundred per minute" per workspace
-    post: Rate = Rate(240, 5)
-    #: ~1 message per second per channel (posts and thread replies)
-    post_per_channel: Rate = Rate(50, 1)
-    #: Tier 4
-    ephemeral: Rate = Rate(90, 3)
-    #: Tier 3
-    join: Rate = Rate(40, 2)
-    #: Tier 3
-    replies: Rate = Rate(40, 2)
-    #: Tier 4 (files.getUploadURLExternal / files.completeUploadExternal)
-    files: Rate = Rate(60, 2)
-    #: Tier 4 (chat.getPermalink)
-    permalink: Rate = Rate(90, 3)
-    #: Tier 3 (conversations.history)
-    history: Rate = Rate(40, 2)
-    #: how often a call answered with 429 (or a 5xx / transport error) is tried again
-    retries: int = 5
-    #: Retry-After to assume when Slack's 429 has none
-    default_retry_after: float = 5.0
 
 
 @dataclass(slots=True)
@@ -103,118 +64,8 @@ class NotifierStats:
     waited: float = 0.0
 
 
-class _Pace:
-    """A token bucket that callers book slots in, so waiters never stampede.
-
-    ``reserve`` hands out send times at the bucket's pace (GCRA), so thousands of waiters each
-    sleep once. ``admit`` then checks the real send time against a plain token bucket: a caller
-    that woke late (a busy loop) must not send right before the next one's booked slot, or two
-    calls would reach Slack closer together than its limit allows.
-    """
-
-    __slots__ = ("_at", "_burst", "_interval", "_tat", "_tokens", "_tolerance", "paused_until")
-
-    def __init__(self, rate: Rate) -> None:
-        self._interval = 60.0 / rate.per_minute
-        self._burst = float(max(rate.burst, 1))
-        self._tolerance = self._interval * (self._burst - 1)
-        self._tat = float("-inf")
-        self._tokens = self._burst
-        self._at = float("-inf")
-        self.paused_until = float("-inf")
-
-    def reserve(self, now: float) -> float:
-        """Book the next free slot; returns the time at which the call may go."""
-        start = max(now, self._tat - self._tolerance, self.paused_until)
-        self._tat = max(self._tat, start) + self._interval
-        return start
-
-    def _refill(self, now: float) -> None:
-        if now > self._at:
-            gained = (now - self._at) / self._interval if self._at > float("-inf") else self._burst
-            self._tokens = min(self._burst, self._tokens + gained)
-            self._at = now
-
-    def admits(self, now: float) -> bool:
-        """True when a call sent now stays within the pace (and no 429 pause is on)."""
-        self._refill(now)
-        return self.paused_until <= now and self._tokens >= 1.0 - 1e-9
-
-    def take(self, now: float) -> None:
-        """Spend the token of a call that goes out now."""
-        self._refill(now)
-        self._tokens = max(self._tokens - 1.0, 0.0)
-
-    def pause(self, until: float) -> None:
-        """Slack said 429: nothing goes out on this bucket before ``until``."""
-        self.paused_until = max(self.paused_until, until)
-        self._tokens = 0.0
-        self._at = max(self._at, until - self._interval)  # one token when the pause ends
-
-    def idle(self, now: float) -> bool:
-        """True when the bucket is full again, so forgetting it changes nothing."""
-        return self._tat <= now and self.paused_until <= now
-
-
-_GONE_MESSAGE = {"message_not_found", "cant_update_message", "edit_window_closed"}
-_GONE_CHANNEL = {"is_archived", "channel_is_archived", "not_in_channel_archived"}
-_REJECTED = {
-    "invalid_blocks",
-    "invalid_blocks_format",
-    "msg_too_long",
-    "msg_blocks_too_long",
-    "too_many_attachments",
-    "invalid_attachments",
-    "no_text",
-    "invalid_arguments",
-    "invalid_metadata_format",
-    "invalid_metadata_schema",
-    "metadata_too_large",
-    "metadata_must_be_sent_from_app",
-}
-
-
-def delivery_error(method: str, code: str) -> SlackDeliveryError:
-    """The project's exception for Slack's error ``code`` on ``method``."""
-    message = f"Slack refused {method}: {code}."
-    kind: type[SlackDeliveryError] = SlackDeliveryError
-    if code == "not_in_channel":
-        kind = SlackNotInChannel
-    elif code == "channel_not_found":
-        kind = SlackChannelUnreachable
-    elif code in _GONE_CHANNEL:
-        kind = SlackChannelGone
-    elif code in _GONE_MESSAGE:
-        kind = SlackMessageGone
-    elif code in _REJECTED:
-        kind = SlackRejected
-    return kind(message, error=code, method=method)
-
-
-def _retry_after(error: SlackApiError, default: float) -> float:
-    headers = getattr(error.response, "headers", None) or {}
-    raw = None
-    for key, value in dict(headers).items():
-        if str(key).lower() == "retry-after":
-            raw = value
-    try:
-        seconds = float(raw[0] if isinstance(raw, list) else raw)  # type: ignore[arg-type]
-    except (TypeError, ValueError, IndexError):
-        return default
-    return min(max(seconds, 0.0), 3600.0)
-
-
-_NO_ERROR_CODE = "unknown_error"
 #: how many message permalinks the notifier remembers (they never change)
 _PERMALINKS_KEPT = 1000
-
-
-def _error_code(error: SlackApiError) -> str:
-    try:
-        code = error.response.get("error")
-    except (AttributeError, TypeError, ValueError):
-        code = None
-    return str(code) if code else _NO_ERROR_CODE
 
 
 class SlackNotifier:
@@ -230,7 +81,7 @@ class SlackNotifier:
         self._client = client
         self._clock = clock
         self._limits = limits or SlackLimits()
-        self._paces: dict[tuple[str, str], _Pace] = {}
+        self._paces = Paces(self._limits, clock)
         self._permalinks: dict[tuple[str, str], asyncio.Future[str]] = {}
         self.stats = NotifierStats()
 
@@ -436,63 +287,13 @@ class SlackNotifier:
 
     # -- pacing and error mapping ----------------------------------------------------------
 
-    def _buckets(self, method: str, channel: str | None) -> list[_Pace]:
-        limits = self._limits
-        rates: list[tuple[tuple[str, str], Rate]] = []
-        if method == "chat.postMessage":
-            rates.append(((method, ""), limits.post))
-            if channel:
-                rates.append(((method, channel), limits.post_per_channel))
-        elif method == "chat.update":
-            rates.append(((method, ""), limits.update))
-        elif method == "chat.postEphemeral":
-            rates.append(((method, ""), limits.ephemeral))
-        elif method == "conversations.join":
-            rates.append(((method, ""), limits.join))
-        elif method == "conversations.replies":
-            rates.append(((method, ""), limits.replies))
-        elif method == "chat.getPermalink":
-            rates.append(((method, ""), limits.permalink))
-        elif method == "conversations.history":
-            rates.append(((method, ""), limits.history))
-        else:
-            rates.append((("files", ""), limits.files))
-        buckets = []
-        for key, rate in rates:
-            pace = self._paces.get(key)
-            if pace is None:
-                if len(self._paces) > 4096:
-                    self._forget_idle()
-                pace = self._paces[key] = _Pace(rate)
-            buckets.append(pace)
-        return buckets
-
-    def _forget_idle(self) -> None:
-        now = self._clock.monotonic()
-        for key in [k for k, p in self._paces.items() if k[1] and p.idle(now)]:
-            del self._paces[key]
-
-    async def _wait_for_slot(self, buckets: list[_Pace]) -> None:
-        while True:
-            now = self._clock.monotonic()
-            start = max(b.reserve(now) for b in buckets)
-            if start > now:
-                self.stats.waited += start - now
-                await self._clock.sleep(start - now)
-            # woke late, or a 429 paused a bucket meanwhile: book again rather than crowd Slack
-            now = self._clock.monotonic()
-            if all(b.admits(now) for b in buckets):
-                for bucket in buckets:
-                    bucket.take(now)
-                return
-
     async def _call(
         self, method: str, channel: str | None, send: Callable[[], Awaitable[Any]]
     ) -> Any:
-        buckets = self._buckets(method, channel)
+        buckets = self._paces.buckets(method, channel)
         attempt = 0
         while True:
-            await self._wait_for_slot(buckets)
+            self.stats.waited += await self._paces.wait_for_slot(buckets)
             self.stats.calls[method] += 1
             try:
                 return await send()
@@ -500,17 +301,15 @@ class SlackNotifier:
                 status = getattr(error.response, "status_code", 200)
                 if status == 429:
                     self.stats.ratelimited += 1
-                    pause = _retry_after(error, self._limits.default_retry_after)
-                    until = self._clock.monotonic() + pause
-                    for bucket in buckets:
-                        bucket.pause(until)
+                    pause = retry_after(error, self._limits.default_retry_after)
+                    self._paces.pause(buckets, pause)
                     log.warning("slack.ratelimited method=%s retry_after=%.1f", method, pause)
                     code = "ratelimited"
                 elif isinstance(status, int) and status >= 500:
                     code = f"http_{status}"
                 else:
-                    code = _error_code(error)
-                    if code == _NO_ERROR_CODE:  # not Slack's JSON: a proxy page, a cut body
+                    code = error_code(error)
+                    if code == NO_ERROR_CODE:  # not Slack's JSON: a proxy page, a cut body
                         code = "bad_response"
                     else:
                         self.stats.errors[code] += 1

@@ -1,10 +1,10 @@
 """The import rules of aom_bot's layers, read from the source with ``ast`` (nothing imported).
 
-Layers point inward: a pure core (AOM models, IDs, console links and signing, rendering, follow
-policy, config, errors, records, profiles, action records, the audit log line) imports no Slack,
-HTTP transport, database or Starlette; the follow engine and the terminal never import the Slack
-listeners; the simulator takes only ``aom.signing`` and ``errors`` from the package; and no two
-modules import each other in a circle.
+Layers point inward: a pure core (AOM models and their coercions, IDs, console links and signing,
+rendering, follow policy, config, errors, records, profiles, action records, the audit log line)
+imports no Slack, HTTP transport, database or Starlette; the follow engine and the terminal never
+import the Slack listeners; the simulator takes only ``aom.signing`` and ``errors`` from the
+package; and no two modules import each other in a circle.
 
 What counts:
 
@@ -44,11 +44,14 @@ FORBIDDEN_IN_CORE = frozenset(
 CORE = (
     "aom_bot.render",
     "aom_bot.aom.ids",
+    "aom_bot.aom.lenient",
     "aom_bot.aom.links",
     "aom_bot.aom.models",
     "aom_bot.aom.signing",
     "aom_bot.follow.policy",
     "aom_bot.config",
+    "aom_bot.config_values",
+    "aom_bot.operations",
     "aom_bot.errors",
     "aom_bot.records",
     "aom_bot.profiles",

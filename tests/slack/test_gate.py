@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from aom_bot.clock import ManualClock
 from aom_bot.slack.gate import AckGate
 
 
@@ -24,8 +25,8 @@ async def test_quiet_waits_for_pending_acks() -> None:
     assert gate.pending == 0
 
 
-async def test_quiet_waits_for_the_burst_to_settle() -> None:
-    """A request arriving during the settle period keeps the work waiting for it too."""
+async def test_quiet_waits_while_acks_overlap() -> None:
+    """A request arriving before the first one's ack keeps the work waiting for it too."""
     gate = AckGate(settle=0, max_wait=60)
     first = gate.acknowledging()
     first.__enter__()
@@ -36,6 +37,30 @@ async def test_quiet_waits_for_the_burst_to_settle() -> None:
         await _yield()
         assert not waiter.done()
     await asyncio.wait_for(waiter, timeout=5)
+
+
+async def test_quiet_waits_for_the_burst_to_settle() -> None:
+    """No request pending is not yet the end of a burst: a request that comes and goes during
+    the settle period starts the settling over; the work starts one quiet ``settle`` later."""
+    clock = ManualClock()
+    gate = AckGate(settle=1.0, max_wait=60, sleep=clock.sleep)
+    with gate.acknowledging():
+        waiter = asyncio.create_task(gate.quiet())
+        await _yield()
+    await _yield()  # none pending now: the waiter settles
+    assert not waiter.done()
+    clock.advance(0.5)
+    with gate.acknowledging():  # the burst's next request, acknowledged within the settle
+        pass
+    clock.advance(0.5)
+    await _yield()
+    assert not waiter.done()  # it saw the arrival: one more quiet settle period
+    clock.advance(0.9)
+    await _yield()
+    assert not waiter.done()
+    clock.advance(0.1)
+    await _yield()
+    assert waiter.done()
 
 
 async def test_quiet_is_immediate_when_idle() -> None:

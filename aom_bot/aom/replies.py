@@ -1,0 +1,60 @@
+"""Reading AOM's 2xx answers: JSON decoded, models validated, and a garbled body as one error.
+
+An answer AOM sent with a success status but that cannot be understood becomes an
+:class:`~aom_bot.errors.AomResponseError` that says why (not JSON, the first failed field) and
+carries AOM's request ID; the follow engine treats it as transient, like an outage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from pydantic import ValidationError
+
+from aom_bot.aom.fastparse import decode_json
+from aom_bot.aom.http import Reply
+from aom_bot.errors import AomResponseError
+
+__all__ = ["bad_body", "decode", "load_json", "validate", "why_invalid"]
+
+T = TypeVar("T")
+
+
+def bad_body(action: str, reply: Reply, why: str) -> AomResponseError:
+    """The error for an answer that could not be understood, saying ``why``."""
+    return AomResponseError(
+        f"AOM's answer could not be understood ({why}); could not {action}.",
+        status_code=reply.status,
+        request_id=reply.request_id,
+    )
+
+
+def why_invalid(exc: Exception) -> str:
+    """The first failed field of a validation error (``type at loc``), else the error's type."""
+    if isinstance(exc, ValidationError) and exc.error_count():
+        first = exc.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        return f"{first['type']} at {where}"
+    return type(exc).__name__
+
+
+def decode(reply: Reply, action: str, why: str = "not JSON") -> tuple[object, bool]:
+    """The body as JSON, and whether its hosts may be cached (see ``fastparse.decode_json``)."""
+    try:
+        return decode_json(reply.body)
+    except (ValueError, RecursionError) as exc:
+        raise bad_body(action, reply, why) from exc
+
+
+def load_json(reply: Reply, action: str) -> object:
+    """The body as JSON."""
+    return decode(reply, action)[0]
+
+
+def validate(parse: Callable[[], T], reply: Reply, action: str) -> T:
+    """``parse()``, with a parsing or validation failure raised as :func:`bad_body`."""
+    try:
+        return parse()
+    except (ValueError, TypeError, RecursionError) as exc:  # ValidationError is a ValueError
+        raise bad_body(action, reply, why_invalid(exc)) from exc
