@@ -22,20 +22,31 @@ from aom_bot.aom.ids import validate_id
 from aom_bot.aom.models import ExecutionDetail, ExecutionStatus, NodeResult, Phase
 from aom_bot.errors import InvalidIdError
 from aom_bot.profiles import Permission
+from aom_bot.render.action_buttons import ActionButton
+from aom_bot.render.actions import (
+    ACTION_CONTINUE,
+    ACTION_RETRY,
+    ACTION_RUN,
+    ACTION_SKIP,
+    ACTION_TERMINATE,
+)
 from aom_bot.render.analysis import bucket_counts
 from aom_bot.render.escape import escape_mrkdwn, inline_code
 from aom_bot.render.limits import BUTTON_VALUE_MAX
 from aom_bot.render.wording import slack_time
 
 __all__ = [
+    "ACTION_IDS",
     "PERMISSION_OF",
     "ActionTarget",
     "available_actions",
+    "card_buttons",
     "confirm_text",
     "failed_node",
     "outcome_line",
     "paused_node",
     "short_id",
+    "target_version",
     "verb_of",
 ]
 
@@ -46,6 +57,22 @@ PERMISSION_OF: dict[ActionKind, Permission] = {
     ActionKind.SKIP: Permission.RETRY,
     ActionKind.CONTINUE: Permission.RETRY,
     ActionKind.RUN: Permission.RUN,
+}
+
+#: the button (and overflow) action_id of each action
+ACTION_IDS: dict[ActionKind, str] = {
+    ActionKind.TERMINATE: ACTION_TERMINATE,
+    ActionKind.RETRY: ACTION_RETRY,
+    ActionKind.SKIP: ACTION_SKIP,
+    ActionKind.CONTINUE: ACTION_CONTINUE,
+    ActionKind.RUN: ACTION_RUN,
+}
+_LABELS = {
+    ActionKind.TERMINATE: ("Terminate", "Terminate this run?", "Terminate"),
+    ActionKind.RETRY: ("Retry node", "Restart the node?", "Retry"),
+    ActionKind.SKIP: ("Skip node", "Skip the node?", "Skip"),
+    ActionKind.CONTINUE: ("Continue", "Continue the run?", "Continue"),
+    ActionKind.RUN: ("Run again", "Start a new run?", "Run again"),
 }
 
 _VERBS = {
@@ -229,6 +256,58 @@ def outcome_line(
         return f"✖️ The request to {verb} was cancelled by <@{user_id}> {when}: nothing was done."
     reason = f": {why}" if why else ""
     return f"⚠️ <@{user_id}>'s {verb} failed {when}{reason}."
+
+
+def target_version(execution: ExecutionDetail, kind: ActionKind, node_id: str | None) -> str:
+    """What ties a card's button to the state it acts on: terminate once per run; a node
+    action once per state of that node (a node that failed again may be retried again);
+    run again once per card's run."""
+    if kind is ActionKind.TERMINATE:
+        return "t"
+    if kind is ActionKind.RUN:
+        return "r:" + (execution.execution_id or "")[:40]
+    node = _node(execution, node_id)
+    if node is None:
+        return "n"
+    raw = f"{node.raw_status}|{node.begin_time}|{node.end_time}"
+    return "n:" + hashlib.sha256(raw.encode()).hexdigest()[:12]
+
+
+def card_buttons(
+    execution: ExecutionDetail,
+    *,
+    profile: str,
+    permitted: frozenset[Permission],
+    workflow_name: str | None,
+) -> list[ActionButton]:
+    """The action buttons of a card: what the execution offers now and the channel's policy
+    could allow someone (``permitted``); each carries its confirm dialog."""
+    if not permitted or not execution.workflow_id or not execution.execution_id:
+        return []
+    buttons: list[ActionButton] = []
+    for kind, node_id in available_actions(execution):
+        if PERMISSION_OF[kind] not in permitted:
+            continue
+        target = ActionTarget(kind, profile, execution.workflow_id, execution.execution_id,
+                              node_id, target_version(execution, kind, node_id))  # fmt: skip
+        try:
+            value = target.encode()
+        except ValueError:
+            continue
+        label, title, confirm = _LABELS[kind]
+        buttons.append(
+            ActionButton(
+                label=label,
+                action_id=ACTION_IDS[kind],
+                value=value,
+                confirm_title=title,
+                confirm_text=confirm_text(target, execution, workflow_name),
+                confirm_label=confirm,
+                style="danger" if kind is ActionKind.TERMINATE else None,
+                overflow=kind is ActionKind.SKIP,
+            )
+        )
+    return buttons
 
 
 def describe_targets(targets: Sequence[ActionTarget]) -> str:

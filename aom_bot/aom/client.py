@@ -16,7 +16,6 @@ import json
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from enum import StrEnum
 from functools import partial
 from types import TracebackType
 from typing import Self
@@ -42,7 +41,7 @@ from aom_bot.aom.http import (
 )
 from aom_bot.aom.ids import validate_id, validate_project_id
 from aom_bot.aom.limiter import RequestLimiter
-from aom_bot.aom.models import ExecutionDetail, Workflow, WorkflowPage
+from aom_bot.aom.models import ExecutionDetail, NodeAction, Workflow, WorkflowPage
 from aom_bot.aom.reachability import Reachability
 from aom_bot.aom.replies import bad_body, decode, load_json, validate
 from aom_bot.aom.signing import canonical_query
@@ -68,14 +67,6 @@ __all__ = [
 _MAX_PAGES = 1000
 _URL_CACHE_SIZE = 512
 _OLDEST = datetime.min.replace(tzinfo=UTC)
-
-
-class NodeAction(StrEnum):
-    """What to do with a paused or failed node (the ``action`` of the operation endpoint)."""
-
-    RESTART = "restart"
-    SKIP = "skip"
-    CONTINUE = "continue"
 
 
 class AomClient:
@@ -270,18 +261,20 @@ class AomClient:
         items.sort(key=lambda item: item.begin_time or _OLDEST, reverse=True)
         return items
 
-    async def terminate_execution(self, workflow_id: str, execution_id: str) -> None:
-        """Stop a running execution. Success is judged by the HTTP status; the body is ignored."""
+    async def terminate_execution(self, workflow_id: str, execution_id: str) -> str | None:
+        """Stop a running execution; returns AOM's request ID. Success is judged by the HTTP
+        status; the body is ignored."""
         wf = validate_id("workflow ID", workflow_id)
         ex = validate_id("execution ID", execution_id)
         url = self._url("workflow", wf, "executions", ex, "terminate")
-        await self._send("POST", url, action=f"terminate execution {ex} of workflow {wf}")
+        reply = await self._send("POST", url, action=f"terminate execution {ex} of workflow {wf}")
         self._log.info(
             "aom.execution.terminated workflow_id=%s execution_id=%s",
             wf,
             ex,
             extra={"event": "aom.execution.terminated"},
         )
+        return reply.request_id
 
     async def operate_node(
         self, workflow_id: str, execution_id: str, node_id: str, action: NodeAction
@@ -290,6 +283,13 @@ class AomClient:
 
         Not retried: a restart or skip sent twice could act twice; re-read the execution instead.
         """
+        result, _ = await self.operate_node_with_id(workflow_id, execution_id, node_id, action)
+        return result
+
+    async def operate_node_with_id(
+        self, workflow_id: str, execution_id: str, node_id: str, action: NodeAction
+    ) -> tuple[object, str | None]:
+        """:meth:`operate_node`, and AOM's request ID (for the audit log)."""
         wf = validate_id("workflow ID", workflow_id)
         ex = validate_id("execution ID", execution_id)
         node = validate_id("node ID", node_id)
@@ -312,13 +312,14 @@ class AomClient:
             verb.value,
             extra={"event": "aom.node.operated"},
         )
+        rid = reply.request_id
         if not reply.body.strip():
-            return None
+            return None, rid
         try:
             data = json.loads(reply.body)
         except (ValueError, RecursionError):
-            return clip_text(reply.body.decode("utf-8", errors="replace"))
-        return data.get("result", data) if isinstance(data, dict) else data
+            return clip_text(reply.body.decode("utf-8", errors="replace")), rid
+        return (data.get("result", data) if isinstance(data, dict) else data), rid
 
     # --- workflows ---
 
@@ -327,6 +328,11 @@ class AomClient:
 
         Never retried: if this fails with a timeout or 5xx, a run may or may not have started.
         """
+        execution_id, _ = await self.execute_workflow_with_id(workflow_id)
+        return execution_id
+
+    async def execute_workflow_with_id(self, workflow_id: str) -> tuple[str, str | None]:
+        """:meth:`execute_workflow`, and AOM's request ID (for the audit log)."""
         wf = validate_id("workflow ID", workflow_id)
         action = f"start workflow {wf}"
         reply = await self._send(
@@ -345,7 +351,7 @@ class AomClient:
             reply.request_id,
             extra={"event": "aom.workflow.executed"},
         )
-        return execution_id
+        return execution_id, reply.request_id
 
     async def list_workflows(
         self, search: str | None = None, *, limit: int | None = None, page_size: int = 50

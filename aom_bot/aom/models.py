@@ -36,6 +36,7 @@ __all__ = [
     "ExecutionStatus",
     "Host",
     "HostBucket",
+    "NodeAction",
     "NodeResult",
     "Phase",
     "Workflow",
@@ -53,6 +54,14 @@ class Phase(StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     UNKNOWN = "unknown"
+
+
+class NodeAction(StrEnum):
+    """What to do with a paused or failed node (the ``action`` of the operation endpoint)."""
+
+    RESTART = "restart"
+    SKIP = "skip"
+    CONTINUE = "continue"
 
 
 class ExecutionStatus(StrEnum):

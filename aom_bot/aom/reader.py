@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from aom_bot.aom.models import ExecutionDetail, Workflow
+from aom_bot.aom.models import ExecutionDetail, NodeAction, Workflow
 
-__all__ = ["AomReader"]
+__all__ = ["AomActor", "AomReader"]
 
 
 class AomReader(Protocol):
@@ -36,4 +36,22 @@ class AomReader(Protocol):
         self, search: str | None = None, *, limit: int | None = None
     ) -> list[Workflow]:
         """Workflows of the project (``search`` filters by name or description)."""
+        ...
+
+
+class AomActor(Protocol):
+    """What changes an execution (``AomClient``): each call returns AOM's request ID."""
+
+    async def terminate_execution(self, workflow_id: str, execution_id: str) -> str | None:
+        """Stop a running execution."""
+        ...
+
+    async def operate_node_with_id(
+        self, workflow_id: str, execution_id: str, node_id: str, action: NodeAction
+    ) -> tuple[object, str | None]:
+        """Restart, skip or continue a node (never retried)."""
+        ...
+
+    async def execute_workflow_with_id(self, workflow_id: str) -> tuple[str, str | None]:
+        """Start a run; the new execution ID (never retried)."""
         ...

@@ -17,12 +17,20 @@ from aom_bot.records import DEFAULT_PROFILE_NAME
 from aom_bot.render.limits import BUTTON_VALUE_MAX
 
 __all__ = [
+    "ACTION_APPROVE",
+    "ACTION_CANCEL",
+    "ACTION_CONFIRM",
     "ACTION_CONSOLE",
+    "ACTION_CONTINUE",
     "ACTION_FOLLOW",
     "ACTION_REFRESH",
     "ACTION_REPORT",
+    "ACTION_RETRY",
+    "ACTION_RUN",
     "ACTION_SHOW",
+    "ACTION_SKIP",
     "ACTION_STOP_FOLLOW",
+    "ACTION_TERMINATE",
     "ACTION_UNFOLLOW",
     "ACTION_UNSUBSCRIBE",
     "decode_profile",
@@ -46,6 +54,21 @@ ACTION_SHOW: Final = "aom_exec.show"
 ACTION_STOP_FOLLOW: Final = "aom_exec.stop_follow"
 #: remove a channel subscription, pressed in the subscriptions list / Home tab
 ACTION_UNSUBSCRIBE: Final = "aom_exec.unsubscribe"
+
+
+#: act on the execution (each button carries a confirm dialog; see ``aom_bot.operations``)
+ACTION_TERMINATE: Final = "aom_exec.terminate"
+ACTION_RETRY: Final = "aom_exec.retry"
+#: an overflow menu beside Retry
+ACTION_SKIP: Final = "aom_exec.skip"
+ACTION_CONTINUE: Final = "aom_exec.continue"
+ACTION_RUN: Final = "aom_exec.run"
+#: the Confirm button under a command's summary (``/aom-exec terminate …``)
+ACTION_CONFIRM: Final = "aom_exec.confirm"
+#: a second person approves a request (two-person rule)
+ACTION_APPROVE: Final = "aom_exec.approve"
+#: cancel a command's summary or a two-person request
+ACTION_CANCEL: Final = "aom_exec.cancel"
 
 
 def encode_ref(workflow_id: str, execution_id: str, profile: str | None = None) -> str:

@@ -7,6 +7,7 @@ links come from.
 
 >>> from datetime import UTC, datetime
 >>> from aom_bot.aom.models import ExecutionDetail
+from aom_bot.render.action_buttons import ActionButton
 >>> from aom_bot.render.links import ConsoleLinks
 >>> detail = ExecutionDetail.model_validate(
 ...     {"execution_id": "e1", "workflow_id": "w1", "status": "success"})
@@ -18,9 +19,11 @@ links come from.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from aom_bot.aom.models import ExecutionDetail
+from aom_bot.render.action_buttons import ActionButton
 from aom_bot.render.kit import SlackMessage
 from aom_bot.render.links import ConsoleUrl
 from aom_bot.render.message import execution_message
@@ -53,6 +56,7 @@ def execution_card(
     scrubber: Scrubber | None = None,
     profile: str | None = None,
     profile_label: str | None = None,
+    actions: Sequence[ActionButton] = (),
 ) -> SlackMessage:
     """The card of ``execution`` as of ``now``. Pure, like :func:`execution_message`
     (``profile`` goes into the buttons' values; ``profile_label`` is shown on the card)."""
@@ -66,4 +70,5 @@ def execution_card(
         scrubber=scrubber,
         profile=profile,
         profile_label=profile_label,
+        actions=actions,
     )

@@ -15,10 +15,12 @@ then clipped, then escaped; every failed host is either listed or counted in a "
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 
 from aom_bot.aom.models import ExecutionDetail, ExecutionStatus, NodeResult
 from aom_bot.render import kit
+from aom_bot.render.action_buttons import ActionButton, action_elements
 from aom_bot.render.actions import (
     ACTION_CONSOLE,
     ACTION_FOLLOW,
@@ -37,6 +39,7 @@ from aom_bot.render.escape import Mrkdwn, escape_mrkdwn, inline_code, plain_text
 from aom_bot.render.failures import failed_blocks
 from aom_bot.render.kit import Block, SlackMessage
 from aom_bot.render.limits import (
+    ACTIONS_ELEMENTS_MAX,
     BUTTON_URL_MAX,
     CONTEXT_TEXT_MAX,
     FALLBACK_TEXT_MAX,
@@ -283,6 +286,7 @@ def execution_message(
     scrubber: Scrubber | None = None,
     profile: str | None = None,
     profile_label: str | None = None,
+    actions: Sequence[ActionButton] = (),
 ) -> SlackMessage:
     """The execution card. Pure: the same arguments always give the same message.
 
@@ -311,6 +315,8 @@ def execution_message(
         execution, analysis.counts, following=following, console_url=console_url, profile=profile
     )
     tail: list[Block] = [buttons] if buttons is not None else []
+    if actions:
+        tail.append(kit.actions(*action_elements(actions[:ACTIONS_ELEMENTS_MAX])))
     if analysis.groups:
         used = total_text_length(blocks) + total_text_length(tail)
         blocks.append(kit.divider())
