@@ -156,8 +156,11 @@ async def _aom_for_bot(
             polling = build_profile_client(profile, settings, transport=transport,
                                            retry=FOLLOW_RETRY, limiter=limiter,
                                            reachability=reach)  # fmt: skip
-            profiles[name] = AomProfile(commands=commands, polling=polling, region=profile.region,
-                                        console_url_template=profile.console_url)  # fmt: skip
+            profiles[name] = AomProfile(
+                commands=commands, polling=polling, region=profile.region,
+                console_url_template=profile.console_url,
+                two_person=frozenset(p.value for p in profile.two_person),
+            )  # fmt: skip
         yield profiles
     finally:
         for opened in profiles.values():

@@ -22,9 +22,12 @@ from aom_bot.aom.names import WorkflowNames
 from aom_bot.aom.reachability import Reachability
 from aom_bot.clock import Clock
 from aom_bot.errors import TaskEnded
+from aom_bot.follow.cards import ActionsFor
 from aom_bot.follow.discovery import SubscriptionDiscovery
 from aom_bot.follow.engine import FollowEngine
 from aom_bot.health import Health
+from aom_bot.profiles import Permission
+from aom_bot.profiles.model import ACTIONS as ACTION_PERMISSIONS
 from aom_bot.render.scrub import Scrubber
 from aom_bot.slack.access import Access, ConfigSource
 from aom_bot.slack.app import create_app
@@ -61,6 +64,8 @@ __all__ = [
 ]
 
 _log = logging.getLogger("aom_bot.runtime")
+#: how often expired two-person requests and interrupted actions are looked for
+ACTION_SWEEP_SECONDS = 30.0
 _T = TypeVar("_T")
 
 
@@ -85,6 +90,8 @@ class AomProfile:
     region: str = ""
     #: the profile's console URL template, or None for no Console button
     console_url_template: str | None = None
+    #: the permissions (terminate, retry, run) that need a second person here
+    two_person: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -150,16 +157,27 @@ class Bot:
 
     def tasks(self) -> dict[str, Coroutine[Any, Any, None]]:
         """The bot's long-running work, by the name ``/healthz`` reports it under."""
-        return {
+        tasks = {
             "the follow engine": self.engine.run(),
             "discovery": self.discovery.run(),
             "metrics": self._report_gauges(),
         }
+        if self.deps.ledger is not None:
+            tasks["the action sweep"] = self._sweep_actions()
+        return tasks
 
     async def stop(self) -> None:
         """Stop the loops in order: discovery hands new runs to the engine."""
         await self.discovery.stop()
         await self.engine.stop()
+
+    async def _sweep_actions(self) -> None:
+        """Expire two-person requests, and call actions interrupted by a crash ``unknown``."""
+        from aom_bot.slack.approvals import sweep
+
+        while True:
+            await sweep(self.deps)
+            await self.deps.clock.sleep(ACTION_SWEEP_SECONDS)
 
     async def _report_gauges(self) -> None:
         while True:
@@ -191,11 +209,14 @@ def build_bot(
     opts, store, clock, metrics = inputs.options, inputs.store, inputs.clock, inputs.metrics
     accounts = aom_accounts(inputs.aom, metrics)
     access = Access(accounts, inputs.config, SlackUserGroups(inputs.bolt_client, clock))
+    # actions need rules that grant them (none without a configuration file) and the ledger
+    ledger = store if inputs.config is not None else None
+    actions_for = _actions_for(access) if ledger is not None else None
     notifier = _pick(
         notifier,
         lambda: SlackNotifier(inputs.notifier_client, clock=clock, limits=opts.slack_limits),
     )
-    the_engine = _pick(engine, lambda: _engine(inputs, accounts, notifier))
+    the_engine = _pick(engine, lambda: _engine(inputs, accounts, notifier, actions_for))
     control: FollowControl = _pick(follow, lambda: the_engine)
     if wrap_follow is not None:
         control = wrap_follow(control)
@@ -208,7 +229,7 @@ def build_bot(
     discovery = SubscriptionDiscovery(
         accounts=accounts, store=store, notifier=notifier,
         follow=the_engine, clock=clock, owner=opts.owner, interval=opts.discovery_interval,
-        scrubber=opts.scrubber, lease_ttl=opts.discovery_lease_ttl,
+        scrubber=opts.scrubber, lease_ttl=opts.discovery_lease_ttl, actions_for=actions_for,
     )  # fmt: skip
     deps = SlackDeps(
         access=access, notifier=notifier, follow=control,
@@ -218,6 +239,7 @@ def build_bot(
         join_channels=opts.join_channels,
         follow_limits=FollowLimits(store, *opts.max_follows) if opts.max_follows else None,
         cards=_pick(cards, lambda: store),
+        ledger=ledger,
     )  # fmt: skip
     bolt = create_app(
         deps, signing_secret=opts.signing_secret, authorize=inputs.authorize,
@@ -226,14 +248,31 @@ def build_bot(
     return Bot(the_engine, discovery, notifier, deps, bolt, _health(inputs), metrics, store)
 
 
-def _engine(inputs: BotInputs, accounts: AomAccounts, notifier: SlackNotifier) -> FollowEngine:
+def _actions_for(access: Access) -> ActionsFor:
+    """(profile, channel) → the action permissions some rule could grant there."""
+
+    def permitted(profile: str, channel_id: str) -> frozenset[Permission]:
+        return frozenset(
+            p for p in ACTION_PERMISSIONS
+            if access.anyone_may(p, profile=profile, channel_id=channel_id)
+        )  # fmt: skip
+
+    return permitted
+
+
+def _engine(
+    inputs: BotInputs,
+    accounts: AomAccounts,
+    notifier: SlackNotifier,
+    actions_for: ActionsFor | None,
+) -> FollowEngine:
     opts = inputs.options
     return FollowEngine(
         accounts=accounts, store=inputs.store,
         notifier=notifier, clock=inputs.clock, owner=opts.owner, poll_min=opts.poll_min,
         poll_max=opts.poll_max, max_follow=opts.max_follow,
         broadcast_failures=opts.broadcast_failures,
-        scrubber=opts.scrubber, lease_ttl=opts.follow_lease_ttl,
+        scrubber=opts.scrubber, lease_ttl=opts.follow_lease_ttl, actions_for=actions_for,
     )  # fmt: skip
 
 
@@ -252,6 +291,8 @@ def aom_accounts(profiles: Mapping[str, AomProfile], metrics: Metrics) -> AomAcc
             console_url_template=profile.console_url_template,
             workflow_names=WorkflowNames(profile.commands).name,
             label=(f"{name} · {profile.region}" if profile.region else name) if several else None,
+            actor=profile.commands,
+            two_person=profile.two_person,
         )
         for name, profile in profiles.items()
     )

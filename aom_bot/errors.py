@@ -10,6 +10,9 @@
     ├── CommandSyntaxError       a command's text does not follow the grammar
     ├── UnknownProfileError      a profile name (``--profile``) that the configuration lacks
     ├── PermissionDenied         the access policy does not let this user do this here
+    ├── ActionError              an action on an execution that is not done (nothing sent)
+    │   ├── ActionsOff               no rule grants actions on this bot
+    │   └── ActionTaken              the same action was already asked: done, in flight, unknown
     ├── SubscriptionError        a subscribe/unsubscribe request that cannot be done
     ├── StoreError               the follow/subscription store failed
     ├── FollowLimitReached       one more follow would exceed a configured limit
@@ -150,6 +153,25 @@ class PermissionDenied(AomBotError):
         self.permission = permission
         self.profile = profile
         self.channel_id = channel_id
+
+
+class ActionError(AomBotError):
+    """An action on an execution that is not done; nothing reached AOM."""
+
+
+class ActionsOff(ActionError):
+    """No rule grants actions on this bot (there is no configuration file, or it grants none)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Actions on executions are off on this bot.",
+            hint="They need a configuration file (AOM_BOT_CONFIG) whose [[allow]] rules grant "
+            "terminate, retry or run.",
+        )
+
+
+class ActionTaken(ActionError):
+    """The same action on the same state was already asked: nothing is sent twice."""
 
 
 class SubscriptionError(AomBotError):

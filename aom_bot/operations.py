@@ -19,7 +19,7 @@ from datetime import datetime
 
 from aom_bot.action_records import ActionKind, ActionOutcome
 from aom_bot.aom.ids import validate_id
-from aom_bot.aom.models import ExecutionDetail, ExecutionStatus, NodeResult, Phase
+from aom_bot.aom.models import ExecutionDetail, ExecutionStatus, HostBucket, NodeResult, Phase
 from aom_bot.errors import InvalidIdError
 from aom_bot.profiles import Permission
 from aom_bot.render.action_buttons import ActionButton
@@ -123,8 +123,16 @@ class ActionTarget:
     @property
     def key(self) -> str:
         """The ledger key: the same action on the same state is done once."""
-        raw = "\x1f".join((self.kind.value, self.profile, self.workflow_id, self.execution_id,
-                           self.node_id or "", self.version))  # fmt: skip
+        raw = "\x1f".join(
+            (
+                self.kind.value,
+                self.profile,
+                self.workflow_id,
+                self.execution_id,
+                self.node_id or "",
+                self.version,
+            )
+        )
         return "act:" + hashlib.sha256(raw.encode()).hexdigest()[:32]
 
     @property
@@ -133,8 +141,14 @@ class ActionTarget:
 
     def encode(self) -> str:
         """Compact JSON for a button value (Slack allows 2,000 characters)."""
-        data = {"k": self.kind.value, "p": self.profile, "w": self.workflow_id,
-                "e": self.execution_id, "n": self.node_id or "", "v": self.version}  # fmt: skip
+        data = {
+            "k": self.kind.value,
+            "p": self.profile,
+            "w": self.workflow_id,
+            "e": self.execution_id,
+            "n": self.node_id or "",
+            "v": self.version,
+        }
         value = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
         if len(value) > BUTTON_VALUE_MAX:
             raise ValueError("the action's ids are too long for a button value")
@@ -164,8 +178,13 @@ class ActionTarget:
 
 
 def failed_node(execution: ExecutionDetail) -> str | None:
-    """The node to retry: the last failed one (None when no node failed)."""
-    failed = [n for n in execution.nodes if n.status in _NODE_FAILED and n.node_id]
+    """The node to retry: the last node that failed or holds failed hosts (AOM may call a
+    node ``success`` while its hosts sit in ``fail``); None when nothing failed."""
+    failed = [
+        n
+        for n in execution.nodes
+        if n.node_id and (n.status in _NODE_FAILED or n.buckets.get(HostBucket.FAIL.value))
+    ]
     return failed[-1].node_id if failed else None
 
 
@@ -288,8 +307,14 @@ def card_buttons(
     for kind, node_id in available_actions(execution):
         if PERMISSION_OF[kind] not in permitted:
             continue
-        target = ActionTarget(kind, profile, execution.workflow_id, execution.execution_id,
-                              node_id, target_version(execution, kind, node_id))  # fmt: skip
+        target = ActionTarget(
+            kind,
+            profile,
+            execution.workflow_id,
+            execution.execution_id,
+            node_id,
+            target_version(execution, kind, node_id),
+        )
         try:
             value = target.encode()
         except ValueError:

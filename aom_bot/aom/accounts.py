@@ -10,7 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from aom_bot.aom.reader import AomReader
+from aom_bot.aom.reader import AomActor, AomReader
 from aom_bot.errors import ConfigError, UnknownProfileError
 from aom_bot.render.links import console_link
 
@@ -35,6 +35,10 @@ class AomAccount:
     workflow_names: Callable[[str], Awaitable[str | None]] | None = None
     #: how cards name the profile when the bot has several ("prod · cn-north-4"); else None
     label: str | None = None
+    #: what changes executions (terminate, node operations, execute); None: actions off
+    actor: AomActor | None = None
+    #: the actions that need a second person's approval here (``two_person``)
+    two_person: frozenset[str] = frozenset()
 
     def console_url(self, workflow_id: str, execution_id: str) -> str | None:
         """The execution's console link, or None (no template, or a broken one: logged)."""
@@ -68,8 +72,13 @@ class AomAccounts:
         cls, reader: AomReader, *, name: str = "default", project_id: str = ""
     ) -> AomAccounts:
         """One profile whose commands and polls use ``reader`` (tests, benchmarks)."""
-        return cls([AomAccount(name=name, region="", project_id=project_id, commands=reader,
-                               polling=reader)])  # fmt: skip
+        return cls(
+            [
+                AomAccount(
+                    name=name, region="", project_id=project_id, commands=reader, polling=reader
+                )
+            ]
+        )
 
     def get(self, name: str) -> AomAccount:
         """The profile ``name``; UnknownProfileError names the known ones."""

@@ -21,13 +21,18 @@ from aom_bot.errors import AomError, SlackDeliveryError, StoreError
 from aom_bot.follow import policy
 from aom_bot.follow.protocols import CardNotifier, MessageLike
 from aom_bot.follow.state import FollowStats, Live
+from aom_bot.operations import card_buttons
+from aom_bot.profiles import Permission
 from aom_bot.render.analysis import visible_fingerprint
 from aom_bot.render.card import execution_card
 from aom_bot.render.kit import SlackMessage
 from aom_bot.render.scrub import Scrubber
-from aom_bot.store.base import Store
+from aom_bot.store.base import Follow, Store
 
-__all__ = ["CardQueue", "CardRenderer"]
+__all__ = ["ActionsFor", "CardQueue", "CardRenderer"]
+
+#: (profile, channel) → the action permissions some rule could grant there (buttons to show)
+ActionsFor = Callable[[str, str], frozenset[Permission]]
 
 log = logging.getLogger("aom_bot.follow.engine")  # the engine's log events keep their logger
 
@@ -35,10 +40,18 @@ log = logging.getLogger("aom_bot.follow.engine")  # the engine's log events keep
 class CardRenderer:
     """Renders execution cards of every profile; looks each workflow's name up once."""
 
-    def __init__(self, *, clock: Clock, scrubber: Scrubber, accounts: AomAccounts) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        scrubber: Scrubber,
+        accounts: AomAccounts,
+        actions_for: ActionsFor | None = None,
+    ) -> None:
         self._clock = clock
         self._scrubber = scrubber
         self._accounts = accounts
+        self._actions_for = actions_for
         self._names: dict[tuple[str, str], str | None] = {}
 
     def render(
@@ -49,9 +62,16 @@ class CardRenderer:
         notice: str | None,
         *,
         profile: str,
+        channel_id: str | None = None,
     ) -> SlackMessage:
-        """The card of ``execution`` (of the AOM profile ``profile``) as of now."""
+        """The card of ``execution`` (of the AOM profile ``profile``) as of now; in
+        ``channel_id`` it offers the actions the channel's policy could allow."""
         account = self._accounts.get(profile) if profile in self._accounts else None
+        permitted = (
+            self._actions_for(profile, channel_id)
+            if self._actions_for is not None and channel_id is not None
+            else frozenset()
+        )
         return execution_card(
             execution,
             now=self._clock.now(),
@@ -62,6 +82,18 @@ class CardRenderer:
             scrubber=self._scrubber,
             profile=profile,
             profile_label=account.label if account is not None else None,
+            actions=card_buttons(
+                execution, profile=profile, permitted=permitted, workflow_name=workflow_name
+            ),
+        )
+
+    async def card_of(
+        self, follow: Follow, execution: ExecutionDetail, *, following: bool
+    ) -> SlackMessage:
+        """The card of ``follow`` showing ``execution`` (its name looked up once)."""
+        name = await self.workflow_name(follow.workflow_id, profile=follow.profile)
+        return self.render(
+            execution, name, following, None, profile=follow.profile, channel_id=follow.channel_id
         )
 
     async def workflow_name(self, workflow_id: str, *, profile: str) -> str | None:
@@ -188,21 +220,22 @@ class CardQueue:
         delay = policy.error_interval(self._store_failures, minimum=1.0, maximum=self._retry_max)
         await self._clock.sleep(delay)
 
+    async def _record_of(self, live: Live) -> tuple[Follow | None, StoreError | None]:
+        """The follow as stored, or (the store failing) as remembered with the error: the card
+        is still edited (Slack works) saying the store fails; retried from ``sender()``."""
+        try:
+            return await self._store.get_follow(live.id), None
+        except StoreError as error:
+            if live.store_failing_since is None:
+                live.store_failing_since = self._clock.now()
+            return live.follow, error
+
     async def _send(self, live: Live, *, heartbeat: bool) -> None:
         execution = live.watch.last_execution()
         ts = live.follow.message_ts
         if execution is None or ts is None or live.frozen:
             return
-        try:
-            record = await self._store.get_follow(live.id)
-        except StoreError as error:
-            # still edit the card (Slack works), saying the store fails; retried from sender()
-            if live.store_failing_since is None:
-                live.store_failing_since = self._clock.now()
-            record = live.follow
-            store_failed: StoreError | None = error
-        else:
-            store_failed = None
+        record, store_failed = await self._record_of(live)
         if record is None or not record.is_active:
             self._drop(live.id)  # ended by another replica or an unfollow elsewhere
             return
@@ -217,7 +250,12 @@ class CardQueue:
             notice = _notice(live)
             sending.append(policy.display_key(fingerprint, notice))
             return self._renderer.render(
-                current, name, following=True, notice=notice, profile=profile
+                current,
+                name,
+                following=True,
+                notice=notice,
+                profile=profile,
+                channel_id=live.follow.channel_id,
             )
 
         try:

@@ -46,8 +46,10 @@ from aom_bot.errors import (
     StoreError,
     UnknownProfileError,
 )
+from aom_bot.follow.cards import ActionsFor
 from aom_bot.follow.leases import LeaseBook
 from aom_bot.follow.protocols import CardNotifier, FollowControl
+from aom_bot.operations import card_buttons
 from aom_bot.records import DEFAULT_PROFILE_NAME, FollowRequest
 from aom_bot.render.analysis import bucket_counts
 from aom_bot.render.card import execution_card
@@ -122,7 +124,9 @@ class SubscriptionDiscovery:
         max_concurrency: int = 8,
         lease_ttl: timedelta | None = None,
         max_catch_up: timedelta = timedelta(days=7),
+        actions_for: ActionsFor | None = None,
     ) -> None:
+        self._actions_for = actions_for
         self._accounts = accounts
         self._store = store
         self._notifier = notifier
@@ -411,6 +415,16 @@ class SubscriptionDiscovery:
             scrubber=self._scrubber,
             profile=subscription.profile,
             profile_label=account.label,
+            actions=card_buttons(
+                execution,
+                profile=subscription.profile,
+                permitted=(
+                    self._actions_for(subscription.profile, subscription.channel_id)
+                    if self._actions_for is not None
+                    else frozenset()
+                ),
+                workflow_name=subscription.workflow_name or None,
+            ),
         )
         headline = failure_headline(mention, subscription.workflow_name, self._scrubber)
         return with_headline(card, headline)

@@ -132,7 +132,12 @@ class Endings:
         card: MessageLike
         if execution is not None:
             card = self._renderer.render(
-                execution, name, following=False, notice=note, profile=profile
+                execution,
+                name,
+                following=False,
+                notice=note,
+                profile=profile,
+                channel_id=live.follow.channel_id,
             )
         else:
             text = note or "Stopped following."
@@ -206,7 +211,12 @@ class Endings:
                     if record is None or record.message_ts is None or record.fingerprint == final:
                         return
                     card = self._renderer.render(
-                        execution, name, following=False, notice=None, profile=profile
+                        execution,
+                        name,
+                        following=False,
+                        notice=None,
+                        profile=profile,
+                        channel_id=live.follow.channel_id,
                     )
                     await self._notifier.update(record.channel_id, record.message_ts, card)
                     await self._store.record_render(live.id, final, self._clock.now())
@@ -243,7 +253,12 @@ class Endings:
             execution,
             workflow_name=name,
             final_card=lambda: self._renderer.render(
-                execution, name, following=False, notice=None, profile=profile
+                execution,
+                name,
+                following=False,
+                notice=None,
+                profile=profile,
+                channel_id=live.follow.channel_id,
             ),
         )
         if outcome is Outcome.WAIT:

@@ -39,7 +39,7 @@ from aom_bot.aom.models import ExecutionDetail
 from aom_bot.clock import Clock
 from aom_bot.errors import AomError, SlackDeliveryError, SlackMessageGone, StoreError
 from aom_bot.follow import policy
-from aom_bot.follow.cards import CardQueue, CardRenderer
+from aom_bot.follow.cards import ActionsFor, CardQueue, CardRenderer
 from aom_bot.follow.completion import CompletionPoster
 from aom_bot.follow.endings import Endings
 from aom_bot.follow.leases import LeaseBook
@@ -89,6 +89,7 @@ class FollowEngine:
         resync_every: timedelta = timedelta(seconds=60),
         claim_stale_after: timedelta = timedelta(minutes=2),
         card_claim_stale_after: timedelta = timedelta(minutes=10),
+        actions_for: ActionsFor | None = None,
     ) -> None:
         self._store = store
         self._notifier = notifier
@@ -116,7 +117,9 @@ class FollowEngine:
         self._stopped = asyncio.Event()
         self._stats = FollowStats()
 
-        self._renderer = CardRenderer(clock=clock, scrubber=scrubber, accounts=accounts)
+        self._renderer = CardRenderer(
+            clock=clock, scrubber=scrubber, accounts=accounts, actions_for=actions_for
+        )
         self._scheduler = PollScheduler(
             watches=self._watches,
             clock=clock,
@@ -245,7 +248,9 @@ class FollowEngine:
         if earlier is None or earlier.message_ts is None:
             return None
         name = await self._renderer.workflow_name(execution.workflow_id, profile=profile)
-        card = self._renderer.render(execution, name, following=False, notice=None, profile=profile)
+        card = self._renderer.render(
+            execution, name, following=False, notice=None, profile=profile, channel_id=channel_id
+        )
         try:
             await self._notifier.update(channel_id, earlier.message_ts, card)
         except SlackMessageGone:
@@ -271,11 +276,7 @@ class FollowEngine:
         if answered:
             # the claim keeps every other engine's completion away while the card is posted
             await self._store.claim_completion(record.id, self._owner, self._clock.now())
-        profile = record.profile
-        name = await self._renderer.workflow_name(workflow_id, profile=profile)
-        card = self._renderer.render(
-            execution, name, following=not finished, notice=None, profile=profile
-        )
+        card = await self._renderer.card_of(record, execution, following=not finished)
         try:
             if message_ts:
                 await self._notifier.update(channel_id, message_ts, card)
@@ -334,11 +335,7 @@ class FollowEngine:
                 with contextlib.suppress(AomError):
                     execution = await self._poller.get(record.profile, workflow_id, execution_id)
             if execution is not None:
-                profile = record.profile
-                name = await self._renderer.workflow_name(workflow_id, profile=profile)
-                card = self._renderer.render(
-                    execution, name, following=False, notice=None, profile=profile
-                )
+                card = await self._renderer.card_of(record, execution, following=False)
                 with contextlib.suppress(SlackDeliveryError):
                     await self._notifier.update(channel_id, record.message_ts, card)
         return True

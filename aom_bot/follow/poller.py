@@ -254,7 +254,12 @@ class Poller:
             assert current is not None  # a poll remembered it before asking for the post
             rendered[:] = [current]
             return self._renderer.render(
-                current, name, following=True, notice=live.notice, profile=profile
+                current,
+                name,
+                following=True,
+                notice=live.notice,
+                profile=profile,
+                channel_id=live.follow.channel_id,
             )
 
         try:

@@ -54,8 +54,9 @@ def confirm_dialog(button: ActionButton) -> Block:
 
 
 def _button(button: ActionButton) -> Block:
-    element = kit.button(clip(button.label, 75), button.action_id, value=button.value,
-                         style=button.style)  # fmt: skip
+    element = kit.button(
+        clip(button.label, 75), button.action_id, value=button.value, style=button.style
+    )
     element["confirm"] = confirm_dialog(button)
     return element
 

@@ -7,7 +7,6 @@ links come from.
 
 >>> from datetime import UTC, datetime
 >>> from aom_bot.aom.models import ExecutionDetail
-from aom_bot.render.action_buttons import ActionButton
 >>> from aom_bot.render.links import ConsoleLinks
 >>> detail = ExecutionDetail.model_validate(
 ...     {"execution_id": "e1", "workflow_id": "w1", "status": "success"})

@@ -16,6 +16,7 @@ from typing import Protocol
 from aom_bot.aom.accounts import AomAccount, AomAccounts
 from aom_bot.errors import PermissionDenied
 from aom_bot.profiles import BotConfig, Permission, Policy
+from aom_bot.profiles.model import ACTIONS
 
 __all__ = ["Access", "ConfigSource", "GroupMembership"]
 
@@ -75,10 +76,10 @@ class Access:
         """The account of the request's profile, once ``permission`` is checked there."""
         name = self.profile_name(channel_id, explicit)
         if explicit is not None and permission is not Permission.READ:
-            await self.require(Permission.READ, profile=name, channel_id=channel_id,
-                               user_id=user_id)  # fmt: skip
-        return await self.require(permission, profile=name, channel_id=channel_id,
-                                  user_id=user_id)  # fmt: skip
+            await self.require(
+                Permission.READ, profile=name, channel_id=channel_id, user_id=user_id
+            )
+        return await self.require(permission, profile=name, channel_id=channel_id, user_id=user_id)
 
     async def require(
         self, permission: Permission, *, profile: str, channel_id: str, user_id: str
@@ -86,10 +87,16 @@ class Access:
         """The profile's account if ``user_id`` may do ``permission`` there; PermissionDenied
         (logged as ``access.denied``) otherwise."""
         account = self._accounts.get(profile)
-        if not await self.allows(permission, profile=profile, channel_id=channel_id,
-                                 user_id=user_id):  # fmt: skip
-            log.info("access.denied permission=%s profile=%s channel=%s user=%s",
-                     permission.value, profile, channel_id, user_id)  # fmt: skip
+        if not await self.allows(
+            permission, profile=profile, channel_id=channel_id, user_id=user_id
+        ):
+            log.info(
+                "access.denied permission=%s profile=%s channel=%s user=%s",
+                permission.value,
+                profile,
+                channel_id,
+                user_id,
+            )
             raise PermissionDenied(permission.value, profile=profile, channel_id=channel_id)
         return account
 
@@ -103,12 +110,19 @@ class Access:
             permission, profile=profile, channel_id=channel_id, user_id=user_id
         ):
             groups = await self._groups.groups_of(user_id, policy.group_ids)
-        return policy.allows(permission, profile=profile, channel_id=channel_id,
-                             user_id=user_id, user_groups=groups)  # fmt: skip
+        return policy.allows(
+            permission, profile=profile, channel_id=channel_id, user_id=user_id, user_groups=groups
+        )
 
     def anyone_may(self, permission: Permission, *, profile: str, channel_id: str) -> bool:
         """Whether some rule could allow ``permission`` here (a button is worth showing)."""
         return self.policy.anyone_may(permission, profile=profile, channel_id=channel_id)
+
+    @property
+    def actions_enabled(self) -> bool:
+        """Whether any rule grants an action (terminate, retry, run): without a configuration
+        file none does, and actions are off."""
+        return any(rule.actions & ACTIONS for rule in self.policy.rules)
 
     @property
     def policy(self) -> Policy:

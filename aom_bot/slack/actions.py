@@ -70,6 +70,10 @@ class Click:
     response_url: str | None
     #: pressed on the App Home tab: no channel, no response_url; the tab is re-published
     in_home: bool = False
+    #: the thread the clicked message is a reply in (a two-person request under its card)
+    thread_ts: str | None = None
+    #: the clicker's Slack user name, for the audit log
+    user_name: str = ""
 
     @property
     def conversation(self) -> Conversation:
@@ -119,15 +123,21 @@ def parse_click(body: dict[str, Any]) -> Click:
     view = body.get("view")
     view = view if isinstance(view, dict) else {}
     in_home = container.get("type") == "view" and view.get("type") == "home"
+    message = body.get("message")
+    message = message if isinstance(message, dict) else {}
+    option = action.get("selected_option")  # an overflow menu's choice
+    option = option if isinstance(option, dict) else {}
     return Click(
         action_id=_str(action.get("action_id")),
-        value=_str(action.get("value")),
+        value=_str(action.get("value")) or _str(option.get("value")),
         channel_id=_str(container.get("channel_id")) or _str(channel.get("id")),
         user_id=_str(user.get("id")),
         message_ts=_str(container.get("message_ts")) or None,
         is_ephemeral=bool(container.get("is_ephemeral")),
         response_url=_str(body.get("response_url")) or None,
         in_home=in_home,
+        thread_ts=_str(message.get("thread_ts")) or None,
+        user_name=(_str(user.get("username")) or _str(user.get("name")))[:80],
     )
 
 
@@ -222,7 +232,11 @@ async def _refresh(deps: SlackDeps, click: Click, replier: Replier) -> None:
     account = await click.account(deps, Permission.READ)
     execution = await account.commands.get_execution(ref.workflow_id, ref.execution_id)
     following = await deps.follow.is_following(click.channel_id, ref.workflow_id, ref.execution_id)
-    await _show_card(deps, click, await card(deps, account, execution, following=following))
+    await _show_card(
+        deps,
+        click,
+        await card(deps, account, execution, following=following, channel_id=click.channel_id),
+    )
 
 
 async def _follow(deps: SlackDeps, click: Click, replier: Replier) -> None:
@@ -272,7 +286,9 @@ async def _unfollow(deps: SlackDeps, click: Click, replier: Replier) -> None:
         return
     execution = await account.commands.get_execution(ref.workflow_id, ref.execution_id)
     notice = "This execution was not being followed here."
-    message = await card(deps, account, execution, following=False, notice=notice)
+    message = await card(
+        deps, account, execution, following=False, notice=notice, channel_id=click.channel_id
+    )
     await _show_card(deps, click, message)
 
 
@@ -322,7 +338,9 @@ async def _show(deps: SlackDeps, click: Click, replier: Replier) -> None:
         return
     execution = await account.commands.get_execution(ref.workflow_id, ref.execution_id)
     following = await deps.follow.is_following(click.channel_id, ref.workflow_id, ref.execution_id)
-    await replier.privately(await card(deps, account, execution, following=following))
+    await replier.privately(
+        await card(deps, account, execution, following=following, channel_id=click.channel_id)
+    )
 
 
 async def _unsubscribe(deps: SlackDeps, click: Click, replier: Replier) -> None:

@@ -26,6 +26,7 @@ from aom_bot.slack.commands import register_commands
 from aom_bot.slack.deps import SlackDeps
 from aom_bot.slack.gate import AckGate
 from aom_bot.slack.home import register_home
+from aom_bot.slack.operate_listeners import register_operations
 
 __all__ = ["create_app"]
 
@@ -75,6 +76,7 @@ def create_app(
     )
     register_commands(app, deps)
     register_actions(app, deps)
+    register_operations(app, deps)
     register_home(app, deps)
 
     async def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:

@@ -7,6 +7,9 @@ import logging
 from aom_bot.aom.accounts import AomAccount
 from aom_bot.aom.models import ExecutionDetail
 from aom_bot.errors import SlackDeliveryError
+from aom_bot.operations import card_buttons
+from aom_bot.profiles import Permission
+from aom_bot.profiles.model import ACTIONS as ACTION_PERMISSIONS
 from aom_bot.render.card import execution_card
 from aom_bot.render.kit import SlackMessage
 from aom_bot.render.report import report_text
@@ -24,18 +27,39 @@ async def card(
     *,
     following: bool,
     notice: str | None = None,
+    channel_id: str | None = None,
 ) -> SlackMessage:
-    """The execution card (of ``account``'s profile) as it should look now."""
+    """The execution card (of ``account``'s profile) as it should look now; posted in
+    ``channel_id``, it offers the actions the channel's policy could allow someone."""
+    name = await account.workflow_name(execution.workflow_id)
     return execution_card(
         execution,
         now=deps.clock.now(),
         console=account.console_url,
-        workflow_name=await account.workflow_name(execution.workflow_id),
+        workflow_name=name,
         following=following,
         notice=notice,
         scrubber=deps.scrubber,
         profile=account.name,
         profile_label=account.label,
+        actions=card_buttons(
+            execution,
+            profile=account.name,
+            workflow_name=name,
+            permitted=actions_here(deps, account.name, channel_id),
+        ),
+    )
+
+
+def actions_here(deps: SlackDeps, profile: str, channel_id: str | None) -> frozenset[Permission]:
+    """The action permissions some rule could grant in this channel (a button is shown for
+    those; the click is checked again). None outside a channel, or with actions off."""
+    if channel_id is None or deps.ledger is None or not deps.access.actions_enabled:
+        return frozenset()
+    return frozenset(
+        p
+        for p in ACTION_PERMISSIONS
+        if deps.access.anyone_may(p, profile=profile, channel_id=channel_id)
     )
 
 

@@ -30,6 +30,7 @@ from aom_bot.render.lists import executions_message, workflows_message
 from aom_bot.slack.cards import card, card_link
 from aom_bot.slack.deps import SlackDeps
 from aom_bot.slack.grammar import (
+    ActCommand,
     Command,
     CommandSyntaxError,
     FollowCommand,
@@ -75,7 +76,7 @@ def notice_message(text: str) -> SlackMessage:
 
 
 def _name(command: Command) -> str:
-    if isinstance(command, SubscriptionCommand):
+    if isinstance(command, SubscriptionCommand | ActCommand):
         return command.verb
     return {
         ShowCommand: "show",
@@ -138,7 +139,8 @@ async def handle_command(deps: SlackDeps, ack: AsyncAck, body: dict[str, Any]) -
 
 
 def _permission(command: Command) -> Permission:
-    """What the policy must allow for ``command`` in its profile and channel."""
+    """What the policy must allow for ``command`` in its profile and channel (an action's
+    own permission is checked by its summary, so the refusal is audited)."""
     if isinstance(command, FollowCommand | UnfollowCommand):
         return Permission.FOLLOW
     if isinstance(command, SubscriptionCommand) and command.verb != "subscriptions":
@@ -148,6 +150,11 @@ def _permission(command: Command) -> Permission:
 
 async def _run(deps: SlackDeps, command: Command, replier: Replier) -> None:
     conv = replier.conversation
+    if isinstance(command, ActCommand):
+        from aom_bot.slack.operate_listeners import act_summary
+
+        await act_summary(deps, command, replier)
+        return
     account = await deps.access.account(
         _permission(command),
         channel_id=conv.channel_id,
@@ -216,7 +223,15 @@ async def _show(
     following = await deps.follow.is_following(
         replier.conversation.channel_id, ref.workflow_id, ref.execution_id
     )
-    await replier.privately(await card(deps, account, execution, following=following))
+    await replier.privately(
+        await card(
+            deps,
+            account,
+            execution,
+            following=following,
+            channel_id=replier.conversation.channel_id,
+        )
+    )
 
 
 async def _follow(
@@ -242,7 +257,14 @@ async def _follow(
     except (SlackNotInChannel, SlackChannelUnreachable):
         execution = await account.commands.get_execution(ref.workflow_id, ref.execution_id)
         notice = "I can't keep this card current: I'm not in this conversation."
-        message = await card(deps, account, execution, following=False, notice=notice)
+        message = await card(
+            deps,
+            account,
+            execution,
+            following=False,
+            notice=notice,
+            channel_id=replier.conversation.channel_id,
+        )
         await replier.respond(
             with_invite(deps, message),
             response_type="in_channel",

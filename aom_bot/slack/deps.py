@@ -28,6 +28,7 @@ from aom_bot.slack.gate import AckGate
 from aom_bot.slack.grammar import SubscriptionCommand
 from aom_bot.slack.limits import FollowLimits
 from aom_bot.slack.metrics import Metrics
+from aom_bot.store.action_base import ActionStore
 from aom_bot.store.base import Follow
 
 __all__ = [
@@ -198,3 +199,5 @@ class SlackDeps:
     ack_gate: AckGate = field(default_factory=AckGate)
     #: one card per execution per channel, decided in the store (None: every show posts)
     cards: ChannelCards | None = None
+    #: the exactly-once ledger and audit log of actions (None: actions are off)
+    ledger: ActionStore | None = None

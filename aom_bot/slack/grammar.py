@@ -15,14 +15,21 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from aom_bot.aom.ids import validate_id
 from aom_bot.aom.links import ExecutionRef, looks_like_link, parse_execution_link
 from aom_bot.errors import CommandSyntaxError, InvalidIdError
-from aom_bot.render.subscriptions import SAFE_MENTION
+from aom_bot.slack.grammar_words import shown as _shown
+from aom_bot.slack.grammar_words import valid as _valid
+from aom_bot.slack.subscribe_args import (
+    SubscribeOptions,
+    parse_mention,
+    parse_subscribe_args,
+    parse_workflow_arg,
+)
 
 __all__ = [
     "DEFAULT_LIST_LIMIT",
     "MAX_LIST_LIMIT",
+    "ActCommand",
     "Command",
     "CommandSyntaxError",
     "ExecutionRef",
@@ -48,6 +55,7 @@ PROFILE_FLAG = "--profile"
 _PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 
 SubscriptionVerb = Literal["subscribe", "unsubscribe", "subscriptions"]
+ActVerb = Literal["terminate", "retry", "skip", "continue", "run"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,21 +121,26 @@ class SubscriptionCommand:
 
 
 @dataclass(frozen=True, slots=True)
-class SubscribeOptions:
-    """``subscribe WORKFLOW_ID [--failures-only] [--mention @user|@group]``, validated."""
-
-    workflow_id: str
-    failures_only: bool = False
-    #: a safe Slack reference (``<@U1>``, ``<!subteam^S1>``), never @channel/@here
-    mention: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class HelpCommand:
     """Show the usage."""
 
     private: bool = True
     #: ``--profile NAME``: the AOM profile asked for (None: the channel's)
+    profile: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ActCommand:
+    """``terminate`` / ``retry`` / ``skip`` / ``continue`` / ``run``: answered with a summary
+    and a Confirm button; nothing happens until it is clicked."""
+
+    verb: ActVerb
+    workflow_id: str
+    #: empty for ``run``
+    execution_id: str = ""
+    #: ``None``: the failed (``retry``) or paused (``continue``) node
+    node_id: str | None = None
+    private: bool = True
     profile: str | None = None
 
 
@@ -139,6 +152,7 @@ Command = (
     | WorkflowsCommand
     | SubscriptionCommand
     | HelpCommand
+    | ActCommand
 )
 
 _REF_VERBS: dict[str, type[ShowCommand | FollowCommand | UnfollowCommand]] = {
@@ -147,15 +161,10 @@ _REF_VERBS: dict[str, type[ShowCommand | FollowCommand | UnfollowCommand]] = {
     "unfollow": UnfollowCommand,
 }
 _SUBSCRIPTION_VERBS: tuple[SubscriptionVerb, ...] = ("subscribe", "unsubscribe", "subscriptions")
+_ACT_VERBS: tuple[ActVerb, ...] = ("terminate", "retry", "skip", "continue", "run")
 # Slack wraps links as <url> or <url|label> when the command escapes its text.
 _WRAPPED_LINK = re.compile(r"<(?P<url>https?://[^|>\s]+)(?:\|[^>]*)?>", re.IGNORECASE)
 _QUOTES = "`'\"\u2018\u2019\u201c\u201d"
-_ARG_TOKEN = re.compile(r"(?:<[^>]*>|[^\s<])+")
-_FAILURES_ONLY = frozenset({"--failures-only", "--failures_only", "--failuresonly"})
-_USER_MENTION = re.compile(r"<@(?P<id>[UW][A-Z0-9]{2,30})(?:\|[^<>]*)?>")
-_GROUP_MENTION = re.compile(r"<!subteam\^(?P<id>S[A-Z0-9]{2,30})(?:\|[^<>]*)?>")
-_BARE_ID = re.compile(r"[UWS][A-Z0-9]{6,30}")
-_BROADCASTS = frozenset({"channel", "here", "everyone", "group"})
 
 
 def parse_command(text: str) -> Command:
@@ -188,6 +197,8 @@ def _parse_tokens(tokens: list[str]) -> Command:
             )
     if verb in _REF_VERBS:
         return _REF_VERBS[verb](_parse_ref(rest, verb), private)
+    if verb in _ACT_VERBS:
+        return _parse_act(_act_verb(verb), rest)
     if verb == "list":
         return _parse_list(rest, private)
     if verb == "workflows":
@@ -232,91 +243,6 @@ def _take_profile(tokens: list[str]) -> tuple[list[str], str | None]:
     return rest, profile
 
 
-def parse_subscribe_args(args: tuple[str, ...]) -> SubscribeOptions:
-    """The arguments of ``subscribe``; :class:`CommandSyntaxError` says what is wrong."""
-    # A mention's label may hold spaces (<@U1|Ann Lee>): rejoin, then keep <...> together.
-    words = _ARG_TOKEN.findall(" ".join(args))
-    workflow_ids: list[str] = []
-    failures_only = False
-    mention: str | None = None
-    index = 0
-    while index < len(words):
-        word = words[index]
-        option, _, inline = word.partition("=")
-        option = option.lower()
-        if option in _FAILURES_ONLY:
-            failures_only = True
-        elif option == "--mention":
-            if not inline:
-                index += 1
-                if index >= len(words):
-                    raise CommandSyntaxError("`--mention` needs a user or user group after it.")
-                inline = words[index]
-            if mention is not None:
-                raise CommandSyntaxError("Give `--mention` once: one user or one user group.")
-            mention = parse_mention(inline)
-        elif word.startswith("--"):
-            raise CommandSyntaxError(
-                f"Unknown option `{_shown(word)}`; `subscribe` takes `--failures-only` and "
-                "`--mention @user|@group`."
-            )
-        else:
-            workflow_ids.append(word)
-        index += 1
-    if len(workflow_ids) != 1:
-        raise CommandSyntaxError(
-            "Expected `subscribe WORKFLOW_ID [--failures-only] [--mention @user|@group]`."
-        )
-    return SubscribeOptions(_valid("workflow ID", workflow_ids[0]), failures_only, mention)
-
-
-def parse_workflow_arg(args: tuple[str, ...], verb: str) -> str:
-    """The single workflow ID of ``unsubscribe WORKFLOW_ID``."""
-    if len(args) != 1 or args[0].startswith("--"):
-        raise CommandSyntaxError(f"Expected `{verb} WORKFLOW_ID`.")
-    return _valid("workflow ID", args[0])
-
-
-def parse_mention(text: str) -> str:
-    """A safe Slack mention (``<@U1>`` / ``<!subteam^S1>``) from what the user gave.
-
-    Accepts Slack's escaped forms (``<@U123|ann>``, ``<!subteam^S123|@sre>``) and bare member or
-    group IDs (``U123ABC``, ``S123ABC``). Refuses @channel, @here, @everyone, and a plain
-    ``@name`` (Slack sends it as text, so who it means cannot be known).
-    """
-    word = text.strip()
-    match = _USER_MENTION.fullmatch(word)
-    if match:
-        return _checked(f"<@{match.group('id')}>")
-    match = _GROUP_MENTION.fullmatch(word)
-    if match:
-        return _checked(f"<!subteam^{match.group('id')}>")
-    if _BARE_ID.fullmatch(word) and any(c.isdigit() for c in word):
-        return _checked(f"<!subteam^{word}>" if word.startswith("S") else f"<@{word}>")
-    bare = word.strip("<>").lstrip("!@").split("|", 1)[0].lower()
-    if bare in _BROADCASTS:
-        raise CommandSyntaxError(
-            "`--mention` pings one person or one user group; @channel, @here and @everyone "
-            "are not allowed."
-        )
-    if word.startswith("@"):
-        raise CommandSyntaxError(
-            f"I can't tell who `{_shown(word)}` is: Slack sent the name as plain text.",
-            hint="Give their Slack member ID instead (profile → ⋮ → Copy member ID), e.g. "
-            "`--mention U0123ABCD`, or a user group's ID (starts with S).",
-        )
-    raise CommandSyntaxError(
-        f"`{_shown(word)}` is not a Slack user or user group; `--mention` takes a mention of "
-        "one person or user group, or a member ID such as `U0123ABCD`."
-    )
-
-
-def _checked(mention: str) -> str:
-    if not SAFE_MENTION.fullmatch(mention):  # pragma: no cover - the patterns above agree
-        raise CommandSyntaxError("That mention is not one the bot can use.")
-    return mention
-
-
 def _parse_ref(words: list[str], verb: str | None) -> ExecutionRef:
     how = f"`{verb} WORKFLOW_ID EXECUTION_ID`" if verb else "`WORKFLOW_ID EXECUTION_ID`"
     if len(words) == 1 and looks_like_link(words[0]):
@@ -334,6 +260,34 @@ def _parse_ref(words: list[str], verb: str | None) -> ExecutionRef:
             f"{given}."
         )
     return ExecutionRef(_valid("workflow ID", words[0]), _valid("execution ID", words[1]))
+
+
+def _act_verb(verb: str) -> ActVerb:
+    for known in _ACT_VERBS:
+        if known == verb:
+            return known
+    raise CommandSyntaxError(f"Unknown subcommand `{_shown(verb)}`.")  # pragma: no cover
+
+
+def _parse_act(verb: ActVerb, words: list[str]) -> ActCommand:
+    """``run WF``; ``terminate WF EX``; ``retry``/``continue WF EX [NODE]``; ``skip WF EX NODE``."""
+    usage = {
+        "run": "`run WORKFLOW_ID`",
+        "terminate": "`terminate WORKFLOW_ID EXECUTION_ID`",
+        "retry": "`retry WORKFLOW_ID EXECUTION_ID [NODE_ID]`",
+        "continue": "`continue WORKFLOW_ID EXECUTION_ID [NODE_ID]`",
+        "skip": "`skip WORKFLOW_ID EXECUTION_ID NODE_ID`",
+    }[verb]
+    counts = {"run": (1, 1), "terminate": (2, 2), "retry": (2, 3), "continue": (2, 3),
+              "skip": (3, 3)}[verb]  # fmt: skip
+    if not counts[0] <= len(words) <= counts[1]:
+        raise CommandSyntaxError(f"Expected {usage}.")
+    workflow_id = _valid("workflow ID", words[0])
+    if verb == "run":
+        return ActCommand(verb, workflow_id)
+    execution_id = _valid("execution ID", words[1])
+    node_id = _valid("node ID", words[2]) if len(words) == 3 else None
+    return ActCommand(verb, workflow_id, execution_id, node_id)
 
 
 def _parse_list(words: list[str], private: bool) -> ListCommand:
@@ -358,13 +312,6 @@ def _ref_from_link(word: str) -> ExecutionRef | None:
         raise CommandSyntaxError(exc.message, hint=exc.hint) from None
 
 
-def _valid(kind: str, value: str) -> str:
-    try:
-        return validate_id(kind, value)
-    except InvalidIdError as exc:
-        raise CommandSyntaxError(exc.message, hint=exc.hint) from None
-
-
 def _subscription_verb(verb: str) -> SubscriptionVerb:
     for known in _SUBSCRIPTION_VERBS:
         if known == verb:
@@ -374,9 +321,3 @@ def _subscription_verb(verb: str) -> SubscriptionVerb:
 
 def _unquote_token(token: str) -> str:
     return token.strip(_QUOTES)
-
-
-def _shown(text: str) -> str:
-    """User text echoed back inside backticks: short, and unable to close the code span."""
-    text = text.replace("`", "'")
-    return text if len(text) <= 40 else text[:37] + "..."

@@ -59,8 +59,9 @@ class SlackUserGroups:
         try:
             response = await self._client.usergroups_users_list(usergroup=group)
         except SlackApiError as error:
-            log.warning("slack.usergroup.unreadable group=%s error=%s", group,
-                        error.response.get("error"))  # fmt: skip
+            log.warning(
+                "slack.usergroup.unreadable group=%s error=%s", group, error.response.get("error")
+            )
             return frozenset()
         except (SlackClientError, OSError) as error:
             log.warning("slack.usergroup.unreadable group=%s kind=%s", group, type(error).__name__)

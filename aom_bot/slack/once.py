@@ -106,7 +106,9 @@ async def _post(
         execution = await account.commands.get_execution(ref.workflow_id, ref.execution_id)
         # with the store, a followed execution was answered with its followed card already
         following = cards is None and await deps.follow.is_following(*key)
-        ts = await replier.to_channel(await card(deps, account, execution, following=following))
+        ts = await replier.to_channel(
+            await card(deps, account, execution, following=following, channel_id=channel_id)
+        )
     except BaseException:
         if cards is not None:
             await cards.release_card(*key, None)
@@ -132,7 +134,7 @@ async def _refresh(
         return True
     execution = await account.commands.get_execution(ref.workflow_id, ref.execution_id)
     try:
-        message = await card(deps, account, execution, following=False)
+        message = await card(deps, account, execution, following=False, channel_id=channel_id)
         await deps.notifier.update(channel_id, ts, message)
     except SlackMessageGone:
         log.info("slack.shared_card.gone channel=%s", channel_id)
