@@ -140,7 +140,9 @@ class PermissionDenied(AomBotError):
     Nothing reached AOM. The message names what is missing and where it is granted."""
 
     def __init__(self, permission: str, *, profile: str, channel_id: str) -> None:
-        where = f"<#{channel_id}>" if channel_id else "here"
+        # the ID, not a <#C…> mention: error replies are escaped (a mention would show as
+        # literal "<#C…>"), and the ID is what an [[allow]] rule's ``channels`` lists
+        where = f"channel `{channel_id}`" if channel_id else "this conversation"
         super().__init__(
             f"You don't have the `{permission}` permission for profile `{profile}` in {where}, "
             "so nothing was done.",

@@ -1,0 +1,400 @@
+"""Profiles end to end: one real bot process serving two AOM projects (two simulators, AK/SK
+and a static token), channels bound to each, and the access policy of ``aom-bot.toml``.
+
+Everything on 127.0.0.1: FakeSlack in the test's loop, the simulators in threads on a clock the
+test moves by hand, the bot as a subprocess (helpers in :mod:`tests.e2e.profiles_harness`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from aom_bot.store import open_store
+from tests.e2e.profiles_harness import (
+    PROD_CHANNEL,
+    PROD_ONLY_HERE,
+    PROD_READABLE_FROM_STAGING,
+    PROD_SK,
+    STAGING_CHANNEL,
+    STAGING_TOKEN,
+    Project,
+    RunningBot,
+    add_channels,
+    bot_process,
+    command,
+    config_text,
+    is_answer,
+    is_card,
+    is_completion_in,
+    profiles_environment,
+    two_projects,
+)
+from tests.e2e.test_bot_process import HandClock, free_port
+from tests.fakes.slack_api import FakeSlack, RecordedCall
+
+pytestmark = [
+    pytest.mark.timeout(180),
+    pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals"),
+]
+
+
+async def show_in_own_channel(slack: FakeSlack, bot: RunningBot, project: Project) -> RecordedCall:
+    execution = project.current_run()
+    await command(slack, bot, f"show {project.workflow} {execution}", project.channel)
+    [card] = await slack.wait_for(lambda c: is_card(c, project.channel, execution), timeout=15)
+    return card
+
+
+async def test_each_channel_reaches_only_its_own_project_with_its_own_credentials(tmp_path):
+    """`show` in prod's channel asks prod's AOM (which accepts only prod's AK/SK) and nothing
+    of staging's, and the reverse; each card names its profile and region."""
+    clock = HandClock()
+    config = tmp_path / "aom-bot.toml"
+    async with FakeSlack() as slack:
+        add_channels(slack)
+        with two_projects(clock, "mass-failure") as (prod, staging):
+            config.write_text(config_text(prod, staging))
+            env = profiles_environment(config, slack, tmp_path / "bot.sqlite3")
+            async with bot_process(env, tmp_path / "bot.log") as bot:
+                for project in (prod, staging):
+                    project.requests.reset()  # from here on: what the commands asked
+                prod_card = await show_in_own_channel(slack, bot, prod)
+                assert staging.requests.total == 0
+                asked_prod = prod.requests.total
+                staging_card = await show_in_own_channel(slack, bot, staging)
+                assert prod.requests.total == asked_prod
+                await bot.stop()
+            log = bot.log_text()
+
+    assert prod.requests.count("status", prod.current_run()) >= 1
+    assert prod.executions_asked() == {prod.current_run()}
+    assert staging.executions_asked() == {staging.current_run()}
+    # the simulators refuse other credentials: a card with the run's hosts means they were
+    # accepted (an AOM error would be an ephemeral warning, not a card in the channel)
+    for card, project in ((prod_card, prod), (staging_card, staging)):
+        blocks = str(card.args["blocks"])
+        assert project.label in blocks
+        assert project.workflow_name in card.args["text"]
+    assert staging.label not in str(prod_card.args["blocks"])
+    assert '"level": "error"' not in log
+    assert PROD_SK not in log
+    assert STAGING_TOKEN not in log
+
+
+async def refused_then_allowed_commands(
+    slack: FakeSlack, bot: RunningBot, prod: Project, staging: Project
+) -> tuple[RecordedCall, int]:
+    """``show --profile prod`` from staging's channel: the refusal, and the requests it made."""
+    before = prod.requests.total + staging.requests.total
+    text = f"show --profile prod {prod.workflow} {prod.current_run()}"
+    hook = await command(slack, bot, text, STAGING_CHANNEL)
+    [refusal] = await slack.wait_for(lambda c: is_answer(c, hook), timeout=15)
+    return refusal, prod.requests.total + staging.requests.total - before
+
+
+def assert_refusal(refusal: RecordedCall) -> None:
+    assert refusal.args["response_type"] == "ephemeral"
+    text = refusal.args["text"]
+    assert "`read`" in text
+    assert "`prod`" in text
+    assert f"channel `{STAGING_CHANNEL}`" in text
+    assert "configuration file" in text
+
+
+async def test_profile_option_is_refused_unless_a_rule_allows_it_and_sighup_changes_that(
+    tmp_path,
+):
+    """`--profile prod` from staging's channel is refused (privately, naming the permission,
+    profile and channel, nothing sent to either AOM). SIGHUP with a broken file that would
+    allow it changes nothing (config.reload_refused); SIGHUP with a valid one allows it for the
+    next command, which then reaches prod only."""
+    clock = HandClock()
+    config = tmp_path / "aom-bot.toml"
+    async with FakeSlack() as slack:
+        add_channels(slack)
+        with two_projects(clock, "mass-failure") as (prod, staging):
+            config.write_text(config_text(prod, staging))
+            env = profiles_environment(config, slack, tmp_path / "bot.sqlite3")
+            async with bot_process(env, tmp_path / "bot.log") as bot:
+                first, asked = await refused_then_allowed_commands(slack, bot, prod, staging)
+                assert_refusal(first)
+                assert asked == 0
+
+                allowing = PROD_ONLY_HERE + PROD_READABLE_FROM_STAGING
+                broken = config_text(
+                    prod, staging, rules=allowing,
+                    prod_credentials='{ ak_env = "PROD_AK", sk = "inline-sk-never-shown" }',
+                )  # fmt: skip
+                await bot.reload(config, broken, expect="config.reload_refused")
+                second, asked = await refused_then_allowed_commands(slack, bot, prod, staging)
+                assert_refusal(second)
+                assert asked == 0
+                await show_in_own_channel(slack, bot, staging)  # what was allowed still is
+
+                await bot.reload(
+                    config, config_text(prod, staging, rules=allowing), expect="config.reloaded"
+                )
+                staging.requests.reset()
+                prod.requests.reset()
+                execution = prod.current_run()
+                await command(slack, bot, f"show --profile prod {prod.workflow} {execution}",
+                              STAGING_CHANNEL)  # fmt: skip
+                [card] = await slack.wait_for(
+                    lambda c: is_card(c, STAGING_CHANNEL, execution), timeout=15
+                )
+                await bot.stop()
+            log = bot.log_text()
+
+    assert prod.label in str(card.args["blocks"])
+    assert staging.requests.total == 0
+    assert prod.executions_asked() == {execution}
+    refused = [line for line in log.splitlines() if "config.reload_refused" in line]
+    assert len(refused) == 1
+    assert "profiles.prod.credentials.sk" in refused[0]
+    assert "inline-sk-never-shown" not in log
+    assert log.count("access.denied") == 2
+
+
+async def wait_until_no_follows(database: Path) -> None:
+    """Poll another process's database (nothing to await on across processes), bounded."""
+    store = await open_store(f"sqlite:///{database}")
+    try:
+        async with asyncio.timeout(20):
+            while await store.active_follows():  # noqa: ASYNC110 - state in another process
+                await asyncio.sleep(0.05)
+    finally:
+        await store.aclose()
+
+
+async def follows_in_store(database: Path) -> dict[str, str]:
+    store = await open_store(f"sqlite:///{database}")
+    try:
+        return {f.channel_id: f.profile for f in await store.active_follows()}
+    finally:
+        await store.aclose()
+
+
+async def test_a_follow_in_each_channel_polls_its_own_project_across_a_sigkill(tmp_path):
+    """Follows in both channels; SIGKILL; the runs end while the bot is down. The restarted
+    bot polls each follow at its own simulator and posts each completion once, in its thread."""
+    clock = HandClock()
+    config = tmp_path / "aom-bot.toml"
+    database = tmp_path / "bot.sqlite3"
+    async with FakeSlack() as slack:
+        add_channels(slack)
+        with two_projects(clock, "mass-failure") as (prod, staging):
+            config.write_text(config_text(prod, staging))
+            env = profiles_environment(config, slack, database)
+            clock.offset = 10  # both runs are under way
+            cards: dict[str, RecordedCall] = {}
+            async with bot_process(env, tmp_path / "bot.log") as first:
+                for project in (prod, staging):
+                    execution = project.current_run()
+                    await command(slack, first, f"follow {project.workflow} {execution}",
+                                  project.channel)  # fmt: skip
+                    [cards[project.name]] = await slack.wait_for(
+                        lambda c, p=project, e=execution: is_card(c, p.channel, e), timeout=15
+                    )
+                first.process.kill()
+                await first.process.wait()
+            assert first.process.returncode == -signal.SIGKILL
+            assert await follows_in_store(database) == {
+                PROD_CHANNEL: "prod",
+                STAGING_CHANNEL: "staging",
+            }
+            for project in (prod, staging):
+                project.requests.reset()
+            clock.offset = 120  # both runs end while the bot is down
+            async with bot_process(env, tmp_path / "bot.log") as second:
+                for project in (prod, staging):
+                    await slack.wait_for(lambda c, p=project: is_completion_in(c, p.channel),
+                                         timeout=20)  # fmt: skip
+                await wait_until_no_follows(database)
+                await second.stop()
+
+    for project in (prod, staging):
+        assert project.executions_asked() == {project.current_run()}
+        assert project.requests.count("status", project.current_run()) >= 1
+        done = [c for c in slack.calls if is_completion_in(c, project.channel)]
+        assert len(done) == 1, [c.args.get("text") for c in done]
+        assert done[0].args["thread_ts"] == cards[project.name].response["ts"]
+        assert project.label in str(cards[project.name].args["blocks"])
+        assert [c for c in slack.calls if is_card(c, project.channel)] == [cards[project.name]]
+
+
+async def test_a_subscription_in_each_channel_posts_only_its_own_projects_runs(tmp_path):
+    """`subscribe` in both channels; a new run in each project is posted in its channel only,
+    and each subscription is polled at its own AOM; `subscriptions` names the profile."""
+    clock = HandClock()
+    config = tmp_path / "aom-bot.toml"
+    async with FakeSlack() as slack:
+        add_channels(slack)
+        with two_projects(clock, "few-failures") as (prod, staging):
+            config.write_text(config_text(prod, staging))
+            env = profiles_environment(config, slack, tmp_path / "bot.sqlite3")
+            clock.offset = 600  # every run so far has finished: history, not to be posted
+            async with bot_process(env, tmp_path / "bot.log") as bot:
+                for project in (prod, staging):
+                    await command(slack, bot, f"subscribe {project.workflow}", project.channel)
+                    await slack.wait_for(lambda c, p=project: is_card(c, p.channel), timeout=15)
+                new_runs = {}
+                for project in (prod, staging):
+                    new_runs[project.name] = run = project.world.start_execution(project.workflow)
+                    await slack.wait_for(
+                        lambda c, p=project, r=run: is_card(c, p.channel, r), timeout=15
+                    )
+                listed = {}
+                for project in (prod, staging):
+                    hook = await command(slack, bot, "subscriptions", project.channel)
+                    [listed[project.name]] = await slack.wait_for(
+                        lambda c, h=hook: is_answer(c, h), timeout=15
+                    )
+                await bot.stop()
+
+    for project, other in ((prod, staging), (staging, prod)):
+        channel_cards = [c for c in slack.calls if is_card(c, project.channel)]
+        confirmation, card = channel_cards  # history not replayed; the new run posted once
+        assert "subscribed" in confirmation.args["text"].lower()
+        assert new_runs[project.name] in str(card.args["blocks"])
+        assert new_runs[other.name] not in str(card.args["blocks"])
+        assert project.label in str(card.args["blocks"])
+        assert project.workflows_asked() == {project.workflow}
+        assert f"profile `{project.name}`" in str(listed[project.name].args)
+        assert f"profile `{other.name}`" not in str(listed[project.name].args)
+
+
+def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "aom_bot", *args],
+        env=env, capture_output=True, text=True, timeout=90, check=False,
+    )  # fmt: skip
+
+
+async def test_check_names_the_profile_whose_aom_is_down(tmp_path):
+    """`aom-bot check` with staging's simulator stopped: prod's line passes, staging's fails
+    under its name, and the exit code says something failed."""
+    clock = HandClock()
+    config = tmp_path / "aom-bot.toml"
+    async with FakeSlack() as slack:
+        with two_projects(clock, "all-success") as (prod, staging):
+            config.write_text(config_text(prod, staging))
+            env = profiles_environment(config, slack, tmp_path / "bot.sqlite3")
+            env["AOM_TIMEOUT_SECONDS"] = "5"
+            staging.server.stop()
+            result = await asyncio.to_thread(run_cli, "check", env=env)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out
+    lines = out.splitlines()
+    assert any(line.startswith("✓ AOM request (prod):") for line in lines), out
+    assert any(line.startswith("✗ AOM request (staging):") for line in lines), out
+    assert "✓ Configuration file:" in out
+    assert prod.requests.count("workflow-list") == 1
+    assert PROD_SK not in out
+    assert STAGING_TOKEN not in out
+
+
+def test_an_inline_secret_stops_run_and_config_check_with_exit_2_without_echoing_it(tmp_path):
+    """`sk = "..."` in the file: `run` and `config check` (by AOM_BOT_CONFIG and by argument)
+    exit 2 naming profiles.prod.credentials.sk; the value is in neither stdout nor stderr."""
+    inline = "inline-secret-value-4c1d9e"
+    config = tmp_path / "aom-bot.toml"
+    config.write_text(
+        f"""
+[profiles.prod]
+region = "cn-north-4"
+project_id = "0123456789abcdef0123456789abcdef"
+credentials = {{ ak_env = "PROD_AK", sk = "{inline}" }}
+
+[[allow]]
+profiles = ["*"]
+actions = ["read"]
+"""
+    )
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "AOM_", "CLOUD_"))},
+        "AOM_BOT_CONFIG": str(config),
+        "PROD_AK": "PRODE2EACCESSKEY0001",
+        "SLACK_BOT_TOKEN": "xoxb-not-used",
+        "SLACK_SIGNING_SECRET": "not-used",
+        "SLACK_API_URL": "http://127.0.0.1:9/api/",  # never reached: the file stops it first
+        "AOM_BOT_DATABASE_URL": f"sqlite:///{tmp_path / 'bot.sqlite3'}",
+    }
+    runs = {
+        "run": run_cli("run", "--mode", "http", "--port", str(free_port()), env=env),
+        "config check": run_cli("config", "check", env=env),
+        "config check FILE": run_cli(
+            "config", "check", str(config), env={**env, "AOM_BOT_CONFIG": ""}
+        ),
+    }
+    for what, result in runs.items():
+        out = result.stdout + result.stderr
+        assert result.returncode == 2, (what, out)
+        assert "profiles.prod.credentials.sk" in out, (what, out)
+        assert str(config) in out, (what, out)
+        assert inline not in out, what
+        assert "Traceback" not in out, (what, out)
+    assert not (tmp_path / "bot.sqlite3").exists()
+
+
+async def test_cli_profile_option_reads_the_named_project_only(tmp_path):
+    """`aom-bot executions --profile NAME` and `show --profile NAME` ask that profile's AOM,
+    with its credentials; without the option, default_profile (staging) is used."""
+    clock = HandClock()
+    config = tmp_path / "aom-bot.toml"
+    async with FakeSlack() as slack:
+        with two_projects(clock, "all-success") as (prod, staging):
+            config.write_text(config_text(prod, staging))
+            env = profiles_environment(config, slack, tmp_path / "bot.sqlite3")
+            prod_run = prod.current_run()
+            shown = await asyncio.to_thread(
+                run_cli, "show", "--profile", "prod", prod.workflow, prod_run, "--json", env=env
+            )
+            assert staging.requests.total == 0
+            listed = await asyncio.to_thread(
+                run_cli, "executions", staging.workflow, "--json", env=env
+            )
+    assert shown.returncode == 0, shown.stderr
+    assert prod_run in shown.stdout
+    assert prod.executions_asked() == {prod_run}
+    assert listed.returncode == 0, listed.stderr
+    assert staging.current_run() in listed.stdout
+    assert staging.workflows_asked() == {staging.workflow}
+    assert prod.workflows_asked() == {prod.workflow}
+
+
+def readme_block(after: str, language: str) -> str:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme[readme.index(after) :]
+    start = section.index(f"```{language}\n") + len(f"```{language}\n")
+    return section[start : section.index("```", start)]
+
+
+def test_the_readme_example_file_is_valid_and_the_worked_example_prints_what_it_says(tmp_path):
+    """The README's profiles file passes `config check`, and the worked example's outputs of
+    `config check` and `profiles` are what the commands print for it."""
+    config = tmp_path / "aom-bot.toml"
+    config.write_text(readme_block("## Profiles and access policy", "toml"))
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "AOM_", "CLOUD_"))},
+        "AOM_BOT_CONFIG": str(config),
+        "PROD_AK": "PRODE2EACCESSKEY0001",
+        "PROD_SK": PROD_SK,
+        "STAGING_TOKEN": STAGING_TOKEN,
+        "COLUMNS": "200",  # a long tmp path: no wrapping
+    }
+    checked = run_cli("config", "check", env=env)
+    listed = run_cli("profiles", env=env)
+    assert checked.returncode == 0, checked.stderr
+    assert listed.returncode == 0, listed.stderr
+    worked = readme_block("### Worked example: prod and staging", "sh")
+    shown = "/etc/aom-bot/aom-bot.toml"
+    assert f"# {checked.stdout.strip().replace(str(config), shown)}" in worked
+    expected = readme_block("### Worked example: prod and staging", "text")
+    assert listed.stdout.replace(str(config), shown).strip() == expected.strip()
