@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
 
@@ -31,7 +31,12 @@ from aom_bot.simulator import (
 )
 from tests.e2e.test_bot_process import SECRET, HandClock, free_port
 from tests.fakes.slack_api import FakeSlack, RecordedCall
-from tests.fakes.slack_signing import USER_ID, sign_request, slash_command_body
+from tests.fakes.slack_signing import (
+    USER_ID,
+    block_actions_body,
+    sign_request,
+    slash_command_body,
+)
 
 PROD_CHANNEL = "C0PROD0001"
 STAGING_CHANNEL = "C0STAGE001"
@@ -50,6 +55,8 @@ class Project:
     world: World
     requests: RequestCounter
     server: SimulatorServer
+    #: the simulator's Authenticator: ``.credentials`` is what it accepts (a test may swap it)
+    authenticator: Any
 
     @property
     def label(self) -> str:
@@ -93,7 +100,9 @@ def two_projects(clock: HandClock, scenario: str) -> Iterator[tuple[Project, Pro
             app = create_simulator_app(world, credentials=credentials, requests=requests)
             server = SimulatorServer(app)
             server.start()
-            made.append(Project(name, region, channel, world, requests, server))
+            made.append(
+                Project(name, region, channel, world, requests, server, app.state.authenticator)
+            )
         yield made[0], made[1]
     finally:
         for project in made:
@@ -111,12 +120,15 @@ profiles = ["staging"]
 actions = ["read", "follow", "subscribe"]
 channels = ["{STAGING_CHANNEL}"]
 """
-#: with PROD_ONLY_HERE: staging's channel may also read prod (``--profile prod``)
+ONCALL_GROUP = "S0ONCALL1"
+#: with PROD_ONLY_HERE: the on-call group may also read prod from staging's channel
+#: (``--profile prod``)
 PROD_READABLE_FROM_STAGING = f"""
 [[allow]]
 profiles = ["prod"]
 actions = ["read"]
 channels = ["{STAGING_CHANNEL}"]
+groups = ["{ONCALL_GROUP}"]
 """
 
 
@@ -240,10 +252,37 @@ async def _start(env: dict[str, str], port: int, sink: IO[bytes]) -> asyncio.sub
     )  # fmt: skip
 
 
-async def command(slack: FakeSlack, bot: RunningBot, text: str, channel: str) -> str:
-    """Send ``/aom-exec text`` from ``channel`` as Alice; the id of its response_url."""
-    url = slack.response_url(channel, USER_ID)
-    body = slash_command_body(text, response_url=url, channel_id=channel, user_id=USER_ID)
+async def command(
+    slack: FakeSlack, bot: RunningBot, text: str, channel: str, *, user: str = USER_ID
+) -> str:
+    """Send ``/aom-exec text`` from ``channel`` (as Alice); the id of its response_url."""
+    url = slack.response_url(channel, user)
+    body = slash_command_body(text, response_url=url, channel_id=channel, user_id=user)
+    headers = sign_request(body, SECRET, int(time.time()))
+    async with httpx.AsyncClient() as client:
+        reply = await client.post(
+            f"http://127.0.0.1:{bot.port}/slack/events", content=body, headers=headers
+        )
+    assert reply.status_code == 200, reply.text
+    return url.rsplit("/", 1)[-1]
+
+
+async def click(
+    slack: FakeSlack, bot: RunningBot, card: RecordedCall, action_id: str, channel: str
+) -> str:
+    """Press the button ``action_id`` of ``card`` as Alice, as if in ``channel``; the id of the
+    click's response_url."""
+    [value] = [
+        element["value"]
+        for block in card.args["blocks"]
+        for element in block.get("elements", [])
+        if element.get("action_id") == action_id
+    ]
+    url = slack.response_url(channel, USER_ID, original_ts=card.response["ts"])
+    body = block_actions_body(
+        action_id, value, message_ts=card.response["ts"], response_url=url,
+        channel_id=channel, user_id=USER_ID,
+    )  # fmt: skip
     headers = sign_request(body, SECRET, int(time.time()))
     async with httpx.AsyncClient() as client:
         reply = await client.post(

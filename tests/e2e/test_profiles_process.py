@@ -14,10 +14,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
+from aom_bot.simulator import SimulatorCredentials
 from aom_bot.store import open_store
 from tests.e2e.profiles_harness import (
+    ONCALL_GROUP,
+    PROD_AK,
     PROD_CHANNEL,
     PROD_ONLY_HERE,
     PROD_READABLE_FROM_STAGING,
@@ -28,6 +32,7 @@ from tests.e2e.profiles_harness import (
     RunningBot,
     add_channels,
     bot_process,
+    click,
     command,
     config_text,
     is_answer,
@@ -38,6 +43,7 @@ from tests.e2e.profiles_harness import (
 )
 from tests.e2e.test_bot_process import HandClock, free_port
 from tests.fakes.slack_api import FakeSlack, RecordedCall
+from tests.fakes.slack_signing import USER_ID
 
 pytestmark = [
     pytest.mark.timeout(180),
@@ -70,12 +76,29 @@ async def test_each_channel_reaches_only_its_own_project_with_its_own_credential
                 asked_prod = prod.requests.total
                 staging_card = await show_in_own_channel(slack, bot, staging)
                 assert prod.requests.total == asked_prod
+
+                # the card's Refresh carries its profile: prod's AOM again, and only it
+                staging_asked = staging.executions_asked()
+                staging.requests.reset()
+                await click(slack, bot, prod_card, "aom_exec.refresh", PROD_CHANNEL)
+                [refreshed] = await slack.wait_for(
+                    lambda c: c.method == "chat.update" and c.args["channel"] == PROD_CHANNEL,
+                    timeout=15,
+                )
+                assert prod.requests.total > asked_prod
+                assert staging.requests.total == 0
+                # the same button pressed where prod may not be read: refused, nothing asked
+                asked_prod = prod.requests.total
+                hook = await click(slack, bot, prod_card, "aom_exec.refresh", STAGING_CHANNEL)
+                [refusal] = await slack.wait_for(lambda c: is_answer(c, hook), timeout=15)
+                assert prod.requests.total == asked_prod
+                assert staging.requests.total == 0
                 await bot.stop()
             log = bot.log_text()
 
     assert prod.requests.count("status", prod.current_run()) >= 1
     assert prod.executions_asked() == {prod.current_run()}
-    assert staging.executions_asked() == {staging.current_run()}
+    assert staging_asked == {staging.current_run()}
     # the simulators refuse other credentials: a card with the run's hosts means they were
     # accepted (an AOM error would be an ephemeral warning, not a card in the channel)
     for card, project in ((prod_card, prod), (staging_card, staging)):
@@ -83,6 +106,9 @@ async def test_each_channel_reaches_only_its_own_project_with_its_own_credential
         assert project.label in blocks
         assert project.workflow_name in card.args["text"]
     assert staging.label not in str(prod_card.args["blocks"])
+    assert refreshed.args["ts"] == prod_card.response["ts"]
+    assert prod.label in str(refreshed.args["blocks"])
+    assert_refusal(refusal)
     assert '"level": "error"' not in log
     assert PROD_SK not in log
     assert STAGING_TOKEN not in log
@@ -99,6 +125,9 @@ async def refused_then_allowed_commands(
     return refusal, prod.requests.total + staging.requests.total - before
 
 
+BOB = "U0BOB0001"
+
+
 def assert_refusal(refusal: RecordedCall) -> None:
     assert refusal.args["response_type"] == "ephemeral"
     text = refusal.args["text"]
@@ -113,12 +142,15 @@ async def test_profile_option_is_refused_unless_a_rule_allows_it_and_sighup_chan
 ):
     """`--profile prod` from staging's channel is refused (privately, naming the permission,
     profile and channel, nothing sent to either AOM). SIGHUP with a broken file that would
-    allow it changes nothing (config.reload_refused); SIGHUP with a valid one allows it for the
-    next command, which then reaches prod only."""
+    allow it changes nothing (config.reload_refused); SIGHUP with a valid one (a rule for the
+    on-call group, Alice among its members) allows it for the next command, which then reaches
+    prod only."""
     clock = HandClock()
     config = tmp_path / "aom-bot.toml"
     async with FakeSlack() as slack:
         add_channels(slack)
+        slack.add_user(BOB, "bob")
+        slack.add_usergroup(ONCALL_GROUP, [USER_ID])
         with two_projects(clock, "mass-failure") as (prod, staging):
             config.write_text(config_text(prod, staging))
             env = profiles_environment(config, slack, tmp_path / "bot.sqlite3")
@@ -144,8 +176,12 @@ async def test_profile_option_is_refused_unless_a_rule_allows_it_and_sighup_chan
                 staging.requests.reset()
                 prod.requests.reset()
                 execution = prod.current_run()
-                await command(slack, bot, f"show --profile prod {prod.workflow} {execution}",
-                              STAGING_CHANNEL)  # fmt: skip
+                text = f"show --profile prod {prod.workflow} {execution}"
+                hook = await command(slack, bot, text, STAGING_CHANNEL, user=BOB)
+                [bobs] = await slack.wait_for(lambda c: is_answer(c, hook), timeout=15)
+                assert_refusal(bobs)  # not in the on-call group
+                assert prod.requests.total == 0
+                await command(slack, bot, text, STAGING_CHANNEL)
                 [card] = await slack.wait_for(
                     lambda c: is_card(c, STAGING_CHANNEL, execution), timeout=15
                 )
@@ -159,7 +195,9 @@ async def test_profile_option_is_refused_unless_a_rule_allows_it_and_sighup_chan
     assert len(refused) == 1
     assert "profiles.prod.credentials.sk" in refused[0]
     assert "inline-sk-never-shown" not in log
-    assert log.count("access.denied") == 2
+    assert log.count("access.denied") == 3
+    [membership] = slack.calls_to("usergroups.users.list")  # cached: asked once
+    assert membership.args["usergroup"] == ONCALL_GROUP
 
 
 async def wait_until_no_follows(database: Path) -> None:
@@ -398,3 +436,77 @@ def test_the_readme_example_file_is_valid_and_the_worked_example_prints_what_it_
     assert f"# {checked.stdout.strip().replace(str(config), shown)}" in worked
     expected = readme_block("### Worked example: prod and staging", "text")
     assert listed.stdout.replace(str(config), shown).strip() == expected.strip()
+
+
+async def private_show(slack: FakeSlack, bot: RunningBot, project: Project) -> RecordedCall:
+    text = f"show --private {project.workflow} {project.current_run()}"
+    hook = await command(slack, bot, text, project.channel)
+    [answer] = await slack.wait_for(lambda c: is_answer(c, hook), timeout=30)
+    return answer
+
+
+async def test_sighup_hands_rotated_key_files_to_the_profiles_clients(tmp_path):
+    """prod's keys come from files. AOM switches to a new key pair: the bot's requests are
+    refused until the files hold the new pair and SIGHUP re-reads them; staging is untouched."""
+    clock = HandClock()
+    config = tmp_path / "aom-bot.toml"
+    ak_file, sk_file = tmp_path / "prod-ak", tmp_path / "prod-sk"
+    ak_file.write_text(PROD_AK + "\n")
+    sk_file.write_text(PROD_SK + "\n")
+    new_ak, new_sk = "PRODE2EACCESSKEY0002", "prod-e2e-rotated-secret-0e9d8c7b6a"
+    files = f'{{ ak_file = "{ak_file}", sk_file = "{sk_file}" }}'
+    async with FakeSlack() as slack:
+        add_channels(slack)
+        with two_projects(clock, "all-success") as (prod, staging):
+            text = config_text(prod, staging, prod_credentials=files)
+            config.write_text(text)
+            env = profiles_environment(config, slack, tmp_path / "bot.sqlite3")
+            async with bot_process(env, tmp_path / "bot.log") as bot:
+                before = await private_show(slack, bot, prod)
+                prod.authenticator.credentials = SimulatorCredentials(ak=new_ak, sk=new_sk)
+                refused = await private_show(slack, bot, prod)
+                ak_file.write_text(new_ak + "\n")
+                sk_file.write_text(new_sk + "\n")
+                await bot.reload(config, text, expect="config.credentials_rotated")
+                after = await private_show(slack, bot, prod)
+                other = await private_show(slack, bot, staging)
+                await bot.stop()
+            log = bot.log_text()
+
+    for answer, project in ((before, prod), (after, prod), (other, staging)):
+        assert project.workflow_name in answer.args["text"], answer.args["text"]
+        assert project.label in str(answer.args["blocks"])
+    assert prod.workflow_name not in refused.args["text"]
+    assert ":warning:" in str(refused.args["blocks"])
+    assert "config.credentials_rotated profile=prod" in log
+    assert "config.credentials_rotated profile=staging" not in log
+    for secret in (PROD_SK, new_sk):
+        assert secret not in log
+        assert secret not in str(slack.calls)
+
+
+async def test_a_profile_whose_aom_is_down_does_not_hold_up_the_other(tmp_path):
+    """staging's simulator is stopped: a command there ends in a private error after its
+    retries, while prod's channel, asked just after, gets its card first; /healthz stays 200
+    (not every profile is unreachable)."""
+    clock = HandClock()
+    config = tmp_path / "aom-bot.toml"
+    async with FakeSlack() as slack:
+        add_channels(slack)
+        with two_projects(clock, "all-success") as (prod, staging):
+            config.write_text(config_text(prod, staging))
+            env = profiles_environment(config, slack, tmp_path / "bot.sqlite3")
+            async with bot_process(env, tmp_path / "bot.log") as bot:
+                staging.server.stop()
+                text = f"show {staging.workflow} {staging.current_run()}"
+                hook = await command(slack, bot, text, STAGING_CHANNEL)
+                card = await show_in_own_channel(slack, bot, prod)
+                [error] = await slack.wait_for(lambda c: is_answer(c, hook), timeout=60)
+                async with httpx.AsyncClient() as client:
+                    health = await client.get(f"http://127.0.0.1:{bot.port}/healthz")
+                await bot.stop()
+
+    assert slack.calls.index(card) < slack.calls.index(error)
+    assert error.args["response_type"] == "ephemeral"
+    assert "reach AOM" in error.args["text"], error.args["text"]
+    assert health.status_code == 200, health.text
