@@ -133,8 +133,11 @@ groups = ["{ONCALL_GROUP}"]
 
 
 def config_text(prod: Project, staging: Project, *, rules: str = PROD_ONLY_HERE,
-                prod_credentials: str = '{ ak_env = "PROD_AK", sk_env = "PROD_SK" }') -> str:  # fmt: skip
-    """The README's prod/staging file, pointed at the two simulators."""
+                prod_credentials: str = '{ ak_env = "PROD_AK", sk_env = "PROD_SK" }',
+                swapped: bool = False) -> str:  # fmt: skip
+    """The README's prod/staging file, pointed at the two simulators (``swapped``: each
+    channel bound to the other project)."""
+    bound = ("staging", "prod") if swapped else ("prod", "staging")
     return f"""
 default_profile = "staging"
 
@@ -151,8 +154,8 @@ endpoint = "{staging.server.base_url}"
 credentials = {{ token_env = "STAGING_TOKEN" }}
 
 [channels]
-{PROD_CHANNEL} = "prod"
-{STAGING_CHANNEL} = "staging"
+{PROD_CHANNEL} = "{bound[0]}"
+{STAGING_CHANNEL} = "{bound[1]}"
 {rules}
 """
 

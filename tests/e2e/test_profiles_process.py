@@ -218,8 +218,9 @@ async def follows_in_store(database: Path) -> dict[str, str]:
 
 
 async def test_a_follow_in_each_channel_polls_its_own_project_across_a_sigkill(tmp_path):
-    """Follows in both channels; SIGKILL; the runs end while the bot is down. The restarted
-    bot polls each follow at its own simulator and posts each completion once, in its thread."""
+    """Follows in both channels; SIGKILL; the runs end while the bot is down, and the file now
+    binds each channel to the other project. The restarted bot still polls each follow at the
+    project it was started in and posts each completion once, in its thread."""
     clock = HandClock()
     config = tmp_path / "aom-bot.toml"
     database = tmp_path / "bot.sqlite3"
@@ -248,6 +249,7 @@ async def test_a_follow_in_each_channel_polls_its_own_project_across_a_sigkill(t
             for project in (prod, staging):
                 project.requests.reset()
             clock.offset = 120  # both runs end while the bot is down
+            config.write_text(config_text(prod, staging, swapped=True))
             async with bot_process(env, tmp_path / "bot.log") as second:
                 for project in (prod, staging):
                     await slack.wait_for(lambda c, p=project: is_completion_in(c, p.channel),
@@ -262,12 +264,15 @@ async def test_a_follow_in_each_channel_polls_its_own_project_across_a_sigkill(t
         assert len(done) == 1, [c.args.get("text") for c in done]
         assert done[0].args["thread_ts"] == cards[project.name].response["ts"]
         assert project.label in str(cards[project.name].args["blocks"])
+        final = slack.message(project.channel, cards[project.name].response["ts"])
+        assert project.label in str(final["blocks"])  # still its own, whatever the binding
         assert [c for c in slack.calls if is_card(c, project.channel)] == [cards[project.name]]
 
 
 async def test_a_subscription_in_each_channel_posts_only_its_own_projects_runs(tmp_path):
     """`subscribe` in both channels; a new run in each project is posted in its channel only,
-    and each subscription is polled at its own AOM; `subscriptions` names the profile."""
+    and each subscription is polled at its own AOM; `subscriptions` names the profile. After a
+    SIGHUP that binds each channel to the other project, each still posts its own project's."""
     clock = HandClock()
     config = tmp_path / "aom-bot.toml"
     async with FakeSlack() as slack:
@@ -292,15 +297,26 @@ async def test_a_subscription_in_each_channel_posts_only_its_own_projects_runs(t
                     [listed[project.name]] = await slack.wait_for(
                         lambda c, h=hook: is_answer(c, h), timeout=15
                     )
+                # each channel now bound to the other project: a subscription keeps its own
+                swapped = config_text(prod, staging, swapped=True)
+                await bot.reload(config, swapped, expect="config.reloaded")
+                later_runs = {}
+                for project in (prod, staging):
+                    later_runs[project.name] = run = project.world.start_execution(project.workflow)
+                    await slack.wait_for(
+                        lambda c, p=project, r=run: is_card(c, p.channel, r), timeout=15
+                    )
                 await bot.stop()
 
     for project, other in ((prod, staging), (staging, prod)):
         channel_cards = [c for c in slack.calls if is_card(c, project.channel)]
-        confirmation, card = channel_cards  # history not replayed; the new run posted once
+        confirmation, card, later = channel_cards  # no history replayed; each new run once
         assert "subscribed" in confirmation.args["text"].lower()
         assert new_runs[project.name] in str(card.args["blocks"])
         assert new_runs[other.name] not in str(card.args["blocks"])
-        assert project.label in str(card.args["blocks"])
+        assert later_runs[project.name] in str(later.args["blocks"])
+        for posted in (card, later):
+            assert project.label in str(posted.args["blocks"])
         assert project.workflows_asked() == {project.workflow}
         assert f"profile `{project.name}`" in str(listed[project.name].args)
         assert f"profile `{other.name}`" not in str(listed[project.name].args)
