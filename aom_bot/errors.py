@@ -216,7 +216,10 @@ class AomTransportError(AomError):
     """No usable HTTP exchange with AOM (timeout, refused or dropped connection)."""
 
     retryable = True
-    hint = "AOM may be unreachable from here; check AOM_ENDPOINT / AOM_REGION and the network."
+    hint = (
+        "AOM may be unreachable from here; check AOM_ENDPOINT / AOM_REGION (or the profile's "
+        "endpoint / region in the configuration file) and the network."
+    )
 
 
 class AomResponseError(AomError):
@@ -246,8 +249,9 @@ class AomAuthError(AomApiError):
     """Credentials were refused (401) or lack permission (403)."""
 
     hint = (
-        "Check CLOUD_SDK_AK/CLOUD_SDK_SK (or AOM_TOKEN / the IAM user), AOM_PROJECT_ID, "
-        "and that this machine's clock is correct."
+        "Check CLOUD_SDK_AK/CLOUD_SDK_SK (or AOM_TOKEN / the IAM user), AOM_PROJECT_ID (or the "
+        "profile's credentials and project_id in the configuration file), and that this "
+        "machine's clock is correct."
     )
 
 

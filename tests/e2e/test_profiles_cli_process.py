@@ -46,13 +46,15 @@ async def test_check_names_the_profile_whose_aom_is_down(tmp_path):
             config.write_text(config_text(prod, staging))
             env = profiles_environment(config, slack, tmp_path / "bot.sqlite3")
             env["AOM_TIMEOUT_SECONDS"] = "5"
+            env["COLUMNS"] = "1000"  # one line per check (rich wraps at COLUMNS)
             staging.server.stop()
             result = await asyncio.to_thread(run_cli, "check", env=env)
     out = result.stdout + result.stderr
     assert result.returncode != 0, out
     lines = out.splitlines()
     assert any(line.startswith("✓ AOM request (prod):") for line in lines), out
-    assert any(line.startswith("✗ AOM request (staging):") for line in lines), out
+    [failed] = [line for line in lines if line.startswith("✗ AOM request (staging):")]
+    assert "the profile's endpoint / region in the configuration file" in failed
     assert "✓ Configuration file:" in out
     assert prod.requests.count("workflow-list") == 1
     assert PROD_SK not in out

@@ -362,6 +362,7 @@ async def test_sighup_hands_rotated_key_files_to_the_profiles_clients(tmp_path):
         assert project.label in str(answer.args["blocks"])
     assert prod.workflow_name not in refused.args["text"]
     assert ":warning:" in str(refused.args["blocks"])
+    assert "the profile's credentials" in refused.args["text"]
     assert "config.credentials_rotated profile=prod" in log
     assert "config.credentials_rotated profile=staging" not in log
     for secret in (PROD_SK, new_sk):
