@@ -143,7 +143,9 @@ class PermissionDenied(AomBotError):
     Nothing reached AOM. The message names what is missing and where it is granted."""
 
     def __init__(self, permission: str, *, profile: str, channel_id: str) -> None:
-        where = f"<#{channel_id}>" if channel_id else "here"
+        # the ID, not a <#C…> mention: error replies are escaped (a mention would show as
+        # literal "<#C…>"), and the ID is what an [[allow]] rule's ``channels`` lists
+        where = f"channel `{channel_id}`" if channel_id else "this conversation"
         super().__init__(
             f"You don't have the `{permission}` permission for profile `{profile}` in {where}, "
             "so nothing was done.",
@@ -236,7 +238,10 @@ class AomTransportError(AomError):
     """No usable HTTP exchange with AOM (timeout, refused or dropped connection)."""
 
     retryable = True
-    hint = "AOM may be unreachable from here; check AOM_ENDPOINT / AOM_REGION and the network."
+    hint = (
+        "AOM may be unreachable from here; check AOM_ENDPOINT / AOM_REGION (or the profile's "
+        "endpoint / region in the configuration file) and the network."
+    )
 
 
 class AomResponseError(AomError):
@@ -266,8 +271,9 @@ class AomAuthError(AomApiError):
     """Credentials were refused (401) or lack permission (403)."""
 
     hint = (
-        "Check CLOUD_SDK_AK/CLOUD_SDK_SK (or AOM_TOKEN / the IAM user), AOM_PROJECT_ID, "
-        "and that this machine's clock is correct."
+        "Check CLOUD_SDK_AK/CLOUD_SDK_SK (or AOM_TOKEN / the IAM user), AOM_PROJECT_ID (or the "
+        "profile's credentials and project_id in the configuration file), and that this "
+        "machine's clock is correct."
     )
 
 
