@@ -43,7 +43,7 @@ from aom_bot.aom.ids import validate_id, validate_project_id
 from aom_bot.aom.limiter import RequestLimiter
 from aom_bot.aom.models import ExecutionDetail, NodeAction, Workflow, WorkflowPage
 from aom_bot.aom.reachability import Reachability
-from aom_bot.aom.replies import bad_body, decode, load_json, validate
+from aom_bot.aom.replies import bad_body, decode, execution_of, load_json, validate
 from aom_bot.aom.signing import canonical_query
 from aom_bot.errors import AomError, InvalidIdError
 
@@ -224,9 +224,7 @@ class AomClient:
         return digest, self._execution(reply, wf, ex, action)
 
     def _execution(self, reply: Reply, wf: str, ex: str, action: str) -> ExecutionDetail:
-        data, cacheable = decode(reply, action, "json_invalid at body")
-        cache = self._hosts if cacheable else None
-        detail = validate(lambda: execution_from_data(data, cache), reply, action)
+        detail = execution_of(reply, action, self._hosts)
         if not detail.execution_id or not detail.workflow_id:
             detail = detail.model_copy(
                 update={

@@ -12,11 +12,13 @@ from typing import TypeVar
 
 from pydantic import ValidationError
 
-from aom_bot.aom.fastparse import decode_json
+from aom_bot.aom.fastparse import HostCache, decode_json, execution_from_data
 from aom_bot.aom.http import Reply
+from aom_bot.aom.models import ExecutionDetail
+from aom_bot.aom.rawparse import execution_from_body
 from aom_bot.errors import AomResponseError
 
-__all__ = ["bad_body", "decode", "load_json", "validate", "why_invalid"]
+__all__ = ["bad_body", "decode", "execution_of", "load_json", "validate", "why_invalid"]
 
 T = TypeVar("T")
 
@@ -50,6 +52,17 @@ def decode(reply: Reply, action: str, why: str = "not JSON") -> tuple[object, bo
 def load_json(reply: Reply, action: str) -> object:
     """The body as JSON."""
     return decode(reply, action)[0]
+
+
+def execution_of(reply: Reply, action: str, cache: HostCache | None) -> ExecutionDetail:
+    """The execution in the body: the usual body straight from its bytes (hosts reused from
+    ``cache``), an odd one (NaN, bad UTF-8…) by the dict path, which says what is wrong."""
+    detail = execution_from_body(reply.body, cache)
+    if detail is None:
+        data, cacheable = decode(reply, action, "json_invalid at body")
+        hosts = cache if cacheable else None
+        detail = validate(lambda: execution_from_data(data, hosts), reply, action)
+    return detail
 
 
 def validate(parse: Callable[[], T], reply: Reply, action: str) -> T:

@@ -1,0 +1,267 @@
+"""Hosts from AOM's JSON, by the models' own rules, and a cache of the hosts earlier polls built.
+
+:mod:`aom_bot.aom.models` states the tolerant rules once, as pydantic validators; run per field
+per host they cost ~15 µs a host. Here msgspec picks a host's keys out in C (:class:`_HostWire`)
+and the same coercion functions are applied by hand, the model built without a second
+validation: ~2 µs a host, equal field for field (a property test keeps it so).
+
+A followed execution is read again and again, and most of its hosts are the same each time:
+hashing a host's JSON bytes and looking them up (:class:`HostCache`) costs a tenth of building
+it again. Hosts are frozen, so sharing one between two polls is safe, and successive snapshots
+of a follow share their unchanged hosts instead of each holding a copy. Pure data: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+import msgspec
+from msgspec import UNSET
+
+from aom_bot.aom.lenient import (
+    MAX_EPOCH_MS,
+    to_optional_int,
+    to_optional_time,
+    to_str,
+    to_str_list,
+)
+from aom_bot.aom.models import Host
+
+__all__ = ["HostCache", "cached_host_of_dict", "host_of_dict", "host_of_json"]
+
+_set = object.__setattr__
+_ENCODER = msgspec.json.Encoder()
+_new_host = object.__new__
+_HOST_FIELDS = frozenset(Host.model_fields)
+
+
+def _strs(value: object) -> list[str]:
+    """``to_str_list``, with a short way for the usual list of non-empty strings."""
+    if type(value) is list:
+        if len(value) == 1:
+            item = value[0]
+            if type(item) is str and item:
+                return [item]
+        elif not value:
+            return []
+    return to_str_list(value)
+
+
+def _millis(value: object) -> int | None:
+    """``to_optional_int``, with a short way for an int or a plain decimal string."""
+    if type(value) is int:
+        return value
+    if type(value) is str and value.isascii() and value.isdigit():
+        return int(value)
+    return to_optional_int(value)
+
+
+class _HostWire(msgspec.Struct):
+    """The keys a host is read from, decoded by msgspec in C (other keys are skipped).
+
+    An alias that is not its field's last choice defaults to UNSET, so "the first key present
+    wins, even when its value is null" (pydantic's ``AliasChoices``) can be told from "absent";
+    for every other key, absent and null read the same.
+    """
+
+    id: Any = None
+    name: Any = None
+    ip: Any = None
+    availability_zone: Any = None
+    floating_ip_List: Any = UNSET
+    floating_ip_list: Any = UNSET
+    floating_ips: Any = None
+    fixed_ip_list: Any = UNSET
+    fixed_ips: Any = None
+    code: Any = None
+    error_msg: Any = UNSET
+    error_message: Any = UNSET
+    errorMsg: Any = None
+    log: Any = None
+    exit_code: Any = None
+    start_time: Any = None
+    execute_time: Any = UNSET
+    execute_time_ms: Any = None
+    os_type: Any = None
+    agent_state: Any = None
+    instance_status: Any = None
+    vpc_id: Any = None
+
+
+_HOST_DECODER = msgspec.json.Decoder(_HostWire)
+
+
+def _host(w: _HostWire) -> Host:
+    """A :class:`Host` from the keys of one bucket object, by the model's own coercions.
+
+    Inlined on purpose (this runs once per new host): a string stays as it is, anything else
+    goes through the model's coercion function; aliases follow ``AliasChoices``.
+    """
+    v = w.id
+    id_ = v if type(v) is str else to_str(v)
+    v = w.name
+    name = v if type(v) is str else to_str(v)
+    v = w.ip
+    ip = v if type(v) is str else to_str(v)
+    v = w.availability_zone
+    zone = v if type(v) is str else to_str(v)
+    v = w.floating_ip_List
+    if v is UNSET:
+        v = w.floating_ip_list
+        if v is UNSET:
+            v = w.floating_ips
+    floating = _strs(v)
+    v = w.fixed_ip_list
+    fixed = _strs(w.fixed_ips if v is UNSET else v)
+    v = w.code
+    code = v if type(v) is str else to_str(v)
+    v = w.error_msg
+    if v is UNSET:
+        v = w.error_message
+        if v is UNSET:
+            v = w.errorMsg
+    error = v if type(v) is str else to_str(v)
+    v = w.log
+    log = v if type(v) is str else to_str(v)
+    v = w.exit_code
+    if type(v) is str and v.isascii() and v.isdigit():
+        exit_code: int | None = int(v)
+    else:
+        exit_code = v if type(v) is int else to_optional_int(v)
+    v = w.start_time
+    if type(v) is str and v.isascii() and v.isdigit():
+        v = int(v)  # what to_optional_time makes of a plain decimal string
+    if v is None:
+        start = None
+    elif type(v) is int and 0 < v <= MAX_EPOCH_MS:
+        start = datetime.fromtimestamp(v / 1000, UTC)
+    else:
+        start = to_optional_time(v)
+    v = w.execute_time
+    execute = _millis(w.execute_time_ms if v is UNSET else v)
+    v = w.os_type
+    os_type = v if type(v) is str else to_str(v)
+    v = w.agent_state
+    agent = v if type(v) is str else to_str(v)
+    v = w.instance_status
+    instance = v if type(v) is str else to_str(v)
+    v = w.vpc_id
+    vpc = v if type(v) is str else to_str(v)
+    host = _new_host(Host)
+    _set(host, "__dict__", {
+        "id": id_, "name": name, "ip": ip, "availability_zone": zone, "floating_ips": floating,
+        "fixed_ips": fixed, "code": code, "error_msg": error, "log": log, "exit_code": exit_code,
+        "start_time": start, "execute_time_ms": execute, "os_type": os_type, "agent_state": agent,
+        "instance_status": instance, "vpc_id": vpc,
+    })  # fmt: skip
+    _set(host, "__pydantic_fields_set__", set(_HOST_FIELDS))
+    _set(host, "__pydantic_extra__", None)
+    _set(host, "__pydantic_private__", None)
+    return host
+
+
+def host_of_dict(raw: dict[Any, Any]) -> Host:
+    """A :class:`Host` from a decoded bucket object (keys other than strings are ignored)."""
+    try:
+        return _host(msgspec.convert(raw, _HostWire))
+    except msgspec.ValidationError:
+        return _host(msgspec.convert({k: v for k, v in raw.items() if type(k) is str}, _HostWire))
+
+
+def cached_host_of_dict(cache: HostCache) -> Callable[[dict[str, Any]], Host]:
+    """:func:`host_of_dict` through ``cache`` (for a dict as msgspec decoded it: no NaN)."""
+
+    def build(raw: dict[str, Any]) -> Host:
+        key = _ENCODER.encode(raw)
+        host = cache.host(key)
+        if host is None:
+            host = host_of_dict(raw)
+            cache.keep(key, host)
+        return host
+
+    return build
+
+
+def host_of_json(key: bytes, cache: HostCache | None) -> Host:
+    """The host of one bucket object's JSON bytes: the cached one, else built (and kept)."""
+    if cache is None:
+        return _host(_HOST_DECODER.decode(key))
+    host = cache.host(key)
+    if host is None:
+        host = _host(_HOST_DECODER.decode(key))
+        cache.keep(key, host)
+    return host
+
+
+V = TypeVar("V")
+
+
+class _Generations(Generic[V]):
+    """A dict bounded by the bytes of its keys, in two generations.
+
+    When the current generation is full it becomes the previous one (the older is dropped), and
+    an entry found in the previous one moves back to the current: what is polled stays, what is
+    no longer polled goes. Entries with keys over ``max_item`` bytes are never kept.
+    """
+
+    def __init__(self, max_bytes: int, max_item: int) -> None:
+        self.current: dict[bytes, V] = {}
+        self.previous: dict[bytes, V] = {}
+        self.current_bytes = 0
+        self._max_bytes = max_bytes
+        self._max_item = max_item
+
+    def __len__(self) -> int:
+        return len(self.current) + len(self.previous)
+
+    @property
+    def key_bytes(self) -> int:
+        return self.current_bytes + sum(map(len, self.previous))
+
+    def get(self, key: bytes) -> V | None:
+        found = self.current.get(key)
+        if found is None and self.previous:
+            found = self.previous.pop(key, None)
+            if found is not None:
+                self.keep(key, found)
+        return found
+
+    def keep(self, key: bytes, value: V) -> None:
+        size = len(key)
+        if size > self._max_item:
+            return
+        if self.current_bytes + size > self._max_bytes:
+            self.previous, self.current, self.current_bytes = self.current, {}, 0
+        self.current[key] = value
+        self.current_bytes += size
+
+
+class HostCache:
+    """Hosts already built, by the bytes of their JSON object.
+
+    Keyed by the exact bytes AOM sent (or, for data decoded elsewhere, msgspec's encoding of the
+    decoded object): equal bytes decode to equal values, so a hit is always the right answer.
+    Bounded by ``max_bytes`` of keys; a host bigger than ``max_host_bytes`` (a long log, which
+    changes while the host runs) is never kept, and ``max_host_bytes=0`` keeps nothing.
+    """
+
+    def __init__(self, *, max_bytes: int = 8 * 1024 * 1024, max_host_bytes: int = 4096) -> None:
+        self._hosts = _Generations[Host](max_bytes, max_host_bytes)
+
+    def __len__(self) -> int:
+        return len(self._hosts)
+
+    @property
+    def key_bytes(self) -> int:
+        """Bytes of the keys held (the hosts themselves are shared with the snapshots)."""
+        return self._hosts.key_bytes
+
+    def host(self, key: bytes) -> Host | None:
+        """The host built from the JSON object ``key``, if still kept."""
+        return self._hosts.get(key)
+
+    def keep(self, key: bytes, host: Host) -> None:
+        """Keep ``host``, built from the JSON object ``key``, for the next poll."""
+        self._hosts.keep(key, host)
