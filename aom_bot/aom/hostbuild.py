@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import msgspec
 from msgspec import UNSET
@@ -174,68 +174,15 @@ def cached_host_of_dict(cache: HostCache) -> Callable[[dict[str, Any]], Host]:
     """:func:`host_of_dict` through ``cache`` (for a dict as msgspec decoded it: no NaN)."""
 
     def build(raw: dict[str, Any]) -> Host:
-        key = _ENCODER.encode(raw)
-        host = cache.host(key)
-        if host is None:
-            host = host_of_dict(raw)
-            cache.keep(key, host)
-        return host
+        return cache.host(_ENCODER.encode(raw), lambda _: host_of_dict(raw))
 
     return build
 
 
-def host_of_json(key: bytes, cache: HostCache | None) -> Host:
-    """The host of one bucket object's JSON bytes: the cached one, else built (and kept)."""
-    if cache is None:
-        return _host(_HOST_DECODER.decode(key))
-    host = cache.host(key)
-    if host is None:
-        host = _host(_HOST_DECODER.decode(key))
-        cache.keep(key, host)
-    return host
-
-
-V = TypeVar("V")
-
-
-class _Generations(Generic[V]):
-    """A dict bounded by the bytes of its keys, in two generations.
-
-    When the current generation is full it becomes the previous one (the older is dropped), and
-    an entry found in the previous one moves back to the current: what is polled stays, what is
-    no longer polled goes. Entries with keys over ``max_item`` bytes are never kept.
-    """
-
-    def __init__(self, max_bytes: int, max_item: int) -> None:
-        self.current: dict[bytes, V] = {}
-        self.previous: dict[bytes, V] = {}
-        self.current_bytes = 0
-        self._max_bytes = max_bytes
-        self._max_item = max_item
-
-    def __len__(self) -> int:
-        return len(self.current) + len(self.previous)
-
-    @property
-    def key_bytes(self) -> int:
-        return self.current_bytes + sum(map(len, self.previous))
-
-    def get(self, key: bytes) -> V | None:
-        found = self.current.get(key)
-        if found is None and self.previous:
-            found = self.previous.pop(key, None)
-            if found is not None:
-                self.keep(key, found)
-        return found
-
-    def keep(self, key: bytes, value: V) -> None:
-        size = len(key)
-        if size > self._max_item:
-            return
-        if self.current_bytes + size > self._max_bytes:
-            self.previous, self.current, self.current_bytes = self.current, {}, 0
-        self.current[key] = value
-        self.current_bytes += size
+def host_of_json(key: bytes) -> Host:
+    """The host of one bucket object's JSON bytes (``ValidationError`` for a number beyond a
+    double, which the dict path reads)."""
+    return _host(_HOST_DECODER.decode(key))
 
 
 class HostCache:
@@ -243,25 +190,51 @@ class HostCache:
 
     Keyed by the exact bytes AOM sent (or, for data decoded elsewhere, msgspec's encoding of the
     decoded object): equal bytes decode to equal values, so a hit is always the right answer.
-    Bounded by ``max_bytes`` of keys; a host bigger than ``max_host_bytes`` (a long log, which
-    changes while the host runs) is never kept, and ``max_host_bytes=0`` keeps nothing.
+    Bounded by ``max_bytes`` of keys, in two generations: when the current one is full it
+    becomes the previous one (the older is dropped), and a host found in the previous one moves
+    back to the current; so what is polled stays, what is no longer polled goes. A host bigger
+    than ``max_host_bytes`` (a long log, which changes while the host runs) is never kept, and
+    ``max_host_bytes=0`` keeps nothing.
     """
 
     def __init__(self, *, max_bytes: int = 8 * 1024 * 1024, max_host_bytes: int = 4096) -> None:
-        self._hosts = _Generations[Host](max_bytes, max_host_bytes)
+        self._current: dict[bytes, Host] = {}
+        self._previous: dict[bytes, Host] = {}
+        self._current_bytes = 0
+        self._max_bytes = max_bytes
+        self._max_host_bytes = max_host_bytes
 
     def __len__(self) -> int:
-        return len(self._hosts)
+        return len(self._current) + len(self._previous)
 
     @property
     def key_bytes(self) -> int:
         """Bytes of the keys held (the hosts themselves are shared with the snapshots)."""
-        return self._hosts.key_bytes
+        return self._current_bytes + sum(map(len, self._previous))
 
-    def host(self, key: bytes) -> Host | None:
-        """The host built from the JSON object ``key``, if still kept."""
-        return self._hosts.get(key)
+    def host(self, key: bytes, build: Callable[[bytes], Host] = host_of_json) -> Host:
+        """The host of the JSON object ``key``: the one kept, else ``build(key)`` (then kept)."""
+        host = self._current.get(key)
+        if host is None:
+            host = self._previous.pop(key, None)
+            if host is None:
+                host = build(key)
+            self._keep(key, host)
+        return host
 
-    def keep(self, key: bytes, host: Host) -> None:
-        """Keep ``host``, built from the JSON object ``key``, for the next poll."""
-        self._hosts.keep(key, host)
+    def hosts(self, keys: list[bytes]) -> list[Host]:
+        """:meth:`host` of each key (one C-level lookup each when all are kept)."""
+        found: list[Host | None] = list(map(self._current.get, keys))
+        if all(found):  # a Host is always true (and ``None in`` would compare every host)
+            return found  # type: ignore[return-value]  # no None in it
+        host = self.host
+        return [h if h is not None else host(key) for h, key in zip(found, keys, strict=True)]
+
+    def _keep(self, key: bytes, host: Host) -> None:
+        size = len(key)
+        if size > self._max_host_bytes:
+            return
+        if self._current_bytes + size > self._max_bytes:
+            self._previous, self._current, self._current_bytes = self._current, {}, 0
+        self._current[key] = host
+        self._current_bytes += size

@@ -15,6 +15,7 @@ not an object, ``nodes`` instead of ``execution_result_list``. Pure: no I/O.
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any
 
 import msgspec
@@ -28,6 +29,8 @@ __all__ = ["execution_from_body"]
 
 _OBJECT = 0x7B  # "{": a JSON value whose raw bytes start so is an object (Raw has no spaces)
 _ARRAY = 0x5B  # "["
+_OBJECT_ONLY = {_OBJECT}
+_FIRST_BYTE = itemgetter(0)
 
 
 class _NodeScalars(msgspec.Struct):
@@ -99,10 +102,12 @@ def _scalars(wire: msgspec.Struct, names: tuple[str, ...]) -> dict[str, Any]:
 
 def _bucket(items: list[Raw], cache: HostCache | None) -> tuple[Any, ...] | None:
     """The hosts of a list, or None when it is not a bucket (a non-empty list of no object)."""
-    keys = [key for key in map(bytes, items) if key[0] == _OBJECT]
-    if items and not keys:
-        return None
-    return tuple([host_of_json(key, cache) for key in keys])
+    keys = list(map(bytes, items))
+    if set(map(_FIRST_BYTE, keys)) - _OBJECT_ONLY:  # not all objects: keep the objects only
+        keys = [key for key in keys if key[0] == _OBJECT]
+        if not keys:
+            return None
+    return tuple(cache.hosts(keys) if cache is not None else map(host_of_json, keys))
 
 
 def _node(wire: _Node, cache: HostCache | None) -> NodeResult:
