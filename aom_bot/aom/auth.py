@@ -83,6 +83,7 @@ class AkSkAuth(httpx.Auth):
         self._clock = clock
         extra = {name.lower() for name in extra_signed_headers if "_" not in name}
         self._signed = tuple(sorted(set(_BASE_SIGNED) | extra))
+        self._signed_set = frozenset(self._signed)
         self._uris: dict[str, str] = {}
         self._date_second: int | None = None
         self._date_text = ""
@@ -111,9 +112,13 @@ class AkSkAuth(httpx.Auth):
             canonical = signing.canonical_query(split_query(raw_query))
             if canonical != raw_query:
                 request.url = request.url.copy_with(query=canonical.encode("ascii") or None)
-        # Headers.get joins repeated headers with ", ", as Headers.items() does.
-        present = [(name, headers.get(name)) for name in self._signed]
-        to_sign = {name: value for name, value in present if value is not None}
+        # One pass over the headers (a Headers.get each costs a pass); repeated headers are
+        # joined with ", ", as Headers.get and Headers.items() do.
+        found: dict[str, str] = {}
+        for name, value in headers.multi_items():
+            if name in self._signed_set:
+                found[name] = f"{found[name]}, {value}" if name in found else value
+        to_sign = {name: found[name] for name in self._signed if name in found}
         headers["Authorization"] = signing.signed_request_authorization(
             ak=self._ak,
             sk=self._sk.get_secret_value(),

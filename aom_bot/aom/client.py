@@ -45,6 +45,7 @@ from aom_bot.aom.models import ExecutionDetail, NodeAction, Workflow, WorkflowPa
 from aom_bot.aom.reachability import Reachability
 from aom_bot.aom.replies import bad_body, decode, execution_of, load_json, validate
 from aom_bot.aom.signing import canonical_query
+from aom_bot.aom.wire import new_request
 from aom_bot.errors import AomError, InvalidIdError
 
 # The HTTP names are re-exported: callers and tests import them from here.
@@ -96,7 +97,7 @@ class AomClient:
         # An absolute URL saves httpx a second URL parse per request when merging with base_url.
         base = str(http.base_url).rstrip("/")
         self._prefix = f"{base}/v1/{quote(self._project_id, safe='')}/cms"
-        self._urls: dict[str, httpx.URL] = {}
+        self._urls: dict[tuple[tuple[str, ...], tuple[tuple[str, str], ...]], httpx.URL] = {}
         # Hosts of earlier polls, reused when a body repeats them (see fastparse.HostCache).
         self._hosts = HostCache()
         self._retry = retry or RetryPolicy()
@@ -146,17 +147,17 @@ class AomClient:
     # --- plumbing ---
 
     def _url(self, *segments: str, query: Sequence[tuple[str, str]] = ()) -> httpx.URL:
-        # IDs are validated already; quoting them anyway makes a missed check harmless.
-        path = self._prefix + "/" + "/".join(quote(segment, safe="") for segment in segments)
-        canonical = canonical_query(query)
-        text = f"{path}?{canonical}" if canonical else path
         # httpx checks URLs character by character; the bot polls the same few executions over
-        # and over, so parsed URLs are kept (bounded) and reused.
-        url = self._urls.get(text)
+        # and over, so parsed URLs are kept (bounded) and reused, by their unquoted parts.
+        key = (segments, tuple(query))
+        url = self._urls.get(key)
         if url is None:
+            # IDs are validated already; quoting them anyway makes a missed check harmless.
+            path = self._prefix + "/" + "/".join(quote(segment, safe="") for segment in segments)
+            canonical = canonical_query(query)
             if len(self._urls) >= _URL_CACHE_SIZE:
                 self._urls.clear()
-            url = self._urls[text] = httpx.URL(text)
+            url = self._urls[key] = httpx.URL(f"{path}?{canonical}" if canonical else path)
         return url
 
     async def _send(
@@ -171,9 +172,7 @@ class AomClient:
         async def once() -> Reply:
             if self._limiter is not None:
                 await self._limiter.acquire()
-            request = self._http.build_request(
-                method, url, content=content, headers={"Content-Type": "application/json"}
-            )
+            request = new_request(self._http, method, url, content)
             try:
                 reply = await exchange(
                     self._http,

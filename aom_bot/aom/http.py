@@ -30,6 +30,7 @@ from aom_bot.aom.http_errors import (
     transport_error,
 )
 from aom_bot.aom.proxy import proxy_for
+from aom_bot.aom.wire import AomHttpClient, send
 from aom_bot.errors import (
     AomBodyTooLargeError,
     AomError,
@@ -89,7 +90,7 @@ def build_http_client(
     if transport is None:
         proxy = proxy_for(base_url)
         transport = AiohttpTransport(limits=limits, proxy=httpx.Proxy(proxy) if proxy else None)
-    return httpx.AsyncClient(
+    return AomHttpClient(
         base_url=base_url,
         auth=auth,
         transport=transport,
@@ -212,7 +213,10 @@ async def _read_capped(response: httpx.Response, limit: int, action: str, servic
     size = int(declared) if declared.isdigit() and int(declared) > limit else 0
     chunks: list[bytes] = []
     if not size:
-        async for chunk in response.aiter_bytes():
+        # Without a Content-Encoding the raw bytes are the body: skip httpx's decoder layer
+        # (a response built with its content, as tests do, has no raw stream left).
+        raw = not response.is_stream_consumed and "Content-Encoding" not in response.headers
+        async for chunk in response.aiter_raw() if raw else response.aiter_bytes():
             size += len(chunk)
             if size > limit:
                 break
@@ -246,7 +250,7 @@ async def exchange(
     limit = deadline if deadline is not None else request_deadline(http)
     try:
         async with asyncio.timeout(limit) as scope:
-            response = await http.send(request, stream=True)
+            response = await send(http, request)
             try:
                 body = await _read_capped(response, max_body_bytes, action, service)
             finally:
