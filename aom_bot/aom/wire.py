@@ -57,7 +57,9 @@ def new_request(
     """A JSON request on ``http`` (see :meth:`AomHttpClient.new_request`)."""
     if isinstance(http, AomHttpClient):
         return http.new_request(method, url, content)
-    return http.build_request(method, url, content=content, headers={"Content-Type": "application/json"})
+    return http.build_request(
+        method, url, content=content, headers={"Content-Type": "application/json"}
+    )
 
 
 async def send(http: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
