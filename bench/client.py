@@ -17,36 +17,50 @@ each node (``ExecutionResultList``), but a node's ``output`` is typed ``object``
 dicts, so it never models hosts; aom-bot builds the full tolerant model down to every ``Host``
 (the ``parse:`` lines), which is what its callers use. The ``floor:`` lines decode the same body
 with the fastest JSON decoders installed and build nothing; ``no parsing`` is the request side
-alone (signing, httpx, aiohttp, reading the body); ``pydantic: before`` parses as the client did
-before ``aom.fastparse``; ``no host reuse`` builds every host anew on every request, as on the
-first poll of an execution (the plain line reuses the hosts of the previous poll, as a follow does).
+alone (signing, httpx, aiohttp, reading the body); ``no host reuse`` builds every host anew on
+every request, as on the first poll of an execution (the plain line reuses the hosts of the
+previous poll, as a follow does); ``a few hosts changed`` parses bodies that differ from the
+previous one in a few hosts' logs, as a running execution's polls do. ``before (REV)`` is the
+client of another revision (by default the start of this round), run in a child process with that
+revision's own package (``bench/client_before.py``), so before and after are measured in one run.
 
 Run: ``.venv/bin/python bench/client.py [--requests 1000] [--concurrency 50] [--rounds 3]``
-(``--scenario mass-failure --requests 300`` for a 208 KB body with 400 hosts)
+(``--scenario mass-failure --requests 300`` for a 208 KB body with 400 hosts; ``--before REV``)
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import importlib.util
+import io
 import json
 import socket
 import statistics
 import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
 
 import httpx
 
 from aom_bot.aom.auth import AkSkAuth
 from aom_bot.aom.client import DEFAULT_LIMITS, AomClient, build_http_client
-from aom_bot.aom.fastparse import HostCache, decode_json, execution_from_json
+from aom_bot.aom.fastparse import HostCache, execution_from_json
 from aom_bot.aom.ids import validate_id
 from aom_bot.aom.models import ExecutionDetail
 from aom_bot.gc_tuning import tune_gc
+
+#: the revision this round of issue 15 started from: "before" by default
+ROUND_START = "6c276f3"
+BENCH = Path(__file__).resolve().parent
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,16 +147,6 @@ def start_server(seed: int, scenario: str) -> tuple[subprocess.Popen[str], Targe
 # --- our client ------------------------------------------------------------------------------
 
 
-class _PydanticClient(AomClient):
-    """The client as it parsed before ``aom.fastparse``: pydantic validators per field per host."""
-
-    async def get_execution(self, workflow_id: str, execution_id: str) -> ExecutionDetail:
-        wf, ex = validate_id("workflow ID", workflow_id), validate_id("execution ID", execution_id)
-        url = self._url("workflow", wf, "executions", ex, "status")
-        reply = await self._send("GET", url, action="read")
-        return ExecutionDetail.model_validate_json(reply.body)
-
-
 class _NoParseClient(AomClient):
     """Request, signing and transport only: the body is read and dropped (the HTTP stack's cost)."""
 
@@ -220,6 +224,64 @@ def official(target: Target, n: int, concurrency: int) -> Measure:
         return Measure(time.process_time() - cpu, time.perf_counter() - wall, n)
 
 
+# --- another revision -------------------------------------------------------------------------
+
+
+def extract(revision: str) -> Path:
+    """That revision's ``aom_bot`` package, in a temporary folder (``git archive``)."""
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", revision, "aom_bot"],
+        capture_output=True,
+        check=True,
+        cwd=BENCH.parent,
+    ).stdout
+    folder = Path(tempfile.mkdtemp(prefix="aom-bot-before-"))
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(folder, filter="data")
+    return folder
+
+
+def before(
+    target: Target, n: int, concurrency: int, package: Path, *, no_parsing: bool, gc_tuned: bool
+) -> Measure:
+    """The other revision's AomClient, in a child process (its CPU measured there)."""
+    cmd = [
+        sys.executable, str(BENCH / "client_before.py"), "--package", str(package),
+        "--target", json.dumps(dataclasses.asdict(target)), "--requests", str(n),
+        "--concurrency", str(concurrency),
+        *(["--no-parsing"] if no_parsing else []), *(["--gc-tuned"] if gc_tuned else []),
+    ]  # fmt: skip
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return Measure(**json.loads(out.strip().splitlines()[-1]))
+
+
+def old_module(package: Path, name: str) -> ModuleType:
+    """One module of the other revision, loaded beside the current package (its imports are the
+    current package's)."""
+    spec = importlib.util.spec_from_file_location(
+        f"before_{name}", package / "aom_bot" / "aom" / f"{name}.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def changing_bodies(body: bytes, variants: int = 8, per_poll: int = 4) -> list[bytes]:
+    """The body as successive polls of a running execution see it: each differs from the
+    previous one in a few hosts (``per_poll`` logs grow), the rest byte for byte the same."""
+    data = json.loads(body)
+    hosts = [h for node in data.get("execution_result_list", []) for bucket in
+             (node.get("output") or {}).values() if isinstance(bucket, list) for h in bucket]  # fmt: skip
+    bodies = []
+    for poll in range(variants):
+        for host in hosts[poll * per_poll : (poll + 1) * per_poll]:
+            host["log"] = f"{host.get('log', '')}\npoll {poll}: still working"
+        bodies.append(json.dumps(data).encode())
+    return bodies
+
+
 def fetch_body(target: Target) -> bytes:
     return httpx.get(
         f"{target.base_url}/v1/{target.project_id}/cms/workflow/{target.workflow_id}"
@@ -263,6 +325,59 @@ def median(runs: list[Measure]) -> Measure:
     return Measure(cpu, wall, runs[0].requests)
 
 
+def variants(args: argparse.Namespace, target: Target) -> dict[str, Callable[[], Measure]]:
+    """What to measure, by the name printed: whole requests first, then parsing alone."""
+    n, c = args.requests, args.concurrency
+    body = fetch_body(target)
+    package = extract(args.before)
+    old = old_module(package, "fastparse")
+    cache, old_cache, changing_cache = HostCache(), old.HostCache(), HostCache()
+    changing = changing_bodies(body)
+    polls = iter(range(10**9))
+    rev = args.before
+    found: dict[str, Callable[[], Measure]] = {
+        "aom-bot (aiohttp)": lambda: asyncio.run(ours(target, n, c, None)),
+        "aom-bot (aiohttp, no host reuse)": lambda: asyncio.run(
+            ours(target, n, c, None, reuse_hosts=False)
+        ),
+        "aom-bot (aiohttp, no parsing)": lambda: asyncio.run(
+            ours(target, n, c, None, _NoParseClient)
+        ),
+        f"aom-bot before ({rev})": lambda: before(
+            target, n, c, package, no_parsing=False, gc_tuned=args.gc_tuned
+        ),
+        f"aom-bot before ({rev}), no parsing": lambda: before(
+            target, n, c, package, no_parsing=True, gc_tuned=args.gc_tuned
+        ),
+    }
+    if args.httpx_default:
+        found["aom-bot (httpx default)"] = lambda: asyncio.run(
+            ours(target, n, c, httpx.AsyncHTTPTransport(limits=DEFAULT_LIMITS))
+        )
+    found["official SDK (threads)"] = lambda: official(target, n, c)
+    found |= {
+        "  parse: hosts reused": lambda: cpu_of(lambda: execution_from_json(body, cache), n),
+        "  parse: a few hosts changed": lambda: cpu_of(
+            lambda: execution_from_json(changing[next(polls) % len(changing)], changing_cache), n
+        ),
+        "  parse: first sight": lambda: cpu_of(lambda: execution_from_json(body), n),
+        f"  parse before ({rev}): hosts reused": lambda: cpu_of(
+            lambda: old.execution_from_json(body, old_cache), n
+        ),
+        f"  parse before ({rev}): first sight": lambda: cpu_of(
+            lambda: old.execution_from_json(body), n
+        ),
+        "  parse: pydantic models": lambda: cpu_of(
+            lambda: ExecutionDetail.model_validate_json(body), n
+        ),
+        **{
+            f"  floor: {name}": (lambda d=decode: cpu_of(lambda: d(body), n))
+            for name, decode in decoders().items()
+        },
+    }
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1000)
@@ -274,6 +389,10 @@ def main() -> None:
     parser.add_argument(
         "--gc-tuned", action="store_true", help="tune the GC as the bot process does (gc_tuning)"
     )
+    parser.add_argument("--before", default=ROUND_START, help="revision to compare with")
+    parser.add_argument(
+        "--httpx-default", action="store_true", help="also httpx's own transport (slow)"
+    )
     args = parser.parse_args()
     if args.gc_tuned:
         tune_gc()
@@ -283,53 +402,26 @@ def main() -> None:
 
     proc, target = start_server(args.seed, args.scenario)
     try:
-        n, c = args.requests, args.concurrency
-        body = fetch_body(target)
-        cache = HostCache()
-        variants: dict[str, Callable[[], Measure]] = {
-            "aom-bot (aiohttp)": lambda: asyncio.run(ours(target, n, c, None)),
-            "aom-bot (aiohttp, no host reuse)": lambda: asyncio.run(
-                ours(target, n, c, None, reuse_hosts=False)
-            ),
-            "aom-bot (aiohttp, pydantic: before)": lambda: asyncio.run(
-                ours(target, n, c, None, _PydanticClient)
-            ),
-            "aom-bot (aiohttp, no parsing)": lambda: asyncio.run(
-                ours(target, n, c, None, _NoParseClient)
-            ),
-            "aom-bot (httpx default)": lambda: asyncio.run(
-                ours(target, n, c, httpx.AsyncHTTPTransport(limits=DEFAULT_LIMITS))
-            ),
-            "official SDK (threads)": lambda: official(target, n, c),
-            "  parse: fast, hosts reused": lambda: cpu_of(
-                lambda: execution_from_json(body, cache), n
-            ),
-            "  parse: fast, first sight": lambda: cpu_of(lambda: execution_from_json(body), n),
-            "  parse: pydantic (before)": lambda: cpu_of(
-                lambda: ExecutionDetail.model_validate_json(body), n
-            ),
-            "  decode: aom-bot's decode_json": lambda: cpu_of(lambda: decode_json(body), n),
-            **{
-                f"  floor: {name}": (lambda d=decode: cpu_of(lambda: d(body), n))
-                for name, decode in decoders().items()
-            },
-        }
-        results: dict[str, list[Measure]] = {name: [] for name in variants}
+        measured = variants(args, target)
+        results: dict[str, list[Measure]] = {name: [] for name in measured}
         for _ in range(args.rounds):  # interleaved, so drift affects every variant alike
-            for name, run in variants.items():
+            for name, run in measured.items():
                 results[name].append(run())
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+    report(args, target, results)
 
+
+def report(args: argparse.Namespace, target: Target, results: dict[str, list[Measure]]) -> None:
     print(
-        f"{n} x GET execution status ({args.scenario}, {target.body_bytes:,} B body), "
-        f"concurrency {c}, median of {args.rounds} rounds (min-max of the ratio); "
+        f"{args.requests} x GET execution status ({args.scenario}, {target.body_bytes:,} B body), "
+        f"concurrency {args.concurrency}, median of {args.rounds} rounds (min-max of the ratio); "
         f"client process CPU only; GC {'tuned (gc_tuning)' if args.gc_tuned else 'default'}"
     )
     sdk_runs = results["official SDK (threads)"]
     sdk = median(sdk_runs)
-    print(f"{'client':36} {'req/s':>8} {'CPU s/1000':>11} {'vs SDK CPU':>11} {'spread':>13}")
+    print(f"{'client':40} {'req/s':>8} {'CPU s/1000':>11} {'vs SDK CPU':>11} {'spread':>13}")
     for name, runs in results.items():
         m = median(runs)
         rate = f"{m.per_second:8.0f}" if not name.startswith(" ") else f"{'-':>8}"
@@ -337,7 +429,7 @@ def main() -> None:
         # the spread pairs each round with the SDK's run of the same round
         ratios = [r.cpu_per_1000 / s.cpu_per_1000 for r, s in zip(runs, sdk_runs, strict=True)]
         spread = f"{min(ratios):.2f}-{max(ratios):.2f}x"
-        print(f"{name:36} {rate} {m.cpu_per_1000:11.3f} {ratio:10.2f}x {spread:>13}")
+        print(f"{name:40} {rate} {m.cpu_per_1000:11.3f} {ratio:10.2f}x {spread:>13}")
 
 
 if __name__ == "__main__":
