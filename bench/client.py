@@ -20,7 +20,9 @@ with the fastest JSON decoders installed and build nothing; ``no parsing`` is th
 alone (signing, httpx, aiohttp, reading the body); ``no host reuse`` builds every host anew on
 every request, as on the first poll of an execution (the plain line reuses the hosts of the
 previous poll, as a follow does); ``a few hosts changed`` parses bodies that differ from the
-previous one in a few hosts' logs, as a running execution's polls do. ``before (REV)`` is the
+previous one in a few hosts' logs, as a running execution's polls do; ``unchanged: digest only``
+is a follow's poll of a body it has seen (``get_execution_if_changed``: fetched and digested, not
+parsed). ``before (REV)`` is the
 client of another revision (by default the start of this round), run in a child process with that
 revision's own package (``bench/client_before.py``), so before and after are measured in one run.
 
@@ -145,6 +147,23 @@ def start_server(seed: int, scenario: str) -> tuple[subprocess.Popen[str], Targe
 
 
 # --- our client ------------------------------------------------------------------------------
+
+
+class _UnchangedClient(AomClient):
+    """A follow's poll of a body that did not change: fetched and digested, not parsed."""
+
+    _last: tuple[bytes, ExecutionDetail] | None = None
+
+    async def get_execution(self, workflow_id: str, execution_id: str) -> ExecutionDetail:
+        kept = self._last
+        digest, detail = await self.get_execution_if_changed(
+            workflow_id, execution_id, kept[0] if kept else None
+        )
+        if detail is None:
+            assert kept is not None
+            return kept[1]
+        self._last = digest, detail
+        return detail
 
 
 class _NoParseClient(AomClient):
@@ -342,6 +361,9 @@ def variants(args: argparse.Namespace, target: Target) -> dict[str, Callable[[],
         ),
         "aom-bot (aiohttp, no parsing)": lambda: asyncio.run(
             ours(target, n, c, None, _NoParseClient)
+        ),
+        "aom-bot (aiohttp, unchanged: digest only)": lambda: asyncio.run(
+            ours(target, n, c, None, _UnchangedClient)
         ),
         f"aom-bot before ({rev})": lambda: before(
             target, n, c, package, no_parsing=False, gc_tuned=args.gc_tuned

@@ -207,7 +207,7 @@ class AomClient:
     ) -> tuple[bytes, ExecutionDetail | None]:
         """The body's digest, and the execution unless the body is the one of ``previous_digest``.
 
-        For pollers: keep the digest (20 bytes) of the last body; an unchanged body is then
+        For pollers: keep the digest (16 bytes) of the last body; an unchanged body is then
         neither decoded nor parsed (``None`` comes back instead of a model), and its card cannot
         have changed either. Time-dependent wording aside, the last snapshot stays valid.
         """

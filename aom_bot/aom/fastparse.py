@@ -13,7 +13,6 @@ poll": equal digests, equal bodies, nothing to parse. Pure: no I/O.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from typing import Any
@@ -37,6 +36,7 @@ __all__ = [
 ]
 
 _DECODER = msgspec.json.Decoder()
+_U64 = (1 << 64) - 1
 
 
 def decode_json(body: bytes) -> tuple[object, bool]:
@@ -108,10 +108,12 @@ def execution_from_json(body: bytes, cache: HostCache | None = None) -> Executio
 
 
 def body_digest(body: bytes) -> bytes:
-    """A 20-byte SHA-1 of a body: equal digests mean an unchanged body, nothing to parse.
+    """16 bytes that tell bodies apart: equal digests mean an unchanged body, nothing to parse.
 
-    Not for security (AOM is not trying to collide with itself); SHA-1 because it is the
-    fastest full-width hash in the standard library (~0.1 ms for a 200 KB body, a fifth of
-    decoding it). Keep the digest, not the body, between polls.
+    The body's length and the interpreter's own hash of it (SipHash-1-3 with a key drawn at
+    start-up): ~35 µs for a 200 KB body, a quarter of SHA-1's ~130 µs, and a chance of 2⁻⁶⁴ that
+    two different bodies of the same length collide. Not for security (AOM is not trying to
+    collide with itself), and valid in one process only: keep it in memory, not in the store.
+    Keep the digest, not the body, between polls.
     """
-    return hashlib.sha1(body, usedforsecurity=False).digest()
+    return len(body).to_bytes(8, "big") + (hash(body) & _U64).to_bytes(8, "big")
