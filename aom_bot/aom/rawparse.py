@@ -5,7 +5,8 @@ and most of it is hosts: 21 keys each, of which the models read 16, and which ar
 of the last poll. So msgspec decodes the body into typed structs (:class:`_Top`, :class:`_Node`)
 that hold each host as :class:`msgspec.Raw` — the host's bytes, scanned but not decoded — and a
 host is decoded only when the :class:`~aom_bot.aom.hostbuild.HostCache` has not built it from
-the same bytes before.
+the same bytes before. Nodes and the execution are built by hand too, by the models' own rules
+(``_node_model``, ``_execution_model``: what their ``model_validate`` makes of the same keys).
 
 The result is the model's, field for field (``tests/aom/test_rawparse.py``); what this path does
 not handle in the models' own way it leaves to the dict path (:func:`execution_from_body` returns
@@ -16,14 +17,15 @@ not an object, ``nodes`` instead of ``execution_result_list``. Pure: no I/O.
 from __future__ import annotations
 
 from operator import itemgetter
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from msgspec import UNSET, Raw, UnsetType
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from aom_bot.aom.hostbuild import HostCache, host_of_json
-from aom_bot.aom.models import ExecutionDetail, NodeResult
+from aom_bot.aom.lenient import to_optional_time, to_str, to_str_list
+from aom_bot.aom.models import ExecutionDetail, Host, NodeResult, parse_status
 
 __all__ = ["execution_from_body"]
 
@@ -87,8 +89,9 @@ _ODD_NODE = msgspec.json.Decoder(_OddNode)
 _OUTPUT = msgspec.json.Decoder(dict[str, Raw])
 _ITEMS = msgspec.json.Decoder(list[Raw])
 _ANY = msgspec.json.Decoder()
-_HEAD_FIELDS = tuple(f for f in _Head.__struct_fields__ if f != "nodes")
-_NODE_FIELDS = _NodeScalars.__struct_fields__
+_set = object.__setattr__
+_new = object.__new__
+M = TypeVar("M", bound=BaseModel)
 _NOTHING: tuple[object, ...] = (
     None,
     {},
@@ -96,8 +99,52 @@ _NOTHING: tuple[object, ...] = (
 )  # an output that is none of these and holds no host list is kept raw
 
 
-def _scalars(wire: msgspec.Struct, names: tuple[str, ...]) -> dict[str, Any]:
-    return {name: value for name in names if (value := getattr(wire, name)) is not UNSET}
+def _str(value: Any) -> str:
+    return value if type(value) is str else to_str(value)
+
+
+def _built(model: type[M], values: dict[str, Any]) -> M:
+    """A model from values already coerced by its rules (in its fields' order), unvalidated."""
+    built = _new(model)
+    _set(built, "__dict__", values)
+    _set(built, "__pydantic_fields_set__", set(values))
+    _set(built, "__pydantic_extra__", None)
+    _set(built, "__pydantic_private__", None)
+    return built
+
+
+def _node_model(
+    wire: _NodeScalars,
+    buckets: dict[str, tuple[Host, ...]] | None = None,
+    meta: dict[str, Any] | None = None,
+    raw_output: Any = None,
+) -> NodeResult:
+    """What ``NodeResult.model_validate`` makes of the node's keys (``_split_output`` done)."""
+    status = wire.status
+    return _built(NodeResult, {
+        "node_id": _str(wire.node_id), "raw_status": _str(status), "status": parse_status(status),
+        "begin_time": to_optional_time(wire.begin_time),
+        "end_time": to_optional_time(wire.end_time),
+        "function_execution_id": _str(wire.function_execution_id),
+        "buckets": buckets or {}, "output_meta": meta or {}, "raw_output": raw_output,
+    })  # fmt: skip
+
+
+def _execution_model(head: _Head, nodes: tuple[NodeResult, ...]) -> ExecutionDetail:
+    """What ``ExecutionDetail.model_validate`` makes of the execution's keys (``_normalise``)."""
+    status = head.status
+    approvers = head.approve_user_name_list
+    return _built(ExecutionDetail, {
+        "workflow_id": _str(head.workflow_id), "execution_id": _str(head.execution_id),
+        "raw_status": _str(status), "status": parse_status(status),
+        "begin_time": to_optional_time(head.begin_time),
+        "end_time": to_optional_time(head.end_time),
+        "last_update_time": to_optional_time(head.last_update_time), "nodes": nodes,
+        "approvers": to_str_list(head.approvers if approvers is UNSET else approvers),
+        "project_id": _str(head.project_id), "created_by": _str(head.created_by),
+        "workflow_edit_time": to_optional_time(head.workflow_edit_time),
+        "last_record_id_with_snapshot": _str(head.last_record_id_with_snapshot),
+    })  # fmt: skip
 
 
 def _bucket(items: list[Raw], cache: HostCache | None) -> tuple[Any, ...] | None:
@@ -111,10 +158,9 @@ def _bucket(items: list[Raw], cache: HostCache | None) -> tuple[Any, ...] | None
 
 
 def _node(wire: _Node, cache: HostCache | None) -> NodeResult:
-    node = NodeResult.model_validate(_scalars(wire, _NODE_FIELDS))
     output = wire.output
     if not output:
-        return node
+        return _node_model(wire)
     buckets: dict[str, Any] = {}
     meta: dict[str, Any] = {}
     for name, items in output.items():
@@ -124,19 +170,18 @@ def _node(wire: _Node, cache: HostCache | None) -> NodeResult:
         else:
             buckets[name] = hosts
     if buckets:
-        return node.model_copy(update={"buckets": buckets, "output_meta": meta})
-    return node.model_copy(update={"raw_output": meta})
+        return _node_model(wire, buckets, meta)
+    return _node_model(wire, raw_output=meta)
 
 
 def _odd_node(raw: Raw, cache: HostCache | None) -> NodeResult:
     wire = _ODD_NODE.decode(raw)
-    node = NodeResult.model_validate(_scalars(wire, _NODE_FIELDS))
     output = wire.output
     if output is UNSET:
-        return node
+        return _node_model(wire)
     if memoryview(output)[0] != _OBJECT:
         value = _ANY.decode(output)
-        return node if value in _NOTHING else node.model_copy(update={"raw_output": value})
+        return _node_model(wire, raw_output=None if value in _NOTHING else value)
     buckets: dict[str, Any] = {}
     meta: dict[str, Any] = {}
     for name, raw_value in _OUTPUT.decode(output).items():
@@ -148,19 +193,16 @@ def _odd_node(raw: Raw, cache: HostCache | None) -> NodeResult:
         else:
             buckets[name] = hosts
     if buckets:
-        return node.model_copy(update={"buckets": buckets, "output_meta": meta})
-    return node.model_copy(update={"raw_output": meta}) if meta else node
+        return _node_model(wire, buckets, meta)
+    return _node_model(wire, raw_output=meta or None)
 
 
 def _execution(head: _Head, nodes: tuple[NodeResult, ...] | None) -> ExecutionDetail | None:
-    data = _scalars(head, _HEAD_FIELDS)
     if nodes is None:
         if head.nodes is not UNSET:
             return None  # "nodes" instead of "execution_result_list": the dict path's
-    else:
-        # NodeResult instances are not validated again (pydantic's revalidate_instances="never")
-        data["nodes"] = nodes
-    return ExecutionDetail.model_validate(data)
+        nodes = ()
+    return _execution_model(head, nodes)
 
 
 def _decoded(body: bytes, cache: HostCache | None) -> ExecutionDetail | None:
