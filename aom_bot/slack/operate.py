@@ -132,12 +132,21 @@ async def attempt(deps: SlackDeps, target: ActionTarget, actor: Actor, where: Wh
         raise PermissionDenied(
             target.permission.value, profile=target.profile, channel_id=where.channel_id
         )
-    if target.permission.value in account.two_person:
+    if target.permission.value in _two_person(deps, account):
         from aom_bot.slack.approvals import request_approval
 
         await request_approval(deps, account, target, actor, where)
         return
     await perform(deps, account, target, actor, where)
+
+
+def _two_person(deps: SlackDeps, account: AomAccount) -> frozenset[str]:
+    """The profile's ``two_person`` as the configuration in force says (a reload applies)."""
+    config = deps.access.config
+    profile = config.profiles.get(account.name) if config is not None else None
+    if profile is None:
+        return account.two_person
+    return frozenset(p.value for p in profile.two_person)
 
 
 async def _claim(deps: SlackDeps, target: ActionTarget, actor: Actor, where: Where) -> str | None:
