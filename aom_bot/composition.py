@@ -32,7 +32,6 @@ from aom_bot.render.scrub import Scrubber
 from aom_bot.slack.access import Access, ConfigSource
 from aom_bot.slack.app import create_app
 from aom_bot.slack.deps import (
-    ChannelCards,
     FollowControl,
     MeteredAom,
     SlackDeps,
@@ -196,7 +195,7 @@ def build_bot(
     engine: FollowEngine | _Build = BUILD,
     follow: FollowControl | _Build = BUILD,
     subscriptions: SubscriptionHandler | _Build | None = BUILD,
-    cards: ChannelCards | _Build | None = BUILD,
+    cards: Store | _Build | None = BUILD,
     wrap_follow: Callable[[FollowControl], FollowControl] | None = None,
     notifier: SlackNotifier | _Build = BUILD,
 ) -> Bot:

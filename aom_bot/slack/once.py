@@ -20,9 +20,10 @@ from aom_bot.errors import SlackMessageGone
 from aom_bot.render.escape import inline_code
 from aom_bot.render.kit import SlackMessage, section
 from aom_bot.slack.cards import card, card_link
-from aom_bot.slack.deps import ChannelCards, SlackDeps
+from aom_bot.slack.deps import SlackDeps
 from aom_bot.slack.grammar import ExecutionRef
 from aom_bot.slack.replies import Replier
+from aom_bot.store.base import Store
 
 __all__ = ["FRESH_FOR", "REFRESH_EVERY", "show_in_channel"]
 
@@ -71,7 +72,7 @@ async def show_in_channel(
 
 
 async def _claim_or_wait(
-    deps: SlackDeps, cards: ChannelCards, ref: ExecutionRef, channel_id: str
+    deps: SlackDeps, cards: Store, ref: ExecutionRef, channel_id: str
 ) -> str | None:
     """``None``: this request posts the card. Else the ts of the channel's card."""
     give_up = deps.clock.monotonic() + WAIT_FOR_CARD
@@ -98,7 +99,7 @@ async def _post(
     account: AomAccount,
     ref: ExecutionRef,
     replier: Replier,
-    cards: ChannelCards | None,
+    cards: Store | None,
 ) -> None:
     channel_id = replier.conversation.channel_id
     key = (channel_id, ref.workflow_id, ref.execution_id)
@@ -123,7 +124,7 @@ async def _post(
 async def _refresh(
     deps: SlackDeps,
     account: AomAccount,
-    cards: ChannelCards,
+    cards: Store,
     ref: ExecutionRef,
     channel_id: str,
     ts: str,
