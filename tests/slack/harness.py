@@ -297,6 +297,7 @@ async def running_bot(
     max_follows: tuple[int, int] | None = None,
     rules: Sequence[AllowRule] | None = None,
     two_person: frozenset[str] = frozenset(),
+    database_url: str = "sqlite:///:memory:",
 ) -> AsyncIterator[Harness]:
     """Start FakeSlack, the simulator and the bot; stop everything afterwards.
 
@@ -304,7 +305,7 @@ async def running_bot(
     values the bot must never send (its scrubber and Web API client get them);
     ``max_follows`` is (per user, per workspace). ``rules`` stand for a configuration file
     (its ``[[allow]]`` rules, one ``default`` profile; None: no file), ``two_person`` for its
-    ``[profiles.default] two_person``."""
+    ``[profiles.default] two_person``; ``database_url`` the store (in memory by default)."""
     clock = ManualClock()
     world = build_world(seed=3, clock=lambda: clock.now().timestamp())
     faults = Faults()
@@ -322,7 +323,7 @@ async def running_bot(
         project_id=world.project_id,
         retry=RetryPolicy(attempts=1),
     )
-    store = await open_store("sqlite:///:memory:")
+    store = await open_store(database_url)
     await store.migrate()
     async with FakeSlack() as slack:
         client = build_web_client(
