@@ -32,7 +32,7 @@ from aom_bot.render.actions import (
 )
 from aom_bot.render.analysis import bucket_counts
 from aom_bot.render.escape import Mrkdwn, escape_mrkdwn, inline_code
-from aom_bot.render.limits import BUTTON_VALUE_MAX
+from aom_bot.render.limits import BUTTON_VALUE_MAX, clip_rendered
 from aom_bot.render.wording import slack_time
 
 __all__ = [
@@ -90,6 +90,8 @@ _DONE = {
     ActionKind.CONTINUE: "▶️ Node {node} continued",
     ActionKind.RUN: "🚀 Started again",
 }
+#: a workflow's name in a confirm dialog, as rendered (the dialog holds 300)
+_NAME_MAX = 80
 #: how many two-person requests one action may have (each expired or was cancelled)
 MAX_REQUESTS = 20
 _NODE_FAILED = frozenset({ExecutionStatus.FAIL, ExecutionStatus.APPROVAL_FAILED})
@@ -243,7 +245,8 @@ def confirm_text(
     """What the confirm dialog (and a command's summary) says will happen, in mrkdwn:
     "Terminate *deploy-nginx* run `e3f0…`? 412 hosts are still running."."""
     name = (
-        f"*{escape_mrkdwn(workflow_name[:80])}*"
+        # cut before escaping, to 80 as rendered: the dialog's 300 never cuts an entity
+        f"*{clip_rendered(workflow_name, _NAME_MAX, escape_mrkdwn)}*"
         if workflow_name
         else inline_code(short_id(target.workflow_id))
     )

@@ -133,7 +133,7 @@ async def attempt(deps: SlackDeps, target: ActionTarget, actor: Actor, where: Wh
         raise PermissionDenied(
             target.permission.value, profile=target.profile, channel_id=where.channel_id
         )
-    if target.permission.value in account.two_person:
+    if deps.access.needs_second_person(target.permission, profile=target.profile):
         from aom_bot.slack.approvals import request_approval
 
         await request_approval(deps, account, target, actor, where)

@@ -119,6 +119,8 @@ class Harness:
     follows: TrackedFollow
     bot: Bot
     hooks: list[str] = field(default_factory=list)
+    #: the configuration file in force (None: no file); ``.replace`` stands for a SIGHUP
+    config: FixedConfig | None = None
 
     def workflow(self, name: str) -> str:
         """The simulator's workflow id for a workflow name (e.g. ``rotate-logs``)."""
@@ -239,7 +241,7 @@ class Harness:
 
 
 class FixedConfig:
-    """A configuration file that never changes (``ConfigSource``)."""
+    """A configuration file (``ConfigSource``) that changes only when a test replaces it."""
 
     def __init__(self, config: BotConfig) -> None:
         self._config = config
@@ -248,13 +250,17 @@ class FixedConfig:
     def current(self) -> BotConfig:
         return self._config
 
+    def replace(self, rules: Sequence[AllowRule], two_person: frozenset[str]) -> None:
+        """What a SIGHUP with a new file does: the next request sees it."""
+        self._config = _config(self._config.profiles["default"].project_id, rules, two_person)
 
-def _config(world: World, rules: Sequence[AllowRule], two_person: frozenset[str]) -> BotConfig:
+
+def _config(project_id: str, rules: Sequence[AllowRule], two_person: frozenset[str]) -> BotConfig:
     """The file's model: the one ``default`` profile (the simulator) and ``rules``."""
     profile = Profile(
         name="default",
         region=REGION,
-        project_id=world.project_id,
+        project_id=project_id,
         endpoint="http://aom.test",
         credentials=StaticTokenCredentials(token=SecretStr("unused-in-process")),
         credential_source="test",
@@ -341,6 +347,9 @@ async def running_bot(
             slack_limits=FAST,
             signing_secret=SECRET,
         )
+        config = (
+            None if rules is None else FixedConfig(_config(world.project_id, rules, two_person))
+        )
         inputs = BotInputs(
             options=options,
             aom={
@@ -357,7 +366,7 @@ async def running_bot(
             bolt_client=client,
             notifier_client=client,
             metrics=metrics,
-            config=None if rules is None else FixedConfig(_config(world, rules, two_person)),
+            config=config,
         )
         bot = build_bot(
             inputs,
@@ -388,6 +397,7 @@ async def running_bot(
                     store=store,
                     follows=engine,
                     bot=bot,
+                    config=config,
                 )
             finally:
                 await client.aclose()

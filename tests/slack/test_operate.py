@@ -278,3 +278,25 @@ async def test_without_a_configuration_file_actions_are_off() -> None:
         answer = await private_answer(bot)
         assert "Actions on executions are off" in answer["text"]
         assert bot.requests.count("terminate") == 0
+
+
+HOSTILE = "<!channel> *deploy* <@U0EVIL> <https://evil.example|click> & `x`"
+
+
+async def test_a_hostile_workflow_name_is_escaped_in_dialogs_summaries_and_requests() -> None:
+    """AOM's workflow name is untrusted: the confirm dialog, the command's summary and the
+    two-person request show it escaped (no @channel, no mention, no link)."""
+    async with acting_bot(two_person=frozenset({"terminate"})) as bot:
+        wf = bot.world.add_workflow(HOSTILE, scenario="all-success")
+        ex = bot.world.add_execution(wf)
+        ts = await show(bot, wf, ex)
+        dialog = elements(card(bot, ts))[ACTION_TERMINATE]["confirm"]["text"]["text"]
+        await bot.command(f"terminate {wf} {ex}")
+        summary = text_of(await private_answer(bot))
+        await press(bot, ts, ACTION_TERMINATE)
+        [request] = await wait_replies(bot, ts)
+        for shown in (dialog, summary, text_of(request)):
+            assert "&lt;!channel&gt;" in shown
+            for raw in ("<!channel>", "<@U0EVIL>", "<https://evil"):
+                assert raw not in shown
+        assert bot.requests.count("terminate") == 0

@@ -28,6 +28,7 @@ from tests.slack.operate_helpers import (
     BOB,
     CAROL,
     MALLORY,
+    RULES,
     acting_bot,
     audit,
     card,
@@ -214,3 +215,21 @@ async def test_run_from_a_command_waits_for_a_second_person(bot: Harness) -> Non
         lambda c: c.method == "chat.postMessage" and "Started again" in c.args.get("text", "")
     )
     assert started[0].args["text"].startswith(f"🚀 Started again by <@{BOB}> at ")
+
+
+async def test_a_reload_that_adds_two_person_applies_to_the_next_click() -> None:
+    """``two_person`` comes from the file in force: after a SIGHUP that adds ``terminate``,
+    the next Terminate asks for a second person instead of acting."""
+    async with acting_bot() as bot:
+        assert bot.config is not None
+        bot.config.replace(RULES, frozenset({"terminate"}))
+        _, _, request = await _terminate_asked(bot)
+        assert "needs a second person" in request["text"]
+        assert bot.requests.count("terminate") == 0
+        bot.config.replace(RULES, frozenset())  # and back: the next action is done at once
+        wf = bot.workflow("rotate-logs")
+        ex = bot.newest(wf)
+        ts = await show(bot, wf, ex)
+        await press(bot, ts, ACTION_TERMINATE)
+        await wait_card_update(bot, ts)
+        assert bot.requests.count("terminate", ex) == 1
