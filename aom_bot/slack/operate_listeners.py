@@ -18,9 +18,16 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 
 from aom_bot.action_records import ActionKind, ActionOutcome
 from aom_bot.aom.models import ExecutionDetail
-from aom_bot.errors import ActionsOff, ActionTaken, PermissionDenied, SlackDeliveryError
+from aom_bot.errors import (
+    ActionError,
+    ActionsOff,
+    ActionTaken,
+    PermissionDenied,
+    SlackDeliveryError,
+)
 from aom_bot.operations import (
     ActionTarget,
+    available_actions,
     confirm_text,
     failed_node,
     paused_node,
@@ -40,6 +47,7 @@ from aom_bot.render.actions import (
     ACTION_TERMINATE,
 )
 from aom_bot.render.kit import SlackMessage, section
+from aom_bot.render.wording import status_label
 from aom_bot.slack.actions import Click, parse_click
 from aom_bot.slack.approvals import decide
 from aom_bot.slack.deps import SlackDeps
@@ -180,6 +188,11 @@ async def act_summary(deps: SlackDeps, command: ActCommand, replier: Replier) ->
     execution = None
     if kind is not ActionKind.RUN:
         execution = await account.commands.get_execution(command.workflow_id, command.execution_id)
+    if execution is not None and kind is ActionKind.TERMINATE and not _may_terminate(execution):
+        raise ActionError(
+            f"This run cannot be terminated now (status: {status_label(execution.status)}).",
+            hint=f"`/aom-exec show {command.workflow_id} {command.execution_id}` shows it.",
+        )
     node = _node_for(command, kind, execution)
     version = (
         target_version(execution, kind, node)
@@ -189,6 +202,11 @@ async def act_summary(deps: SlackDeps, command: ActCommand, replier: Replier) ->
     target = ActionTarget(kind, profile, command.workflow_id, command.execution_id, node, version)
     text = confirm_text(target, execution, await account.workflow_name(command.workflow_id))
     await replier.privately(_summary(target, text))
+
+
+def _may_terminate(execution: ExecutionDetail) -> bool:
+    """As the card decides: an active or waiting run, not already being cancelled."""
+    return (ActionKind.TERMINATE, None) in available_actions(execution)
 
 
 def _node_for(

@@ -173,6 +173,17 @@ async def test_command_answers_with_a_summary_and_acts_only_on_confirm(bot: Harn
     assert bot.requests.count("terminate", ex2) == 0
 
 
+async def test_a_command_to_terminate_an_ended_run_says_so(bot: Harness) -> None:
+    """``/aom-exec terminate`` on a run that has ended: told why, no summary, no request."""
+    wf = bot.workflow("rotate-logs")
+    ex = bot.failed_yesterday(wf)
+    await bot.command(f"terminate {wf} {ex}")
+    answer = await private_answer(bot)
+    assert "cannot be terminated now (status: fail)" in answer["text"]
+    assert ACTION_CONFIRM not in elements(answer)
+    assert bot.requests.count("terminate") == 0
+
+
 async def test_retry_of_the_failed_node_sends_restart_with_its_node_id(bot: Harness) -> None:
     """Retry on a failed run's card: one operation request, action=restart, node_id of the
     failed node; the thread says the node restarted."""
