@@ -169,14 +169,20 @@ async def _aom_for_bot(
 
 
 def _rotate_on_reload(
-    settings: Settings, profiles: dict[str, AomProfile], transport: httpx.AsyncBaseTransport | None
+    settings: Settings,
+    profiles: dict[str, AomProfile],
+    transport: httpx.AsyncBaseTransport | None,
+    masks: list[Callable[[tuple[str, ...]], None]],
 ) -> Callable[[BotConfig, BotConfig], None]:
-    """After a reload: new secrets reach their profile's clients, and the log masks them."""
+    """After a reload: new secrets reach their profile's clients, and the log and everything
+    sent to Slack (``masks``) mask them."""
     from aom_bot.logs import add_logged_secrets
     from aom_bot.profiles import changed_credentials
 
     def rotate(old: BotConfig, new: BotConfig) -> None:
         add_logged_secrets(new.secret_values())
+        for mask in masks:
+            mask(new.secret_values())
         for name in changed_credentials(old, new):
             opened = profiles.get(name)
             if opened is None:
@@ -237,7 +243,8 @@ async def _open_inputs(
     metrics = Metrics()
     simulator = transport is not None
     profiles = await stack.enter_async_context(_aom_for_bot(settings, live, transport))
-    live.set_reload_hook(_rotate_on_reload(settings, profiles, transport))
+    masks: list[Callable[[tuple[str, ...]], None]] = []
+    live.set_reload_hook(_rotate_on_reload(settings, profiles, transport, masks))
     # The simulator's executions exist only in this process: its follows and subscriptions
     # go to a throwaway store, never the real one that the bot later resumes against AOM.
     opened = await open_store(SIMULATOR_STORE if simulator else database_url(settings))
@@ -254,8 +261,12 @@ async def _open_inputs(
     ]  # fmt: skip
     for client in clients:
         stack.push_async_callback(client.aclose)
+        masks.append(client.add_secrets)
+    options = _options(settings, live.current.secret_values(), signing_secret)
+    if options.scrubber is not None:
+        masks.append(options.scrubber.secrets.add)
     return BotInputs(
-        options=_options(settings, live.current.secret_values(), signing_secret),
+        options=options,
         aom=profiles,
         store=monitor.store,
         clock=clock,

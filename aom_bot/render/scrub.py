@@ -131,10 +131,17 @@ class SecretMask:
     'IAM said: bad password [redacted]'
     """
 
-    __slots__ = ("_regex",)
+    __slots__ = ("_regex", "_values")
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        values = sorted({s for s in secrets if len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True)
+        self._values: frozenset[str] = frozenset()
+        self._regex: re.Pattern[str] | None = None
+        self.add(secrets)
+
+    def add(self, secrets: Iterable[str]) -> None:
+        """Mask these too from now on (secrets read later: a reload's rotated keys)."""
+        self._values |= {s for s in secrets if len(s) >= MIN_SECRET_LENGTH}
+        values = sorted(self._values, key=len, reverse=True)
         self._regex = re.compile("|".join(map(re.escape, values))) if values else None
 
     def __bool__(self) -> bool:

@@ -67,6 +67,10 @@ class MeteredWebClient(AsyncWebClient):
     def __repr__(self) -> str:  # never show the token
         return f"MeteredWebClient(base_url={self.base_url!r})"
 
+    def add_secrets(self, secrets: Iterable[str]) -> None:
+        """Mask these too in what calls send (a reload's rotated keys)."""
+        self._mask.add(secrets)
+
     async def aclose(self) -> None:
         """Close the pooled connections (at shutdown)."""
         if self.session is not None and not self.session.closed:

@@ -92,3 +92,15 @@ def test_invalid_pattern_is_a_config_error() -> None:
     assert isinstance(info.value, ConfigError)
     assert isinstance(info.value, ValueError)
     assert "(unclosed" in str(info.value)
+
+
+def test_a_secret_added_later_is_masked_from_then_on() -> None:
+    """A reload that read a rotated key makes the mask hide it too, and keeps the old ones."""
+    from aom_bot.render.scrub import SecretMask
+
+    mask = SecretMask(["old-key-0123456789"])
+    said = "IAM echoed new-key-9876543210 and old-key-0123456789"
+    assert "new-key-9876543210" in mask.text(said)
+    mask.add(["new-key-9876543210"])
+    assert mask.text(said) == "IAM echoed [redacted] and [redacted]"
+    assert mask.data({"error": said}) == {"error": "IAM echoed [redacted] and [redacted]"}
