@@ -118,6 +118,15 @@ class Access:
         """Whether some rule could allow ``permission`` here (a button is worth showing)."""
         return self.policy.anyone_may(permission, profile=profile, channel_id=channel_id)
 
+    def needs_second_person(self, permission: Permission, *, profile: str) -> bool:
+        """Whether ``two_person`` lists ``permission`` for ``profile``, as the file in force
+        says (a SIGHUP applies to the next click)."""
+        if self._config is not None:
+            found = self._config.current.profiles.get(profile)
+            if found is not None:
+                return permission in found.two_person
+        return permission.value in self._accounts.get(profile).two_person
+
     @property
     def actions_enabled(self) -> bool:
         """Whether any rule grants an action (terminate, retry, run): without a configuration
