@@ -11,14 +11,20 @@ a crash a new engine resumes from ``store.active_follows()`` alone; exactly-once
 from store claims (and, for the completion, from Slack message metadata when a claim was left
 unposted). Several replicas share the work through the store's leases on executions.
 
-This module wires the parts together and owns the in-memory follows: ``scheduler`` (when to
-poll), ``poller`` (one poll and its consequences), ``cards`` (rendering and sending cards),
-``endings`` (ending and completing follows), ``leases`` (sharing work between replicas),
-``posting`` (each card's first post, exactly once, beside the polls).
+This module wires the parts together and runs them. The parts decide from plain values and
+return decisions (:mod:`aom_bot.follow.decisions`); the applier (:mod:`aom_bot.follow.apply`)
+owns the follows in memory and is the one place that carries decisions out. The parts:
+``starting`` (a new follow's first card), ``scheduler`` (when to poll), ``poller`` (one poll
+and what it means), ``cards`` (rendering and sending cards), ``endings`` (ending and completing
+follows), ``resync`` and ``leases`` (which follows this replica keeps), ``posting`` (each
+card's first post, exactly once, beside the polls).
 
 ::
 
-    engine = FollowEngine(source=aom, store=store, notifier=notifier, clock=SystemClock(), ...)
+    options = EngineOptions(owner="bot-1", poll_min=5, poll_max=30,
+                            max_follow=timedelta(hours=24), broadcast_failures=True)
+    engine = FollowEngine(accounts=accounts, store=store, notifier=notifier,
+                          clock=SystemClock(), options=options)
     runner = asyncio.create_task(engine.run())
     await engine.follow(FollowRequest(workflow_id=wf, execution_id=ex, channel_id="C1", user_id="U1"))
     await engine.stop()
@@ -35,25 +41,24 @@ from datetime import timedelta
 from typing import Any
 
 from aom_bot.aom.accounts import AomAccounts
-from aom_bot.aom.models import ExecutionDetail
 from aom_bot.clock import Clock
-from aom_bot.errors import AomError, SlackDeliveryError, SlackMessageGone, StoreError
-from aom_bot.follow import policy
+from aom_bot.errors import AomError, SlackDeliveryError, StoreError
+from aom_bot.follow import resync
 from aom_bot.follow.apply import Applier
 from aom_bot.follow.cards import ActionsFor, CardQueue, CardRenderer
 from aom_bot.follow.completion import CompletionPoster
-from aom_bot.follow.decisions import Adopt, Decision, Drop, Refresh
 from aom_bot.follow.endings import Endings
 from aom_bot.follow.leases import LeaseBook
 from aom_bot.follow.poller import Poller
 from aom_bot.follow.posting import CardPoster
 from aom_bot.follow.protocols import CardNotifier
+from aom_bot.follow.resync import ResyncPace
 from aom_bot.follow.scheduler import PollScheduler
-from aom_bot.follow.state import FollowResult, FollowStats, execution_key, final_key
+from aom_bot.follow.starting import Starter
+from aom_bot.follow.state import FollowResult, FollowStats
 from aom_bot.records import FollowRequest
-from aom_bot.render.analysis import analyse, visible_fingerprint
 from aom_bot.render.scrub import Scrubber
-from aom_bot.store.base import EndReason, Follow, NewFollow, Store
+from aom_bot.store.base import EndReason, NewFollow, Store
 
 __all__ = ["EngineOptions", "FollowEngine", "FollowResult", "FollowStats"]
 
@@ -104,31 +109,33 @@ class FollowEngine:
     ) -> None:
         self._store, self._notifier, self._clock = store, notifier, clock
         self._owner, self._max_follow = options.owner, options.max_follow
-        self._rng = options.rng or random.Random()  # noqa: S311 - jitter, not cryptography
         self._max_concurrency = max(1, options.max_concurrency)
         self._sender_count = max(1, options.senders)
-        # leases are renewed at every resync: well within their TTL
-        ttl = options.lease_ttl
-        self._resync_every = min(options.resync_every.total_seconds(), ttl.total_seconds() / 3)
-        scrubber = options.scrubber or Scrubber()
-        poll_min = max(options.poll_min, 0.1)
         #: follows ``follow()`` is still setting up (card not posted yet): resync leaves them
         self._starting: set[int] = set()
-        self._next_resync = 0.0
-        self._resync_failures = 0
         self._running = False
         self._stopping = False
         self._stopped = asyncio.Event()
-        self._stats = stats = FollowStats()
+        self._stats = FollowStats()
+        self._wire(accounts, options)
+
+    def _wire(self, accounts: AomAccounts, options: EngineOptions) -> None:
+        """Make the parts, each given what it needs (none of them calls back into another)."""
+        store, notifier, clock, stats = self._store, self._notifier, self._clock, self._stats
+        rng = options.rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        # leases are renewed at every resync: well within their TTL
+        ttl = options.lease_ttl
+        every = min(options.resync_every.total_seconds(), ttl.total_seconds() / 3)
+        self._pace = ResyncPace(clock=clock, every=every)
+        scrubber = options.scrubber or Scrubber()
+        poll_min = max(options.poll_min, 0.1)
         self._renderer = renderer = CardRenderer(
             clock=clock, scrubber=scrubber, accounts=accounts, actions_for=options.actions_for
         )
         self._scheduler = scheduler = PollScheduler(
-            clock=clock, rng=self._rng, poll_min=poll_min, poll_max=max(options.poll_max, poll_min)
+            clock=clock, rng=rng, poll_min=poll_min, poll_max=max(options.poll_max, poll_min)
         )
-        self._leases = LeaseBook(
-            store=store, owner=self._owner, clock=clock, ttl=ttl, rng=self._rng
-        )
+        self._leases = LeaseBook(store=store, owner=self._owner, clock=clock, ttl=ttl, rng=rng)
         # a first post may wait minutes for the channel's pace: the claim must outlast that
         self._poster = poster = CardPoster(
             store=store, notifier=notifier, clock=clock, owner=self._owner,
@@ -151,6 +158,10 @@ class FollowEngine:
             accounts=accounts, store=store, notifier=notifier, clock=clock, stats=stats,
             scrubber=scrubber, max_follow=options.max_follow, poll_max=scheduler.poll_max,
             renderer=renderer, poster=poster,
+        )  # fmt: skip
+        self._starter = Starter(
+            store=store, notifier=notifier, clock=clock, owner=self._owner, stats=stats,
+            renderer=renderer, poster=poster, leases=self._leases,
         )  # fmt: skip
         self._applier = Applier(
             store=store, clock=clock, poller=poller, cards=cards, endings=endings,
@@ -180,7 +191,7 @@ class FollowEngine:
             return FollowResult(existing.id, False, existing.message_ts, False)
         execution = await self._poller.get(request.profile, workflow_id, execution_id)
         if execution.is_terminal and message_ts is None and subscription_id is None:
-            earlier = await self._earlier_card(channel_id, execution, request.profile)
+            earlier = await self._starter.earlier_card(channel_id, execution, request.profile)
             if earlier is not None:
                 return earlier
         now = self._clock.now()
@@ -201,78 +212,13 @@ class FollowEngine:
             return FollowResult(record.id, False, record.message_ts, False)
         self._starting.add(record.id)  # this process's resync must not adopt it half-made
         try:
-            return await self._set_up(record, execution, message_ts, request.thread_ts)
+            result, decisions = await self._starter.set_up(
+                record, execution, message_ts, request.thread_ts
+            )
+            await self._applier.apply(decisions)
+            return result
         finally:
             self._starting.discard(record.id)
-
-    async def _earlier_card(
-        self, channel_id: str, execution: ExecutionDetail, profile: str
-    ) -> FollowResult | None:
-        """A finished run that already has a card here: refresh that card, post nothing."""
-        earlier = await self._store.latest_follow(
-            channel_id, execution.workflow_id, execution.execution_id
-        )
-        if earlier is None or earlier.message_ts is None:
-            return None
-        name = await self._renderer.workflow_name(execution.workflow_id, profile=profile)
-        card = self._renderer.render(
-            execution, name, following=False, notice=None, profile=profile, channel_id=channel_id
-        )
-        try:
-            await self._notifier.update(channel_id, earlier.message_ts, card)
-        except SlackMessageGone:
-            return None  # that card was deleted: a new one is posted
-        except SlackDeliveryError as error:
-            log.info("follow.refresh_failed follow_id=%s slack_error=%s", earlier.id, error.error)
-        return FollowResult(earlier.id, False, earlier.message_ts, True)
-
-    async def _set_up(
-        self,
-        record: Follow,
-        execution: ExecutionDetail,
-        message_ts: str | None,
-        thread_ts: str | None,
-    ) -> FollowResult:
-        """Show the card of a follow just created, then poll it (or end it, if finished)."""
-        workflow_id, execution_id = record.workflow_id, record.execution_id
-        channel_id = record.channel_id
-        finished = execution.is_terminal
-        # someone asked about a run that is over: the final card is the answer, there is no
-        # completion to tell (a subscription still tells its channel, with its mention)
-        answered = finished and record.subscription_id is None
-        if answered:
-            # the claim keeps every other engine's completion away while the card is posted
-            await self._store.claim_completion(record.id, self._owner, self._clock.now())
-        card = await self._renderer.card_of(record, execution, following=not finished)
-        try:
-            if message_ts:
-                await self._notifier.update(channel_id, message_ts, card)
-            else:
-                message_ts = await self._poster.post(record, lambda: card, thread_ts=thread_ts)
-        except SlackDeliveryError:
-            await self._store.end_follow(record.id, EndReason.CHANNEL_GONE, self._clock.now())
-            self._stats.ended[EndReason.CHANNEL_GONE.value] += 1
-            raise
-        if message_ts is None:  # another engine claimed the post; it adopts this follow
-            return FollowResult(record.id, True, None, finished)
-        fingerprint = visible_fingerprint(execution)
-        shown = final_key(fingerprint) if finished else fingerprint
-        await self._store.record_render(record.id, shown, self._clock.now())
-        if answered:
-            await self._store.finish_completion(
-                record.id, None, EndReason.COMPLETED, self._clock.now()
-            )
-            self._stats.ended[EndReason.COMPLETED.value] += 1
-            return FollowResult(record.id, True, message_ts, True)
-        for group in analyse(execution).groups:  # present at the start: not "new"
-            await self._store.claim_announcement(record.id, group.signature)
-        record = await self._store.get_follow(record.id) or record
-        key = execution_key(workflow_id, execution_id)
-        if not finished and key not in await self._leases.acquire([key]):
-            # another replica polls this execution; it adopts this follow at its next resync
-            return FollowResult(record.id, True, message_ts, False)
-        await self._applier.apply([Adopt(record, execution, fingerprint)])
-        return FollowResult(record.id, True, message_ts, finished)
 
     async def unfollow(
         self, *, workflow_id: str, execution_id: str, channel_id: str, user_id: str
@@ -318,18 +264,19 @@ class FollowEngine:
         try:
             with applier.working():
                 await self._take_back_claims()
-                await self._resync_or_retry()
+                await self._resync()
             while not self._stopping:
                 _raise_if_dead(workers, senders)
                 now = self._clock.monotonic()
-                if now >= self._next_resync:
+                if now >= self._pace.next_at:
                     with applier.working():
-                        await self._resync_or_retry()
+                        await self._resync()
                     now = self._clock.monotonic()
                 if not self._leases.proven():
-                    self._stop_unproven()
+                    await applier.apply(resync.unproven(applier.lives, applier.watches))
+                    self._leases.forget()
                 scheduler.release_due(now)
-                await scheduler.sleep_until(scheduler.next_due(self._next_resync))
+                await scheduler.sleep_until(scheduler.next_due(self._pace.next_at))
         finally:
             await applier.cancel(*workers, *senders)
             if self._stopping:  # a clean stop hands over at once; a crash waits for the TTL
@@ -374,40 +321,6 @@ class FollowEngine:
 
     # -- resuming ---------------------------------------------------------------------------------
 
-    async def _resync_or_retry(self) -> None:
-        """Resync; while the store fails, keep polling what is in memory and try again soon."""
-        try:
-            await self._resync()
-        except StoreError as error:
-            self._resync_failures += 1
-            retry = policy.error_interval(
-                self._resync_failures, minimum=1.0, maximum=self._resync_every
-            )
-            self._next_resync = self._clock.monotonic() + retry
-            log.warning(
-                "follow.resync_failed failures=%d retry_in=%.1f error=%s",
-                self._resync_failures,
-                retry,
-                error,
-            )
-        else:
-            self._resync_failures = 0
-
-    def _stop_unproven(self) -> None:
-        """The store has not renewed our leases within their TTL: another replica may own
-        these executions now, so stop polling them (and editing their cards) until a resync
-        proves which are ours again."""
-        dropped = 0
-        lives = self._applier.lives
-        for watch in list(self._applier.watches.values()):
-            for follow_id in list(watch.follows):
-                if not lives[follow_id].finishing:
-                    self._applier.drop(follow_id)
-                    dropped += 1
-        self._leases.forget()
-        if dropped:
-            log.warning("follow.leases_unproven dropped=%d (store unreachable)", dropped)
-
     async def _take_back_claims(self) -> None:
         """Claims under our name are from this process's previous life (a crash, a SIGKILL):
         take them back now instead of waiting until they are stale."""
@@ -420,34 +333,25 @@ class FollowEngine:
             log.info("follow.claims_taken_back owner=%s count=%d", self._owner, taken)
 
     async def _resync(self) -> None:
-        """Load active follows from the store, take leases, drop follows ended elsewhere."""
-        self._next_resync = self._clock.monotonic() + self._resync_every
-        lives, watches = self._applier.lives, self._applier.watches
+        """Load active follows from the store, take leases, drop follows ended elsewhere; while
+        the store fails, keep polling what is in memory and try again soon."""
+        pace, applier = self._pace, self._applier
+        lives, watches = applier.lives, applier.watches
+        pace.started()
         known = set(lives)  # follow() may add lives while the store answers
-        records = await self._store.active_follows()
-        active = {r.id: r for r in records}
-        await self._applier.apply(
-            Drop(i) for i in known if i in lives and i not in active and not lives[i].finishing
+        try:
+            records = await self._store.active_follows()
+            await applier.apply(resync.ended_elsewhere(lives, known, records))
+            by_key = resync.by_execution(records)
+            held = await self._leases.share(set(by_key) | set(watches))
+        except StoreError as error:
+            pace.failed(error)
+            return
+        pace.succeeded()
+        spread = self._scheduler.poll_min  # a restart's first polls: over the shortest interval
+        await applier.apply(
+            resync.placed(lives, watches, by_key, held, starting=self._starting, spread=spread)
         )
-        by_key: dict[str, list[Follow]] = {}
-        for record in records:
-            by_key.setdefault(execution_key(record.workflow_id, record.execution_id), []).append(
-                record
-            )
-        held = await self._leases.share(set(by_key) | set(watches))
-        decisions: list[Decision] = []
-        for key in [k for k in watches if k not in held]:
-            decisions += [Drop(i) for i in watches[key].follows if not lives[i].finishing]
-        poll_min = self._scheduler.poll_min
-        for key in held:
-            for record in by_key.get(key, []):
-                if record.id in self._starting:
-                    continue
-                if record.id in lives:
-                    decisions.append(Refresh(lives[record.id], record))
-                else:  # spread a restart's first polls over the shortest interval
-                    decisions.append(Adopt(record, first_poll_within=poll_min))
-        await self._applier.apply(decisions)
 
     def _task_ended(self, task: asyncio.Task[None]) -> None:
         """A worker or sender ended: wake the loop so it raises (cancelled ones are stopping)."""
