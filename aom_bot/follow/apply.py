@@ -47,7 +47,7 @@ from aom_bot.follow.decisions import (
     Unreachable,
 )
 from aom_bot.follow.endings import Endings, FinalEdit
-from aom_bot.follow.poller import Poller
+from aom_bot.follow.poller import PollDecisions, Poller
 from aom_bot.follow.posting import CardPoster
 from aom_bot.follow.scheduler import PollScheduler
 from aom_bot.follow.state import Live, Watch, execution_key
@@ -70,6 +70,7 @@ class Applier:
         store: Store,
         clock: Clock,
         poller: Poller,
+        decide: PollDecisions,
         cards: CardQueue,
         endings: Endings,
         scheduler: PollScheduler,
@@ -78,6 +79,7 @@ class Applier:
         self._store = store
         self._clock = clock
         self._poller = poller
+        self._decide = decide
         self._cards = cards
         self._endings = endings
         self._scheduler = scheduler
@@ -108,12 +110,12 @@ class Applier:
         if watch.done or not watch.follows:
             return
         now = self._clock.now()
-        await self.apply(self._poller.expired(watch, now))
+        await self.apply(self._decide.expired(watch, now))
         if not watch.follows:
             return
         answer = await self._poller.fetch(watch)
         if answer is not None:
-            await self.apply(self._poller.decide(watch, answer, now))
+            await self.apply(self._decide.decide(watch, answer, now))
 
     async def sender(self) -> None:
         """One sender: edits queued cards, one at a time, forever.

@@ -49,7 +49,7 @@ from aom_bot.follow.cards import ActionsFor, CardQueue, CardRenderer
 from aom_bot.follow.completion import CompletionPoster
 from aom_bot.follow.endings import Endings
 from aom_bot.follow.leases import LeaseBook
-from aom_bot.follow.poller import Poller
+from aom_bot.follow.poller import PollDecisions, Poller
 from aom_bot.follow.posting import CardPoster
 from aom_bot.follow.protocols import CardNotifier
 from aom_bot.follow.resync import ResyncPace
@@ -156,15 +156,17 @@ class FollowEngine:
         )  # fmt: skip
         self._poller = poller = Poller(
             accounts=accounts, store=store, notifier=notifier, clock=clock, stats=stats,
-            scrubber=scrubber, max_follow=options.max_follow, poll_max=scheduler.poll_max,
             renderer=renderer, poster=poster,
         )  # fmt: skip
+        decide = PollDecisions(
+            max_follow=options.max_follow, poll_max=scheduler.poll_max, scrubber=scrubber
+        )
         self._starter = Starter(
             store=store, notifier=notifier, clock=clock, owner=self._owner, stats=stats,
             renderer=renderer, poster=poster, leases=self._leases,
         )  # fmt: skip
         self._applier = Applier(
-            store=store, clock=clock, poller=poller, cards=cards, endings=endings,
+            store=store, clock=clock, poller=poller, decide=decide, cards=cards, endings=endings,
             scheduler=scheduler, poster=poster,
         )  # fmt: skip
 

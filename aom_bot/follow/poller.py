@@ -4,7 +4,7 @@ A poll ends follows past their time limit, asks AOM once for all follows of the 
 marks cards "AOM unreachable" while it cannot answer, announces new failure groups in the
 card's thread (once per follow, by store claim), queues card edits, and hands finished
 executions over to completion. Asking AOM is :meth:`Poller.fetch`; what its answer means is
-:meth:`Poller.expired` and :meth:`Poller.decide`, from plain values to decisions
+:class:`PollDecisions`, from plain values to decisions
 (:mod:`aom_bot.follow.decisions`) that the applier carries out.
 """
 
@@ -53,7 +53,7 @@ from aom_bot.render.kit import SlackMessage, section
 from aom_bot.render.scrub import Scrubber
 from aom_bot.store.base import EndReason, Store
 
-__all__ = ["Answer", "Poller"]
+__all__ = ["Answer", "PollDecisions", "Poller"]
 
 log = logging.getLogger("aom_bot.follow.engine")  # the engine's log events keep their logger
 
@@ -71,73 +71,25 @@ class Answer:
     execution: ExecutionDetail | None
 
 
-class Poller:
-    """Asks AOM about watches, decides what the answers mean, and posts what they call for
-    beside the polls (a card never posted, a "new failure" reply)."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PollDecisions:
+    """What a poll means, from plain values: the watch and its follows, AOM's answer, now."""
 
-    def __init__(
-        self,
-        *,
-        accounts: AomAccounts,
-        store: Store,
-        notifier: CardNotifier,
-        clock: Clock,
-        stats: FollowStats,
-        scrubber: Scrubber,
-        max_follow: timedelta,
-        poll_max: float,
-        renderer: CardRenderer,
-        poster: CardPoster,
-    ) -> None:
-        self._accounts = accounts
-        self._store = store
-        self._notifier = notifier
-        self._clock = clock
-        self._stats = stats
-        self._scrubber = scrubber
-        self._max_follow = max_follow
-        self._poll_max = poll_max
-        self._renderer = renderer
-        self._poster = poster
-
-    async def get(self, profile: str, workflow_id: str, execution_id: str) -> ExecutionDetail:
-        """The execution from the profile's AOM, counted in the stats."""
-        polling = self._accounts.get(profile).polling
-        self._stats.aom_requests += 1
-        return await polling.get_execution(workflow_id, execution_id)
-
-    # -- deciding -------------------------------------------------------------------------------
+    #: how long an execution is followed at most
+    max_follow: timedelta
+    #: the longest interval between two polls (a refused body backs off beyond it)
+    poll_max: float
+    scrubber: Scrubber
 
     def expired(self, watch: Watch, now: datetime) -> list[Decision]:
         """Follows of ``watch`` past their time limit end (before AOM is asked)."""
-        hours = self._max_follow.total_seconds() / 3600
+        hours = self.max_follow.total_seconds() / 3600
         note = _NOTE_MAX_TIME.format(hours=hours)
         return [
             End(live, EndReason.MAX_TIME, note)
             for live in watch.follows.values()
             if now >= live.follow.deadline
         ]
-
-    async def fetch(self, watch: Watch) -> Answer | AomError | None:
-        """Ask AOM about ``watch`` once; ``None`` while its profile is not configured."""
-        if watch.profile not in self._accounts:
-            # removed from the configuration: polled again once the profile is back
-            log.warning("follow.profile_unknown key=%s profile=%s", watch.key, watch.profile)
-            return None
-        polling = self._accounts.get(watch.profile).polling
-        self._stats.aom_requests += 1
-        try:
-            digest, execution = await polling.get_execution_if_changed(
-                watch.workflow_id, watch.execution_id, watch.digest
-            )
-        except (AomNotFoundError, AomAuthError) as error:
-            return error
-        except AomError as error:
-            self._stats.aom_errors += 1
-            return error
-        if execution is None:
-            self._stats.unchanged_polls += 1
-        return Answer(digest, execution)
 
     def decide(self, watch: Watch, answer: Answer | AomError, now: datetime) -> list[Decision]:
         """What AOM's answer (or error) at ``now`` means for ``watch`` and its follows."""
@@ -189,7 +141,7 @@ class Poller:
     def _refused(self, watch: Watch, now: datetime) -> list[Decision]:
         """AOM's answer was too large: back off for minutes, and say so on the card."""
         failures = watch.failures + 1
-        delay = policy.refused_interval(failures, poll_max=self._poll_max)
+        delay = policy.refused_interval(failures, poll_max=self.poll_max)
         log.warning(
             "follow.aom_body_refused key=%s failures=%d retry_in=%.0f",
             watch.key,
@@ -223,11 +175,62 @@ class Poller:
             elif not execution.is_terminal:
                 for signature in policy.new_groups(signatures, live.announced):
                     group = next(g for g in analysis.groups if g.signature == signature)
-                    text = policy.new_failure_text(group, self._scrubber)
+                    text = policy.new_failure_text(group, self.scrubber)
                     decisions.append(Announce(live, signature, text))
         if execution.is_terminal:
             return [*decisions, Completed(watch, execution)]
         return [*decisions, EditCards(watch, fingerprint), Schedule(watch)]
+
+
+class Poller:
+    """Asks AOM about watches, and posts what their answers call for beside the polls (a card
+    never posted, a "new failure" reply)."""
+
+    def __init__(
+        self,
+        *,
+        accounts: AomAccounts,
+        store: Store,
+        notifier: CardNotifier,
+        clock: Clock,
+        stats: FollowStats,
+        renderer: CardRenderer,
+        poster: CardPoster,
+    ) -> None:
+        self._accounts = accounts
+        self._store = store
+        self._notifier = notifier
+        self._clock = clock
+        self._stats = stats
+        self._renderer = renderer
+        self._poster = poster
+
+    async def get(self, profile: str, workflow_id: str, execution_id: str) -> ExecutionDetail:
+        """The execution from the profile's AOM, counted in the stats."""
+        polling = self._accounts.get(profile).polling
+        self._stats.aom_requests += 1
+        return await polling.get_execution(workflow_id, execution_id)
+
+    async def fetch(self, watch: Watch) -> Answer | AomError | None:
+        """Ask AOM about ``watch`` once; ``None`` while its profile is not configured."""
+        if watch.profile not in self._accounts:
+            # removed from the configuration: polled again once the profile is back
+            log.warning("follow.profile_unknown key=%s profile=%s", watch.key, watch.profile)
+            return None
+        polling = self._accounts.get(watch.profile).polling
+        self._stats.aom_requests += 1
+        try:
+            digest, execution = await polling.get_execution_if_changed(
+                watch.workflow_id, watch.execution_id, watch.digest
+            )
+        except (AomNotFoundError, AomAuthError) as error:
+            return error
+        except AomError as error:
+            self._stats.aom_errors += 1
+            return error
+        if execution is None:
+            self._stats.unchanged_polls += 1
+        return Answer(digest, execution)
 
     # -- beside the polls ---------------------------------------------------------------------
 
