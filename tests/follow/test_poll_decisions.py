@@ -6,7 +6,9 @@ No store, Slack or AOM: ``PollDecisions`` returns decisions, and these tests rea
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any, cast
 
+from aom_bot.clock import ManualClock
 from aom_bot.errors import (
     AomAuthError,
     AomBodyTooLargeError,
@@ -14,6 +16,8 @@ from aom_bot.errors import (
     AomTransportError,
 )
 from aom_bot.follow import policy
+from aom_bot.follow.apply import Applier
+from aom_bot.follow.cards import CardQueue
 from aom_bot.follow.decisions import (
     AlreadyShown,
     Announce,
@@ -28,6 +32,7 @@ from aom_bot.follow.decisions import (
     Unreachable,
 )
 from aom_bot.follow.poller import Answer, PollDecisions
+from aom_bot.follow.state import FollowStats, Live
 from aom_bot.render.analysis import analyse, visible_fingerprint
 from aom_bot.render.scrub import Scrubber
 from aom_bot.store.base import EndReason
@@ -205,3 +210,27 @@ def test_the_same_body_again_still_gives_a_card_missing_its_baseline_the_full_pa
     assert decisions[0] == Remember(watch, kept, visible_fingerprint(kept), b"digest-before")
     assert AlreadyShown(adopted, (_signature(DISK),)) in decisions
     assert not any(isinstance(d, AlreadyShown) and d.live is shown for d in decisions)
+
+
+async def test_edits_for_a_watch_reach_a_follow_that_joined_it_after_the_poll_decided() -> None:
+    """``EditCards`` is about the watch's follows when applied: a follow adopted while the
+    poll's store writes were under way is edited too (it would wait a whole interval else)."""
+    clock, nothing = ManualClock(), cast(Any, object())
+    cards = CardQueue(
+        store=nothing, notifier=nothing, clock=clock, renderer=nothing, stats=FollowStats(),
+        heartbeat=300.0,
+    )  # fmt: skip
+    applier = Applier(
+        store=nothing, clock=clock, poller=nothing, decide=DECIDE, cards=cards, endings=nothing,
+        scheduler=nothing, poster=nothing,
+    )  # fmt: skip
+    now = running(DISK, REFUSED)
+    watch, (first,) = watch_of(record(1), seen=running(DISK))
+    decisions = [
+        d for d in DECIDE.decide(watch, Answer(b"d", now), NOW) if isinstance(d, EditCards)
+    ]
+    joined = Live(follow=record(2), watch=watch, shown="shown-before", rendered_at=T0)
+    watch.follows[2] = joined
+    await applier.apply(decisions)
+    wanted = policy.display_key(visible_fingerprint(now), None)
+    assert (first.wanted, joined.wanted) == (wanted, wanted)
