@@ -24,7 +24,7 @@ from aom_bot.clock import Clock
 from aom_bot.errors import TaskEnded
 from aom_bot.follow.cards import ActionsFor
 from aom_bot.follow.discovery import SubscriptionDiscovery
-from aom_bot.follow.engine import FollowEngine
+from aom_bot.follow.engine import EngineOptions, FollowEngine
 from aom_bot.health import Health
 from aom_bot.profiles import Permission
 from aom_bot.profiles.model import ACTIONS as ACTION_PERMISSIONS
@@ -278,12 +278,14 @@ def _engine(
     actions_for: ActionsFor | None,
 ) -> FollowEngine:
     opts = inputs.options
-    return FollowEngine(
-        accounts=accounts, store=inputs.store,
-        notifier=notifier, clock=inputs.clock, owner=opts.owner, poll_min=opts.poll_min,
-        poll_max=opts.poll_max, max_follow=opts.max_follow,
-        broadcast_failures=opts.broadcast_failures,
+    options = EngineOptions(
+        owner=opts.owner, poll_min=opts.poll_min, poll_max=opts.poll_max,
+        max_follow=opts.max_follow, broadcast_failures=opts.broadcast_failures,
         scrubber=opts.scrubber, lease_ttl=opts.follow_lease_ttl, actions_for=actions_for,
+    )  # fmt: skip
+    return FollowEngine(
+        accounts=accounts, store=inputs.store, notifier=notifier, clock=inputs.clock,
+        options=options,
     )  # fmt: skip
 
 

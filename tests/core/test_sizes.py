@@ -23,7 +23,6 @@ _AFTER_PROFILES = "split after the profiles work (the file is being changed for 
 LONG_MODULES: dict[str, str] = {
     "cli.py": _AFTER_PROFILES,
     "follow/discovery.py": _AFTER_PROFILES,
-    "follow/engine.py": _AFTER_PROFILES,
 }
 
 #: functions allowed over FUNCTION_LINES: "path:Qualified.name" → reason
@@ -31,7 +30,6 @@ LONG_FUNCTIONS: dict[str, str] = {
     "aom/fastparse.py:_host": "inlined on purpose: it runs once per host per poll (docstring)",
     "cli.py:show": _AFTER_PROFILES,
     "config.py:Settings.aom_auth": _AFTER_PROFILES,
-    "follow/engine.py:FollowEngine.__init__": _AFTER_PROFILES,
 }
 
 
