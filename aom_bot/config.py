@@ -245,6 +245,10 @@ class Settings(BaseSettings):
             )
         if self.aom_token is not None:
             return StaticTokenCredentials(self.aom_token)
+        return self._iam_auth()
+
+    def _iam_auth(self) -> IamPasswordCredentials | IamAgencyCredentials:
+        """The IAM user (and agency) the settings describe, or one ConfigError."""
         missing_iam = [
             name
             for name, value in (
