@@ -60,7 +60,7 @@ async def show_in_channel(
         await replier.privately(_notice(f"Execution {shown} is followed here: {link}."))
         return
     for _ in range(2):  # a second round only when the shared card turned out deleted
-        ts = await _claim_or_wait(deps, cards, ref, conv.channel_id)
+        ts = await _claim_or_wait(deps, cards, ref, conv.channel_id, account.name)
         if ts is None:
             await _post(deps, account, ref, replier, cards)
             return
@@ -72,9 +72,9 @@ async def show_in_channel(
 
 
 async def _claim_or_wait(
-    deps: SlackDeps, cards: Store, ref: ExecutionRef, channel_id: str
+    deps: SlackDeps, cards: Store, ref: ExecutionRef, channel_id: str, profile: str
 ) -> str | None:
-    """``None``: this request posts the card. Else the ts of the channel's card."""
+    """``None``: this request posts the card (of ``profile``). Else the ts of the channel's card."""
     give_up = deps.clock.monotonic() + WAIT_FOR_CARD
     while True:
         won, ts = await cards.claim_card(
@@ -84,6 +84,7 @@ async def _claim_or_wait(
             deps.clock.now(),
             fresh_for=FRESH_FOR,
             posting_for=POSTING_FOR,
+            profile=profile,
         )
         if won:
             return None
