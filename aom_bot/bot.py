@@ -302,6 +302,7 @@ def _options(
         ),
         scrubber=build_scrubber(settings, extra_secrets=profile_secrets),
         signing_secret=signing_secret,
+        action_unknown_after=timedelta(seconds=settings.aom_bot_action_unknown_seconds),
     )
 
 

@@ -89,7 +89,9 @@ def profiles_table(config: BotConfig) -> Text:
 
 
 def _load(file: Path | None) -> BotConfig:
-    from aom_bot.cli import ExitCode, _fail, _settings
+    from aom_bot.cli_common import ExitCode
+    from aom_bot.cli_common import fail as _fail
+    from aom_bot.cli_common import load_cli_settings as _settings
     from aom_bot.profiles import CONFIG_FILE, config_path, load_bot_config
 
     no_file = False
@@ -114,7 +116,7 @@ def profiles(
 ) -> None:
     """List the AOM profiles: name, region, project, where the credentials come from (never the
     secret) and the channels bound to each."""
-    from aom_bot.cli import _print_json
+    from aom_bot.cli_common import print_json as _print_json
 
     config = _load(None)
     if as_json:

@@ -24,7 +24,7 @@ from aom_bot.clock import Clock
 from aom_bot.errors import TaskEnded
 from aom_bot.follow.cards import ActionsFor
 from aom_bot.follow.discovery import SubscriptionDiscovery
-from aom_bot.follow.engine import FollowEngine
+from aom_bot.follow.engine import EngineOptions, FollowEngine
 from aom_bot.health import Health
 from aom_bot.profiles import Permission
 from aom_bot.profiles.model import ACTIONS as ACTION_PERMISSIONS
@@ -32,7 +32,6 @@ from aom_bot.render.scrub import Scrubber
 from aom_bot.slack.access import Access, ConfigSource
 from aom_bot.slack.app import create_app
 from aom_bot.slack.deps import (
-    ChannelCards,
     FollowControl,
     MeteredAom,
     SlackDeps,
@@ -117,6 +116,9 @@ class BotOptions:
     slack_limits: SlackLimits | None = None
     #: empty in Socket Mode (requests are not signed there)
     signing_secret: str = ""
+    #: how long an action may wait for AOM's answer before the sweep calls its outcome
+    #: ``unknown`` (its process died mid-request); None: ``operate.UNKNOWN_AFTER``
+    action_unknown_after: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,8 @@ class Bot:
     health: Health
     metrics: Metrics
     store: Store
+    #: see ``BotOptions.action_unknown_after``
+    action_unknown_after: timedelta | None = None
 
     def tasks(self) -> dict[str, Coroutine[Any, Any, None]]:
         """The bot's long-running work, by the name ``/healthz`` reports it under."""
@@ -174,10 +178,14 @@ class Bot:
     async def _sweep_actions(self) -> None:
         """Expire two-person requests, and call actions interrupted by a crash ``unknown``."""
         from aom_bot.slack.approvals import sweep
+        from aom_bot.slack.operate import UNKNOWN_AFTER
 
+        unknown_after = self.action_unknown_after or UNKNOWN_AFTER
+        # a short ``unknown_after`` is looked for as often: a third of it, at most every 30 s
+        every = min(ACTION_SWEEP_SECONDS, max(unknown_after.total_seconds() / 3, 0.1))
         while True:
-            await sweep(self.deps)
-            await self.deps.clock.sleep(ACTION_SWEEP_SECONDS)
+            await sweep(self.deps, unknown_after=unknown_after)
+            await self.deps.clock.sleep(every)
 
     async def _report_gauges(self) -> None:
         while True:
@@ -196,7 +204,7 @@ def build_bot(
     engine: FollowEngine | _Build = BUILD,
     follow: FollowControl | _Build = BUILD,
     subscriptions: SubscriptionHandler | _Build | None = BUILD,
-    cards: ChannelCards | _Build | None = BUILD,
+    cards: Store | _Build | None = BUILD,
     wrap_follow: Callable[[FollowControl], FollowControl] | None = None,
     notifier: SlackNotifier | _Build = BUILD,
 ) -> Bot:
@@ -245,7 +253,10 @@ def build_bot(
         deps, signing_secret=opts.signing_secret, authorize=inputs.authorize,
         client=inputs.bolt_client if inputs.authorize is None else _tokenless(inputs.bolt_client),
     )  # fmt: skip
-    return Bot(the_engine, discovery, notifier, deps, bolt, _health(inputs), metrics, store)
+    return Bot(
+        the_engine, discovery, notifier, deps, bolt, _health(inputs), metrics, store,
+        action_unknown_after=opts.action_unknown_after,
+    )  # fmt: skip
 
 
 def _actions_for(access: Access) -> ActionsFor:
@@ -267,12 +278,14 @@ def _engine(
     actions_for: ActionsFor | None,
 ) -> FollowEngine:
     opts = inputs.options
-    return FollowEngine(
-        accounts=accounts, store=inputs.store,
-        notifier=notifier, clock=inputs.clock, owner=opts.owner, poll_min=opts.poll_min,
-        poll_max=opts.poll_max, max_follow=opts.max_follow,
-        broadcast_failures=opts.broadcast_failures,
+    options = EngineOptions(
+        owner=opts.owner, poll_min=opts.poll_min, poll_max=opts.poll_max,
+        max_follow=opts.max_follow, broadcast_failures=opts.broadcast_failures,
         scrubber=opts.scrubber, lease_ttl=opts.follow_lease_ttl, actions_for=actions_for,
+    )  # fmt: skip
+    return FollowEngine(
+        accounts=accounts, store=inputs.store, notifier=notifier, clock=inputs.clock,
+        options=options,
     )  # fmt: skip
 
 

@@ -137,6 +137,9 @@ class Settings(BaseSettings):
     )
     #: how long a replica's leases last without renewal (renewed every third of it)
     aom_bot_lease_seconds: float = Field(default=30.0, ge=1.0, le=3600)
+    #: how long an action may wait for AOM before the sweep calls it ``unknown`` (its process
+    #: died mid-request); above AOM's own deadlines (a terminate retries for up to 60 s)
+    aom_bot_action_unknown_seconds: float = Field(default=180.0, ge=1.0, le=86400)
     aom_bot_max_follow_hours: float = Field(default=24.0, gt=0, le=24 * 30)
     aom_bot_max_follows_per_user: int = Field(default=20, ge=1, le=100_000)
     aom_bot_max_follows_per_workspace: int = Field(default=100, ge=1, le=100_000)
@@ -242,6 +245,10 @@ class Settings(BaseSettings):
             )
         if self.aom_token is not None:
             return StaticTokenCredentials(self.aom_token)
+        return self._iam_auth()
+
+    def _iam_auth(self) -> IamPasswordCredentials | IamAgencyCredentials:
+        """The IAM user (and agency) the settings describe, or one ConfigError."""
         missing_iam = [
             name
             for name, value in (

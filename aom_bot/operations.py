@@ -31,12 +31,13 @@ from aom_bot.render.actions import (
     ACTION_TERMINATE,
 )
 from aom_bot.render.analysis import bucket_counts
-from aom_bot.render.escape import escape_mrkdwn, inline_code
-from aom_bot.render.limits import BUTTON_VALUE_MAX
+from aom_bot.render.escape import Mrkdwn, escape_mrkdwn, inline_code
+from aom_bot.render.limits import BUTTON_VALUE_MAX, clip_rendered
 from aom_bot.render.wording import slack_time
 
 __all__ = [
     "ACTION_IDS",
+    "MAX_REQUESTS",
     "PERMISSION_OF",
     "ActionTarget",
     "available_actions",
@@ -89,6 +90,10 @@ _DONE = {
     ActionKind.CONTINUE: "▶️ Node {node} continued",
     ActionKind.RUN: "🚀 Started again",
 }
+#: a workflow's name in a confirm dialog, as rendered (the dialog holds 300)
+_NAME_MAX = 80
+#: how many two-person requests one action may have (each expired or was cancelled)
+MAX_REQUESTS = 20
 _NODE_FAILED = frozenset({ExecutionStatus.FAIL, ExecutionStatus.APPROVAL_FAILED})
 _NODE_PAUSED = frozenset({ExecutionStatus.PAUSED, ExecutionStatus.PAUSING})
 
@@ -119,6 +124,14 @@ class ActionTarget:
     execution_id: str
     node_id: str | None
     version: str
+    #: which two-person request about this action it is (a new one may be opened once the
+    #: last expired or was cancelled); not part of ``key``: the action itself is done once
+    request: int = 1
+
+    @property
+    def approval_key(self) -> str:
+        """The key of its two-person request: ``key``, then ``key#2``, ``key#3``…"""
+        return self.key if self.request == 1 else f"{self.key}#{self.request}"
 
     @property
     def key(self) -> str:
@@ -149,6 +162,8 @@ class ActionTarget:
             "n": self.node_id or "",
             "v": self.version,
         }
+        if self.request != 1:
+            data["r"] = str(self.request)
         value = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
         if len(value) > BUTTON_VALUE_MAX:
             raise ValueError("the action's ids are too long for a button value")
@@ -163,9 +178,12 @@ class ActionTarget:
             kind = ActionKind(data["k"])
             profile, workflow_id, execution_id = str(data["p"]), str(data["w"]), str(data["e"])
             node_id, version = str(data.get("n") or ""), str(data["v"])
-        except (TypeError, ValueError, KeyError, RecursionError):
+            request = int(str(data.get("r") or "1"))
+        except (TypeError, ValueError, KeyError, RecursionError, AttributeError):
             raise InvalidIdError("button value", value[:80]) from None
         if not profile or len(profile) > 64 or not version or len(version) > 64:
+            raise InvalidIdError("button value", value[:80])
+        if not 1 <= request <= MAX_REQUESTS:
             raise InvalidIdError("button value", value[:80])
         return cls(
             kind=kind,
@@ -174,6 +192,7 @@ class ActionTarget:
             execution_id=validate_id("execution ID", execution_id) if execution_id else "",
             node_id=validate_id("node ID", node_id) if node_id else None,
             version=version,
+            request=request,
         )
 
 
@@ -226,7 +245,8 @@ def confirm_text(
     """What the confirm dialog (and a command's summary) says will happen, in mrkdwn:
     "Terminate *deploy-nginx* run `e3f0…`? 412 hosts are still running."."""
     name = (
-        f"*{escape_mrkdwn(workflow_name[:80])}*"
+        # cut before escaping, to 80 as rendered: the dialog's 300 never cuts an entity
+        f"*{clip_rendered(workflow_name, _NAME_MAX, escape_mrkdwn)}*"
         if workflow_name
         else inline_code(short_id(target.workflow_id))
     )
@@ -255,26 +275,42 @@ def outcome_line(
     now: datetime,
     new_execution_id: str | None = None,
     why: str = "",
+) -> Mrkdwn:
+    """The thread reply that records what happened: "🛑 Terminated by <@U> at 14:03 UTC".
+
+    mrkdwn the bot wrote (a mention, a Slack date, IDs in code spans, AOM's words escaped):
+    a card may show it as its notice as is."""
+    return Mrkdwn(_outcome_line(target, outcome, user_id, at, now, new_execution_id, why))
+
+
+def _outcome_line(
+    target: ActionTarget,
+    outcome: ActionOutcome,
+    user_id: str,
+    at: datetime,
+    now: datetime,
+    new_execution_id: str | None,
+    why: str,
 ) -> str:
-    """The thread reply that records what happened: "🛑 Terminated by <@U> at 14:03 UTC"."""
     when = slack_time(at, now)
     node = inline_code(short_id(target.node_id or "?"))
     if outcome is ActionOutcome.DONE:
         head = _DONE[target.kind].format(node=node)
         more = f": new run {inline_code(new_execution_id)}" if new_execution_id else ""
-        return f"{head} by <@{user_id}> {when}{more}."
+        return f"{head} by <@{user_id}> at {when}{more}."
     verb = verb_of(target.kind)
     if outcome is ActionOutcome.UNKNOWN:
         return (
-            f"❓ <@{user_id}>'s {verb} {when}: the outcome is unknown (AOM did not answer in "
-            "time) — check `/aom-exec list " + target.workflow_id + "` before trying again."
+            f"❓ <@{user_id}>'s {verb} at {when}: the outcome is unknown (AOM did not answer "
+            "in time) — check `/aom-exec list " + target.workflow_id + "` before trying again."
         )
     if outcome is ActionOutcome.EXPIRED:
-        return f"⌛ The request to {verb} expired {when}: nothing was done."
+        return f"⌛ The request to {verb} expired at {when}: nothing was done."
     if outcome is ActionOutcome.CANCELLED:
-        return f"✖️ The request to {verb} was cancelled by <@{user_id}> {when}: nothing was done."
-    reason = f": {why}" if why else ""
-    return f"⚠️ <@{user_id}>'s {verb} failed {when}{reason}."
+        return f"✖️ The request to {verb} was cancelled by <@{user_id}> at {when}: nothing was done."
+    # ``why`` quotes AOM, which may say anything: escaped, so it cannot mention or link
+    reason = f": {escape_mrkdwn(why)}" if why else ""
+    return f"⚠️ <@{user_id}>'s {verb} failed at {when}{reason}."
 
 
 def target_version(execution: ExecutionDetail, kind: ActionKind, node_id: str | None) -> str:

@@ -66,7 +66,7 @@ from aom_bot.aom.client import AomClient, RetryPolicy, build_http_client  # noqa
 from aom_bot.aom.http import DEFAULT_LIMITS  # noqa: E402
 from aom_bot.clock import ManualClock  # noqa: E402
 from aom_bot.follow.discovery import SubscriptionDiscovery  # noqa: E402
-from aom_bot.follow.engine import FollowEngine  # noqa: E402
+from aom_bot.follow.engine import EngineOptions, FollowEngine  # noqa: E402
 from aom_bot.render.analysis import visible_fingerprint  # noqa: E402
 from aom_bot.slack.notifier import SlackNotifier  # noqa: E402
 from aom_bot.store import NewFollow, NewSubscription, open_store  # noqa: E402
@@ -366,8 +366,10 @@ async def follow_main(args: argparse.Namespace, clock: SharedClock, world: World
             notifier = SlackNotifier(client, clock=clock)
             engine = FollowEngine(
                 accounts=AomAccounts.single(aom), store=store, notifier=notifier, clock=clock,
-                owner="bench", poll_min=POLL_MIN, poll_max=POLL_MAX,
-                max_follow=timedelta(hours=24), broadcast_failures=True, rng=random.Random(1),
+                options=EngineOptions(
+                    owner="bench", poll_min=POLL_MIN, poll_max=POLL_MAX,
+                    max_follow=timedelta(hours=24), broadcast_failures=True, rng=random.Random(1),
+                ),
             )  # fmt: skip
 
             baseline_mb = current_rss_mb()
@@ -486,8 +488,10 @@ async def discovery_main(args: argparse.Namespace, clock: SharedClock, world: Wo
             notifier = SlackNotifier(client, clock=clock)
             engine = FollowEngine(
                 accounts=AomAccounts.single(aom), store=store, notifier=notifier, clock=clock,
-                owner="bench", poll_min=POLL_MIN, poll_max=POLL_MAX,
-                max_follow=timedelta(hours=24), broadcast_failures=True, rng=random.Random(1),
+                options=EngineOptions(
+                    owner="bench", poll_min=POLL_MIN, poll_max=POLL_MAX,
+                    max_follow=timedelta(hours=24), broadcast_failures=True, rng=random.Random(1),
+                ),
             )  # fmt: skip
             discovery = SubscriptionDiscovery(
                 accounts=AomAccounts.single(aom), store=store, notifier=notifier, follow=engine, clock=clock,

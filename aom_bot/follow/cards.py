@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Callable
 from datetime import datetime
 
 from aom_bot.aom.accounts import AomAccounts
@@ -19,6 +18,7 @@ from aom_bot.aom.models import ExecutionDetail
 from aom_bot.clock import Clock
 from aom_bot.errors import AomError, SlackDeliveryError, StoreError
 from aom_bot.follow import policy
+from aom_bot.follow.decisions import Decision, Drop, slack_failure
 from aom_bot.follow.protocols import CardNotifier, MessageLike
 from aom_bot.follow.state import FollowStats, Live
 from aom_bot.operations import card_buttons
@@ -110,35 +110,31 @@ class CardRenderer:
 
 
 class CardQueue:
-    """Cards waiting for an edit: changed ones first, heartbeats when nothing changed."""
+    """Cards waiting for an edit: changed ones first, heartbeats when nothing changed.
+
+    The senders (:meth:`aom_bot.follow.apply.Applier.sender`) take the next card with
+    :meth:`next` and edit it with :meth:`send`, which returns what a failure means.
+    """
 
     def __init__(
         self,
         *,
-        lives: Mapping[int, Live],
         store: Store,
         notifier: CardNotifier,
         clock: Clock,
         renderer: CardRenderer,
         stats: FollowStats,
         heartbeat: float,
-        working: Callable[[], AbstractContextManager[None]],
-        drop: Callable[[int], None],
-        slack_failed: Callable[[Live, SlackDeliveryError], Awaitable[None]],
         retry_max: float = 30.0,
     ) -> None:
-        self._lives = lives
         self._store = store
         self._notifier = notifier
         self._clock = clock
         self._renderer = renderer
         self._stats = stats
         self._heartbeat = heartbeat
-        self._working = working
-        self._drop = drop
-        self._slack_failed = slack_failed
-        self._changed: dict[int, None] = {}
-        self._stale: dict[int, None] = {}
+        self._changed: dict[int, Live] = {}
+        self._stale: dict[int, Live] = {}
         self._dirty = asyncio.Event()
         self._idle_senders = 0
         self._retry_max = retry_max
@@ -162,9 +158,9 @@ class CardQueue:
             return
         if kind is policy.UpdateKind.CHANGE:
             self._stale.pop(live.id, None)
-            self._changed[live.id] = None
+            self._changed[live.id] = live
         elif live.id not in self._changed:
-            self._stale[live.id] = None
+            self._stale[live.id] = live
         self._dirty.set()
 
     def forget(self, follow_id: int) -> None:
@@ -172,12 +168,8 @@ class CardQueue:
         self._changed.pop(follow_id, None)
         self._stale.pop(follow_id, None)
 
-    async def sender(self) -> None:
-        """One sender: edits queued cards, one at a time, forever.
-
-        A store error never ends it: the card is queued again, says the store is failing, and
-        the sender backs off (doubling up to ``retry_max``) until the store answers again.
-        """
+    async def next(self) -> tuple[Live, bool]:
+        """The next card to edit, waiting for one; True with a card that only looks old."""
         while True:
             while not self._changed and not self._stale:
                 self._dirty.clear()
@@ -187,24 +179,17 @@ class CardQueue:
                 finally:
                     self._idle_senders -= 1
             source = self._changed if self._changed else self._stale
-            follow_id = next(iter(source))
-            del source[follow_id]
-            live = self._lives.get(follow_id)
-            if live is None or live.ended or live.finishing or live.in_flight:
-                continue
-            try:
-                with self._working():
-                    await self._send(live, heartbeat=source is self._stale)
-            except StoreError as error:
-                await self._store_failed(live, error)
-                continue
-            except Exception:  # a bug with one card must not stop every card's edits
-                log.exception("follow.card_failed follow_id=%s", live.id)
-                continue
-            self._store_failures = 0
+            live = source.pop(next(iter(source)))
+            if not (live.ended or live.finishing or live.in_flight):
+                return live, source is self._stale
 
-    async def _store_failed(self, live: Live, error: StoreError) -> None:
-        """Queue the card again, saying so on it, and back off while the store fails."""
+    def store_answered(self) -> None:
+        """An edit went through with the store answering: no more backing off."""
+        self._store_failures = 0
+
+    async def store_failed(self, live: Live, error: StoreError) -> None:
+        """Queue the card again, saying so on it, and back off while the store fails (doubling
+        up to ``retry_max``); the sender goes on once the store answers again."""
         self._store_failures += 1
         log.warning(
             "follow.store_failed follow_id=%s failures=%d error=%s",
@@ -215,14 +200,14 @@ class CardQueue:
         if live.store_failing_since is None:
             live.store_failing_since = self._clock.now()
         if not live.ended and not live.finishing:
-            self._changed[live.id] = None
+            self._changed[live.id] = live
             self._dirty.set()
         delay = policy.error_interval(self._store_failures, minimum=1.0, maximum=self._retry_max)
         await self._clock.sleep(delay)
 
     async def _record_of(self, live: Live) -> tuple[Follow | None, StoreError | None]:
         """The follow as stored, or (the store failing) as remembered with the error: the card
-        is still edited (Slack works) saying the store fails; retried from ``sender()``."""
+        is still edited (Slack works) saying the store fails; retried from the sender."""
         try:
             return await self._store.get_follow(live.id), None
         except StoreError as error:
@@ -230,15 +215,18 @@ class CardQueue:
                 live.store_failing_since = self._clock.now()
             return live.follow, error
 
-    async def _send(self, live: Live, *, heartbeat: bool) -> None:
+    async def send(self, live: Live, *, heartbeat: bool) -> list[Decision]:
+        """Edit ``live``'s card to its latest state; returns what a failure means for it.
+
+        Raises ``StoreError`` when the store failed (the card was still edited if Slack works).
+        """
         execution = live.watch.last_execution()
         ts = live.follow.message_ts
         if execution is None or ts is None or live.frozen:
-            return
+            return []
         record, store_failed = await self._record_of(live)
         if record is None or not record.is_active:
-            self._drop(live.id)  # ended by another replica or an unfollow elsewhere
-            return
+            return [Drop(live.id)]  # ended by another replica or an unfollow elsewhere
         profile = live.follow.profile
         name = await self._renderer.workflow_name(live.follow.workflow_id, profile=profile)
         live.in_flight = True
@@ -261,8 +249,8 @@ class CardQueue:
         try:
             await self._notifier.update(live.follow.channel_id, ts, latest)
         except SlackDeliveryError as error:
-            await self._slack_failed(live, error)
-            return
+            self._stats.slack_errors += 1
+            return slack_failure(live, error)
         finally:
             live.in_flight = False
         live.shown = sending[-1] if sending else live.shown
@@ -280,8 +268,9 @@ class CardQueue:
         if live.wanted and recovered:
             live.wanted = policy.display_key(live.watch.fingerprint or "", _notice(live))
         if not live.ended and not live.finishing and live.wanted and live.wanted != live.shown:
-            self._changed[live.id] = None
+            self._changed[live.id] = live
             self._dirty.set()
+        return []
 
 
 def _notice(live: Live) -> str | None:

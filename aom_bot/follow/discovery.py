@@ -37,7 +37,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aom_bot.aom.accounts import AomAccounts
-from aom_bot.aom.models import ExecutionDetail, Phase
+from aom_bot.aom.models import ExecutionDetail
 from aom_bot.clock import Clock, sleep_or_wake
 from aom_bot.errors import (
     SLACK_GONE,
@@ -47,15 +47,17 @@ from aom_bot.errors import (
     UnknownProfileError,
 )
 from aom_bot.follow.cards import ActionsFor
+from aom_bot.follow.discovery_parts import (
+    DiscoveryStats,
+    is_failing,
+    lease_key,
+    subscription_card,
+)
 from aom_bot.follow.leases import LeaseBook
 from aom_bot.follow.protocols import CardNotifier, FollowControl
-from aom_bot.operations import card_buttons
-from aom_bot.records import DEFAULT_PROFILE_NAME, FollowRequest
-from aom_bot.render.analysis import bucket_counts
-from aom_bot.render.card import execution_card
+from aom_bot.records import FollowRequest
 from aom_bot.render.kit import SlackMessage
 from aom_bot.render.scrub import Scrubber
-from aom_bot.render.subscriptions import failure_headline, with_headline
 from aom_bot.store.base import Store, Subscription
 
 __all__ = [
@@ -68,36 +70,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Slack errors after which posting to the channel is pointless: the post is given up
-
-
-@dataclass(slots=True)
-class DiscoveryStats:
-    """Counters for metrics and the benchmark."""
-
-    rounds: int = 0
-    polls: int = 0
-    aom_errors: int = 0
-    store_errors: int = 0
-    posted: int = 0
-    failed_posts: int = 0
-    #: executions held back for failures-only subscriptions in the last round
-    pending: int = 0
-    #: workflows this replica polled in the last round (leases held)
-    workflows: int = 0
-
-
-def is_failing(execution: ExecutionDetail) -> bool:
-    """True once the run has failed or has at least one failed host."""
-    if execution.status.phase is Phase.FAILED:
-        return True
-    return bucket_counts(execution).failed > 0
-
-
-def lease_key(workflow_id: str, profile: str = DEFAULT_PROFILE_NAME) -> str:
-    """The store lease that makes one replica the poller of a workflow (of a profile)."""
-    if profile == DEFAULT_PROFILE_NAME:
-        return f"discovery:{workflow_id}"  # as before profiles: a rolling upgrade keeps it
-    return f"discovery:{profile}:{workflow_id}"
 
 
 @dataclass(slots=True)
@@ -404,27 +376,17 @@ class SubscriptionDiscovery:
     def _card(
         self, subscription: Subscription, execution: ExecutionDetail, mention: str
     ) -> SlackMessage:
-        account = self._accounts.get(subscription.profile)
-        card = execution_card(
-            execution,
-            now=self._clock.now(),
-            console=account.console_url,
-            workflow_name=subscription.workflow_name or None,
-            workflow_id=subscription.workflow_id,
-            following=True,
-            scrubber=self._scrubber,
-            profile=subscription.profile,
-            profile_label=account.label,
-            actions=card_buttons(
-                execution,
-                profile=subscription.profile,
-                permitted=(
-                    self._actions_for(subscription.profile, subscription.channel_id)
-                    if self._actions_for is not None
-                    else frozenset()
-                ),
-                workflow_name=subscription.workflow_name or None,
-            ),
+        permitted = (
+            self._actions_for(subscription.profile, subscription.channel_id)
+            if self._actions_for is not None
+            else frozenset()
         )
-        headline = failure_headline(mention, subscription.workflow_name, self._scrubber)
-        return with_headline(card, headline)
+        return subscription_card(
+            subscription,
+            execution,
+            mention,
+            account=self._accounts.get(subscription.profile),
+            now=self._clock.now(),
+            scrubber=self._scrubber,
+            permitted=permitted,
+        )

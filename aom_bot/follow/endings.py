@@ -3,15 +3,14 @@
 An early end (time limit, execution gone, credentials refused, card or channel gone) is written
 to the store first, then shown on the card as best effort. A completion is the final card plus
 exactly one thread reply (:mod:`aom_bot.follow.completion`), each its own duty: the reply goes out
-once whatever happened to the edit, unless Slack said the card was deleted.
+once whatever happened to the edit, unless Slack said the card was deleted. What a failed Slack
+call means for a follow is :func:`aom_bot.follow.decisions.slack_failure`'s decision.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
 
 from aom_bot.aom.models import ExecutionDetail
 from aom_bot.clock import Clock
@@ -24,13 +23,14 @@ from aom_bot.errors import (
 )
 from aom_bot.follow.cards import CardRenderer
 from aom_bot.follow.completion import CompletionPoster, Outcome
+from aom_bot.follow.decisions import Decision, Drop, End, card_gone, slack_failure
 from aom_bot.follow.protocols import CardNotifier, MessageLike
-from aom_bot.follow.state import FollowStats, Live, Watch, final_key
+from aom_bot.follow.state import FollowStats, Live, final_key
 from aom_bot.render.analysis import visible_fingerprint
 from aom_bot.render.kit import SlackMessage, section
 from aom_bot.store.base import EndReason, Store
 
-__all__ = ["Endings"]
+__all__ = ["Endings", "FinalEdit"]
 
 log = logging.getLogger("aom_bot.follow.engine")  # the engine's log events keep their logger
 
@@ -42,19 +42,12 @@ _LOOK_EVERY = 0.5
 
 
 @dataclass(slots=True)
-class _FinalEdit:
+class FinalEdit:
     """How the final card edit went, as far as the completion reply needs to know."""
 
     done: bool = False
     #: Slack said the card (or its channel) is gone: no reply under it
     gone: SlackDeliveryError | None = None
-
-
-def _card_gone(error: SlackDeliveryError) -> bool:
-    """The card was deleted or its channel is out of reach (an uneditable card still exists)."""
-    if isinstance(error, SlackMessageGone):
-        return error.error == "message_not_found"
-    return isinstance(error, SLACK_GONE)
 
 
 class Endings:
@@ -69,10 +62,7 @@ class Endings:
         renderer: CardRenderer,
         stats: FollowStats,
         completion: CompletionPoster,
-        drop: Callable[[int], None],
-        stopping: Callable[[], bool],
         retry_max: float,
-        spawn: Callable[[Coroutine[Any, Any, None]], None],
     ) -> None:
         self._store = store
         self._notifier = notifier
@@ -80,51 +70,24 @@ class Endings:
         self._renderer = renderer
         self._stats = stats
         self._completion = completion
-        self._drop = drop
-        self._stopping = stopping
         self._retry_max = retry_max
-        self._spawn = spawn
+        self._stopping = False
 
-    async def slack_failed(self, live: Live, error: SlackDeliveryError) -> None:
-        """A Slack call for ``live`` failed: end it quietly if its card or channel is gone.
+    def stop(self) -> None:
+        """The engine stops: completions in progress give up at their next step."""
+        self._stopping = True
 
-        A card Slack keeps but will not let us edit is only frozen: it gets no more edits, but
-        the run is still followed to its one completion reply.
-        """
-        self._stats.slack_errors += 1
-        if isinstance(error, SlackMessageGone) and not _card_gone(error):
-            if not live.frozen:
-                live.frozen = True
-                log.info("follow.card_frozen follow_id=%s slack_error=%s", live.id, error.error)
-            return
-        if isinstance(error, SLACK_GONE):
-            reason = (
-                EndReason.MESSAGE_DELETED
-                if isinstance(error, SlackMessageGone)
-                else EndReason.CHANNEL_GONE
-            )
-            log.info("follow.ended_quietly follow_id=%s slack_error=%s", live.id, error.error)
-            await self.end(live, reason, None, update_card=False)
-        else:
-            log.warning("follow.slack_error follow_id=%s slack_error=%s", live.id, error.error)
+    async def store_end(self, end: End) -> bool:
+        """Write the end to the store; False when the follow had already ended."""
+        return await self._store.end_follow(end.live.id, end.reason, self._clock.now())
 
-    async def end_all(self, watch: Watch, reason: EndReason, note: str) -> None:
-        """End every follow of ``watch``."""
-        for live in list(watch.follows.values()):
-            await self.end(live, reason, note)
-
-    async def end(
-        self, live: Live, reason: EndReason, note: str | None, *, update_card: bool = True
-    ) -> None:
-        """End a follow in the store, then show the note on its card (best effort)."""
-        ended = await self._store.end_follow(live.id, reason, self._clock.now())
-        self._drop(live.id)
-        if not ended:
-            return
-        self._stats.ended[reason.value] += 1
-        log.info("follow.ended follow_id=%s reason=%s", live.id, reason.value)
+    async def show_end(self, end: End) -> None:
+        """Count an end the store took, and show its note on the card (best effort)."""
+        live, note = end.live, end.note
+        self._stats.ended[end.reason.value] += 1
+        log.info("follow.ended follow_id=%s reason=%s", live.id, end.reason.value)
         ts = live.follow.message_ts
-        if not update_card or ts is None:
+        if not end.update_card or ts is None:
             return
         execution = live.watch.last_execution()
         profile = live.follow.profile
@@ -148,34 +111,32 @@ class Endings:
             self._stats.slack_errors += 1
             log.info("follow.end_card_failed follow_id=%s slack_error=%s", live.id, error.error)
 
-    async def complete(self, live: Live, execution: ExecutionDetail) -> None:
-        """Final card and exactly one completion reply, each its own duty.
+    async def complete(
+        self, live: Live, execution: ExecutionDetail, edit: FinalEdit
+    ) -> list[Decision]:
+        """Exactly one completion reply, beside the final card edit (``final_edit``).
 
         The reply waits for the final edit only briefly: an edit Slack refuses, or keeps
         throttling, must not hold the reply back. Only a card Slack reports deleted (or a
         channel gone) within that wait means no reply, as nothing is posted under it.
         """
-        edit = _FinalEdit(done=live.frozen)
-        if not live.frozen:
-            self._spawn(self._final_edit(live, execution, edit))
         give_up = self._clock.monotonic() + FINAL_EDIT_GRACE
-        while not edit.done and self._clock.monotonic() < give_up and not self._stopping():
+        while not edit.done and self._clock.monotonic() < give_up and not self._stopping:
             await self._clock.sleep(_LOOK_EVERY)
         if not edit.done:  # Slack is slow with the edit: ask whether the card is still there
             edit.gone = await self._deleted(live)
         if edit.gone is not None:
-            await self.slack_failed(live, edit.gone)
-            return
+            self._stats.slack_errors += 1
+            return slack_failure(live, edit.gone)
         attempt = 0
-        while not self._stopping():
+        while not self._stopping:
             try:
                 if await self._complete_once(live, execution):
-                    return
+                    return [Drop(live.id)]
             except SlackDeliveryError as error:
-                if isinstance(error, SLACK_GONE):
-                    await self.slack_failed(live, error)
-                    return
                 self._stats.slack_errors += 1
+                if isinstance(error, SLACK_GONE):
+                    return slack_failure(live, error)
                 log.warning("follow.completion_retry follow_id=%s error=%s", live.id, error.error)
             except StoreError as error:
                 log.warning("follow.completion_retry follow_id=%s store_error=%s", live.id, error)
@@ -183,6 +144,7 @@ class Endings:
                 log.exception("follow.completion_failed follow_id=%s", live.id)
             attempt += 1
             await self._clock.sleep(min(self._retry_max * attempt, 600.0))
+        return []
 
     async def _deleted(self, live: Live) -> SlackDeliveryError | None:
         """Slack's word that the card is gone, when it says so (any doubt: it is there)."""
@@ -193,12 +155,12 @@ class Endings:
             if await self._notifier.message_exists(live.follow.channel_id, ts):
                 return None
         except SlackDeliveryError as error:
-            return error if _card_gone(error) else None
+            return error if card_gone(error) else None
         return SlackMessageGone(
             "The card was deleted.", error="message_not_found", method="conversations.history"
         )
 
-    async def _final_edit(self, live: Live, execution: ExecutionDetail, edit: _FinalEdit) -> None:
+    async def final_edit(self, live: Live, execution: ExecutionDetail, edit: FinalEdit) -> None:
         """Show the final state on the card; retried a few times, never blocking the reply."""
         final = final_key(visible_fingerprint(execution))
         profile = live.follow.profile
@@ -223,7 +185,7 @@ class Endings:
                     return
                 except SlackDeliveryError as error:
                     self._stats.slack_errors += 1
-                    if _card_gone(error):
+                    if card_gone(error):
                         edit.gone = error
                         return
                     hopeless = isinstance(error, SlackRejected | SlackMessageGone)
@@ -239,13 +201,14 @@ class Endings:
                     log.warning(
                         "follow.final_edit_failed follow_id=%s store_error=%s", live.id, error
                     )
-                if self._stopping():
+                if self._stopping:
                     return
                 await self._clock.sleep(min(self._retry_max * attempt, 600.0))
         finally:
             edit.done = True
 
     async def _complete_once(self, live: Live, execution: ExecutionDetail) -> bool:
+        """One try at the reply: True when the follow is done (replied, or ended elsewhere)."""
         profile = live.follow.profile
         name = await self._renderer.workflow_name(live.follow.workflow_id, profile=profile)
         outcome = await self._completion.attempt(
@@ -264,13 +227,10 @@ class Endings:
         if outcome is Outcome.WAIT:
             return False
         if outcome is Outcome.ENDED:
-            self._drop(live.id)
             return True
         if outcome is Outcome.POSTED:
             self._stats.completions_posted += 1
         else:
             self._stats.completions_reconciled += 1
         self._stats.ended[EndReason.COMPLETED.value] += 1
-        live.finishing = False
-        self._drop(live.id)
         return True

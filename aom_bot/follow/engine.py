@@ -11,14 +11,20 @@ a crash a new engine resumes from ``store.active_follows()`` alone; exactly-once
 from store claims (and, for the completion, from Slack message metadata when a claim was left
 unposted). Several replicas share the work through the store's leases on executions.
 
-This module wires the parts together and owns the in-memory follows: ``scheduler`` (when to
-poll), ``poller`` (one poll and its consequences), ``cards`` (rendering and sending cards),
-``endings`` (ending and completing follows), ``leases`` (sharing work between replicas),
-``posting`` (each card's first post, exactly once, beside the polls).
+This module wires the parts together and runs them. The parts decide from plain values and
+return decisions (:mod:`aom_bot.follow.decisions`); the applier (:mod:`aom_bot.follow.apply`)
+owns the follows in memory and is the one place that carries decisions out. The parts:
+``starting`` (a new follow's first card), ``scheduler`` (when to poll), ``poller`` (one poll
+and what it means), ``cards`` (rendering and sending cards), ``endings`` (ending and completing
+follows), ``resync`` and ``leases`` (which follows this replica keeps), ``posting`` (each
+card's first post, exactly once, beside the polls).
 
 ::
 
-    engine = FollowEngine(source=aom, store=store, notifier=notifier, clock=SystemClock(), ...)
+    options = EngineOptions(owner="bot-1", poll_min=5, poll_max=30,
+                            max_follow=timedelta(hours=24), broadcast_failures=True)
+    engine = FollowEngine(accounts=accounts, store=store, notifier=notifier,
+                          clock=SystemClock(), options=options)
     runner = asyncio.create_task(engine.run())
     await engine.follow(FollowRequest(workflow_id=wf, execution_id=ex, channel_id="C1", user_id="U1"))
     await engine.stop()
@@ -30,39 +36,63 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Coroutine, Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from aom_bot.aom.accounts import AomAccounts
-from aom_bot.aom.models import ExecutionDetail
 from aom_bot.clock import Clock
-from aom_bot.errors import AomError, SlackDeliveryError, SlackMessageGone, StoreError
-from aom_bot.follow import policy
+from aom_bot.errors import AomError, SlackDeliveryError, StoreError
+from aom_bot.follow import resync
+from aom_bot.follow.apply import Applier
 from aom_bot.follow.cards import ActionsFor, CardQueue, CardRenderer
 from aom_bot.follow.completion import CompletionPoster
 from aom_bot.follow.endings import Endings
 from aom_bot.follow.leases import LeaseBook
-from aom_bot.follow.poller import Poller
+from aom_bot.follow.poller import PollDecisions, Poller
 from aom_bot.follow.posting import CardPoster
 from aom_bot.follow.protocols import CardNotifier
+from aom_bot.follow.resync import ResyncPace
 from aom_bot.follow.scheduler import PollScheduler
-from aom_bot.follow.state import (
-    FollowResult,
-    FollowStats,
-    Live,
-    Watch,
-    execution_key,
-    final_key,
-)
+from aom_bot.follow.starting import Starter
+from aom_bot.follow.state import FollowResult, FollowStats
 from aom_bot.records import FollowRequest
-from aom_bot.render.analysis import analyse, visible_fingerprint
 from aom_bot.render.scrub import Scrubber
-from aom_bot.store.base import EndReason, Follow, NewFollow, Store
+from aom_bot.store.base import EndReason, NewFollow, Store
 
-__all__ = ["FollowEngine", "FollowResult", "FollowStats"]
+__all__ = ["EngineOptions", "FollowEngine", "FollowResult", "FollowStats"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineOptions:
+    """How the engine follows: its name among the replicas, its pace and its limits."""
+
+    #: this replica's name in the store's claims and leases
+    owner: str
+    #: the shortest and the longest interval between two polls of an execution (seconds)
+    poll_min: float
+    poll_max: float
+    #: how long an execution is followed at most
+    max_follow: timedelta
+    #: a failed run's completion reply is also sent to the channel
+    broadcast_failures: bool
+    scrubber: Scrubber | None = None
+    #: a card unchanged this long gets an edit anyway ("updated … ago" stays true)
+    heartbeat: timedelta = timedelta(minutes=5)
+    rng: random.Random | None = None
+    #: AOM requests in flight at most (one per worker)
+    max_concurrency: int = 16
+    #: tasks editing cards (Slack's pace limits them anyway)
+    senders: int = 2
+    lease_ttl: timedelta = timedelta(minutes=2)
+    resync_every: timedelta = timedelta(seconds=60)
+    #: a completion claim (or a first card post's) left this long is taken over
+    claim_stale_after: timedelta = timedelta(minutes=2)
+    card_claim_stale_after: timedelta = timedelta(minutes=10)
+    #: which action buttons a card offers in a channel (None: none)
+    actions_for: ActionsFor | None = None
 
 
 class FollowEngine:
@@ -75,128 +105,78 @@ class FollowEngine:
         store: Store,
         notifier: CardNotifier,
         clock: Clock,
-        owner: str,
-        poll_min: float,
-        poll_max: float,
-        max_follow: timedelta,
-        broadcast_failures: bool,
-        scrubber: Scrubber | None = None,
-        heartbeat: timedelta = timedelta(minutes=5),
-        rng: random.Random | None = None,
-        max_concurrency: int = 16,
-        senders: int = 2,
-        lease_ttl: timedelta = timedelta(minutes=2),
-        resync_every: timedelta = timedelta(seconds=60),
-        claim_stale_after: timedelta = timedelta(minutes=2),
-        card_claim_stale_after: timedelta = timedelta(minutes=10),
-        actions_for: ActionsFor | None = None,
+        options: EngineOptions,
     ) -> None:
-        self._store = store
-        self._notifier = notifier
-        self._clock = clock
-        self._owner = owner
-        self._max_follow = max_follow
-        self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
-        self._max_concurrency = max(1, max_concurrency)
-        self._sender_count = max(1, senders)
-        # leases are renewed at every resync: well within their TTL
-        self._resync_every = min(resync_every.total_seconds(), lease_ttl.total_seconds() / 3)
-        scrubber = scrubber or Scrubber()
-        poll_min = max(poll_min, 0.1)
-
-        self._watches: dict[str, Watch] = {}
-        self._lives: dict[int, Live] = {}
-        self._busy: set[asyncio.Task[Any]] = set()
-        self._side: set[asyncio.Task[None]] = set()
+        self._store, self._notifier, self._clock = store, notifier, clock
+        self._owner, self._max_follow = options.owner, options.max_follow
+        self._max_concurrency = max(1, options.max_concurrency)
+        self._sender_count = max(1, options.senders)
         #: follows ``follow()`` is still setting up (card not posted yet): resync leaves them
         self._starting: set[int] = set()
-        self._next_resync = 0.0
-        self._resync_failures = 0
         self._running = False
         self._stopping = False
         self._stopped = asyncio.Event()
         self._stats = FollowStats()
+        self._wire(accounts, options)
 
-        self._renderer = CardRenderer(
-            clock=clock, scrubber=scrubber, accounts=accounts, actions_for=actions_for
+    def _wire(self, accounts: AomAccounts, options: EngineOptions) -> None:
+        """Make the parts, each given what it needs (none of them calls back into another)."""
+        store, notifier, clock, stats = self._store, self._notifier, self._clock, self._stats
+        rng = options.rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        # leases are renewed at every resync: well within their TTL
+        ttl = options.lease_ttl
+        every = min(options.resync_every.total_seconds(), ttl.total_seconds() / 3)
+        self._pace = ResyncPace(clock=clock, every=every)
+        scrubber = options.scrubber or Scrubber()
+        poll_min = max(options.poll_min, 0.1)
+        self._renderer = renderer = CardRenderer(
+            clock=clock, scrubber=scrubber, accounts=accounts, actions_for=options.actions_for
         )
-        self._scheduler = PollScheduler(
-            watches=self._watches,
-            clock=clock,
-            rng=self._rng,
-            poll_min=poll_min,
-            poll_max=max(poll_max, poll_min),
-            running=lambda: self._running,
+        self._scheduler = scheduler = PollScheduler(
+            clock=clock, rng=rng, poll_min=poll_min, poll_max=max(options.poll_max, poll_min)
         )
-        self._leases = LeaseBook(
-            store=store, owner=owner, clock=clock, ttl=lease_ttl, rng=self._rng
-        )
+        self._leases = LeaseBook(store=store, owner=self._owner, clock=clock, ttl=ttl, rng=rng)
         # a first post may wait minutes for the channel's pace: the claim must outlast that
-        self._poster = CardPoster(
-            store=store,
-            notifier=notifier,
-            clock=clock,
-            owner=owner,
-            stale_after=card_claim_stale_after,
+        self._poster = poster = CardPoster(
+            store=store, notifier=notifier, clock=clock, owner=self._owner,
+            stale_after=options.card_claim_stale_after,
+        )  # fmt: skip
+        completion = CompletionPoster(
+            store=store, notifier=notifier, clock=clock, owner=self._owner, poster=poster,
+            broadcast_failures=options.broadcast_failures,
+            claim_stale_after=options.claim_stale_after,
+        )  # fmt: skip
+        self._endings = endings = Endings(
+            store=store, notifier=notifier, clock=clock, renderer=renderer, stats=stats,
+            completion=completion, retry_max=scheduler.poll_max,
+        )  # fmt: skip
+        self._cards = cards = CardQueue(
+            store=store, notifier=notifier, clock=clock, renderer=renderer, stats=stats,
+            heartbeat=options.heartbeat.total_seconds(), retry_max=scheduler.poll_max,
+        )  # fmt: skip
+        self._poller = poller = Poller(
+            accounts=accounts, store=store, notifier=notifier, clock=clock, stats=stats,
+            renderer=renderer, poster=poster,
+        )  # fmt: skip
+        decide = PollDecisions(
+            max_follow=options.max_follow, poll_max=scheduler.poll_max, scrubber=scrubber
         )
-        self._endings = Endings(
-            store=store,
-            notifier=notifier,
-            clock=clock,
-            renderer=self._renderer,
-            stats=self._stats,
-            completion=CompletionPoster(
-                store=store,
-                notifier=notifier,
-                clock=clock,
-                owner=owner,
-                poster=self._poster,
-                broadcast_failures=broadcast_failures,
-                claim_stale_after=claim_stale_after,
-            ),
-            drop=self._drop,
-            stopping=lambda: self._stopping,
-            retry_max=self._scheduler.poll_max,
-            spawn=self._spawn,
-        )
-        self._cards = CardQueue(
-            lives=self._lives,
-            store=store,
-            notifier=notifier,
-            clock=clock,
-            renderer=self._renderer,
-            stats=self._stats,
-            heartbeat=heartbeat.total_seconds(),
-            working=self._working,
-            drop=self._drop,
-            slack_failed=self._endings.slack_failed,
-            retry_max=self._scheduler.poll_max,
-        )
-        self._poller = Poller(
-            accounts=accounts,
-            store=store,
-            notifier=notifier,
-            clock=clock,
-            stats=self._stats,
-            scrubber=scrubber,
-            max_follow=max_follow,
-            watches=self._watches,
-            renderer=self._renderer,
-            cards=self._cards,
-            scheduler=self._scheduler,
-            endings=self._endings,
-            poster=self._poster,
-            finish=self._finish,
-            spawn=self._spawn,
-        )
+        self._starter = Starter(
+            store=store, notifier=notifier, clock=clock, owner=self._owner, stats=stats,
+            renderer=renderer, poster=poster, leases=self._leases,
+        )  # fmt: skip
+        self._applier = Applier(
+            store=store, clock=clock, poller=poller, decide=decide, cards=cards, endings=endings,
+            scheduler=scheduler, poster=poster,
+        )  # fmt: skip
 
     # -- public API ------------------------------------------------------------------------
 
     @property
     def stats(self) -> FollowStats:
         """Counters, with the live gauges filled in."""
-        self._stats.active_follows = len(self._lives)
-        self._stats.watched_executions = len(self._watches)
+        self._stats.active_follows = len(self._applier.lives)
+        self._stats.watched_executions = len(self._applier.watches)
         return self._stats
 
     async def follow(self, request: FollowRequest) -> FollowResult:
@@ -213,7 +193,7 @@ class FollowEngine:
             return FollowResult(existing.id, False, existing.message_ts, False)
         execution = await self._poller.get(request.profile, workflow_id, execution_id)
         if execution.is_terminal and message_ts is None and subscription_id is None:
-            earlier = await self._earlier_card(channel_id, execution, request.profile)
+            earlier = await self._starter.earlier_card(channel_id, execution, request.profile)
             if earlier is not None:
                 return earlier
         now = self._clock.now()
@@ -234,85 +214,13 @@ class FollowEngine:
             return FollowResult(record.id, False, record.message_ts, False)
         self._starting.add(record.id)  # this process's resync must not adopt it half-made
         try:
-            return await self._set_up(record, execution, message_ts, request.thread_ts)
+            result, decisions = await self._starter.set_up(
+                record, execution, message_ts, request.thread_ts
+            )
+            await self._applier.apply(decisions)
+            return result
         finally:
             self._starting.discard(record.id)
-
-    async def _earlier_card(
-        self, channel_id: str, execution: ExecutionDetail, profile: str
-    ) -> FollowResult | None:
-        """A finished run that already has a card here: refresh that card, post nothing."""
-        earlier = await self._store.latest_follow(
-            channel_id, execution.workflow_id, execution.execution_id
-        )
-        if earlier is None or earlier.message_ts is None:
-            return None
-        name = await self._renderer.workflow_name(execution.workflow_id, profile=profile)
-        card = self._renderer.render(
-            execution, name, following=False, notice=None, profile=profile, channel_id=channel_id
-        )
-        try:
-            await self._notifier.update(channel_id, earlier.message_ts, card)
-        except SlackMessageGone:
-            return None  # that card was deleted: a new one is posted
-        except SlackDeliveryError as error:
-            log.info("follow.refresh_failed follow_id=%s slack_error=%s", earlier.id, error.error)
-        return FollowResult(earlier.id, False, earlier.message_ts, True)
-
-    async def _set_up(
-        self,
-        record: Follow,
-        execution: ExecutionDetail,
-        message_ts: str | None,
-        thread_ts: str | None,
-    ) -> FollowResult:
-        """Show the card of a follow just created, then poll it (or end it, if finished)."""
-        workflow_id, execution_id = record.workflow_id, record.execution_id
-        channel_id = record.channel_id
-        finished = execution.is_terminal
-        # someone asked about a run that is over: the final card is the answer, there is no
-        # completion to tell (a subscription still tells its channel, with its mention)
-        answered = finished and record.subscription_id is None
-        if answered:
-            # the claim keeps every other engine's completion away while the card is posted
-            await self._store.claim_completion(record.id, self._owner, self._clock.now())
-        card = await self._renderer.card_of(record, execution, following=not finished)
-        try:
-            if message_ts:
-                await self._notifier.update(channel_id, message_ts, card)
-            else:
-                message_ts = await self._poster.post(record, lambda: card, thread_ts=thread_ts)
-        except SlackDeliveryError:
-            await self._store.end_follow(record.id, EndReason.CHANNEL_GONE, self._clock.now())
-            self._stats.ended[EndReason.CHANNEL_GONE.value] += 1
-            raise
-        if message_ts is None:  # another engine claimed the post; it adopts this follow
-            return FollowResult(record.id, True, None, finished)
-        fingerprint = visible_fingerprint(execution)
-        shown = final_key(fingerprint) if finished else fingerprint
-        await self._store.record_render(record.id, shown, self._clock.now())
-        if answered:
-            await self._store.finish_completion(
-                record.id, None, EndReason.COMPLETED, self._clock.now()
-            )
-            self._stats.ended[EndReason.COMPLETED.value] += 1
-            return FollowResult(record.id, True, message_ts, True)
-        for group in analyse(execution).groups:  # present at the start: not "new"
-            await self._store.claim_announcement(record.id, group.signature)
-        record = await self._store.get_follow(record.id) or record
-        key = execution_key(workflow_id, execution_id)
-        if not finished and key not in await self._leases.acquire([key]):
-            # another replica polls this execution; it adopts this follow at its next resync
-            return FollowResult(record.id, True, message_ts, False)
-        watch = self._watch_for(record)
-        fresh = not watch.follows
-        watch.remember(execution, fingerprint)
-        live = self._adopt(record, watch)
-        if finished:
-            self._finish(live, execution)
-        elif fresh and not watch.queued:
-            self._scheduler.schedule(watch, self._scheduler.interval(watch))
-        return FollowResult(record.id, True, message_ts, finished)
 
     async def unfollow(
         self, *, workflow_id: str, execution_id: str, channel_id: str, user_id: str
@@ -327,9 +235,9 @@ class FollowEngine:
             return False
         self._stats.ended[EndReason.STOPPED_BY_USER.value] += 1
         log.info("follow.stopped follow_id=%s by=%s", record.id, user_id)
-        live = self._lives.get(record.id)
+        live = self._applier.lives.get(record.id)
         execution = live.watch.last_execution() if live else None
-        self._drop(record.id)
+        self._applier.drop(record.id)
         if record.message_ts:
             if execution is None:
                 with contextlib.suppress(AomError):
@@ -349,35 +257,30 @@ class FollowEngine:
         """The loop: resume stored follows, then poll until ``stop()``."""
         if self._running:
             raise RuntimeError("FollowEngine.run() is already running")
-        self._running = True
-        scheduler = self._scheduler
-        workers = [
-            asyncio.create_task(scheduler.worker(self._poller.poll, self._working))
-            for _ in range(self._max_concurrency)
-        ]
-        senders = [asyncio.create_task(self._cards.sender()) for _ in range(self._sender_count)]
+        self._running = self._scheduler.running = True
+        scheduler, applier = self._scheduler, self._applier
+        workers = [asyncio.create_task(applier.worker()) for _ in range(self._max_concurrency)]
+        senders = [asyncio.create_task(applier.sender()) for _ in range(self._sender_count)]
         for task in (*workers, *senders):
             task.add_done_callback(self._task_ended)
         try:
-            with self._working():
+            with applier.working():
                 await self._take_back_claims()
-                await self._resync_or_retry()
+                await self._resync()
             while not self._stopping:
                 _raise_if_dead(workers, senders)
                 now = self._clock.monotonic()
-                if now >= self._next_resync:
-                    with self._working():
-                        await self._resync_or_retry()
+                if now >= self._pace.next_at:
+                    with applier.working():
+                        await self._resync()
                     now = self._clock.monotonic()
                 if not self._leases.proven():
-                    self._stop_unproven()
+                    await applier.apply(resync.unproven(applier.lives, applier.watches))
+                    self._leases.forget()
                 scheduler.release_due(now)
-                await scheduler.sleep_until(scheduler.next_due(self._next_resync))
+                await scheduler.sleep_until(scheduler.next_due(self._pace.next_at))
         finally:
-            for task in (*workers, *senders, *self._side):
-                task.cancel()
-            await asyncio.gather(*workers, *senders, *self._side, return_exceptions=True)
-            self._side.clear()
+            await applier.cancel(*workers, *senders)
             if self._stopping:  # a clean stop hands over at once; a crash waits for the TTL
                 try:
                     await self._leases.release_all()
@@ -386,20 +289,18 @@ class FollowEngine:
                 else:
                     log.info("follow.leases_handed_over")
             self._leases.forget()
-            self._running = False
+            self._running = self._scheduler.running = False
             self._stopped.set()
 
     async def stop(self) -> None:
         """End ``run()``: polls in flight are abandoned (every store write is atomic)."""
         self._stopping = True
+        self._endings.stop()
         self._scheduler.wake.set()
         if self._running:
             await self._stopped.wait()
         else:
-            for task in self._side:
-                task.cancel()
-            await asyncio.gather(*self._side, return_exceptions=True)
-            self._side.clear()
+            await self._applier.cancel()
 
     # -- test support ------------------------------------------------------------------------
 
@@ -408,8 +309,7 @@ class FollowEngine:
 
         A task only waiting for another task's card post is left out; the poster counts.
         """
-        side = {t for t in self._side if not t.done()}
-        return (set(self._busy) | side) - self._poster.waiters()
+        return self._applier.busy_tasks() - self._poster.waiters()
 
     def waiting_tasks(self) -> set[asyncio.Task[Any]]:
         """Tasks (also the caller's, e.g. ``follow()``) that wait for this engine's card posts."""
@@ -423,39 +323,6 @@ class FollowEngine:
 
     # -- resuming ---------------------------------------------------------------------------------
 
-    async def _resync_or_retry(self) -> None:
-        """Resync; while the store fails, keep polling what is in memory and try again soon."""
-        try:
-            await self._resync()
-        except StoreError as error:
-            self._resync_failures += 1
-            retry = policy.error_interval(
-                self._resync_failures, minimum=1.0, maximum=self._resync_every
-            )
-            self._next_resync = self._clock.monotonic() + retry
-            log.warning(
-                "follow.resync_failed failures=%d retry_in=%.1f error=%s",
-                self._resync_failures,
-                retry,
-                error,
-            )
-        else:
-            self._resync_failures = 0
-
-    def _stop_unproven(self) -> None:
-        """The store has not renewed our leases within their TTL: another replica may own
-        these executions now, so stop polling them (and editing their cards) until a resync
-        proves which are ours again."""
-        dropped = 0
-        for watch in list(self._watches.values()):
-            for follow_id in list(watch.follows):
-                if not self._lives[follow_id].finishing:
-                    self._drop(follow_id)
-                    dropped += 1
-        self._leases.forget()
-        if dropped:
-            log.warning("follow.leases_unproven dropped=%d (store unreachable)", dropped)
-
     async def _take_back_claims(self) -> None:
         """Claims under our name are from this process's previous life (a crash, a SIGKILL):
         take them back now instead of waiting until they are stale."""
@@ -468,111 +335,30 @@ class FollowEngine:
             log.info("follow.claims_taken_back owner=%s count=%d", self._owner, taken)
 
     async def _resync(self) -> None:
-        """Load active follows from the store, take leases, drop follows ended elsewhere."""
-        self._next_resync = self._clock.monotonic() + self._resync_every
-        known = set(self._lives)  # follow() may add lives while the store answers
-        records = await self._store.active_follows()
-        active = {r.id: r for r in records}
-        for follow_id in [i for i in known if i in self._lives and i not in active]:
-            if not self._lives[follow_id].finishing:
-                self._drop(follow_id)
-        by_key: dict[str, list[Follow]] = {}
-        for record in records:
-            by_key.setdefault(execution_key(record.workflow_id, record.execution_id), []).append(
-                record
-            )
-        poll_min = self._scheduler.poll_min
-        held = await self._leases.share(set(by_key) | set(self._watches))
-        for key in [k for k in self._watches if k not in held]:
-            for follow_id in list(self._watches[key].follows):
-                if not self._lives[follow_id].finishing:
-                    self._drop(follow_id)
-        for key in held:
-            for record in by_key.get(key, []):
-                if record.id in self._starting:
-                    continue
-                if record.id in self._lives:
-                    self._lives[record.id].follow = record
-                    continue
-                watch = self._watch_for(record)
-                fresh = not watch.follows
-                self._adopt(record, watch)
-                if fresh and not watch.queued:
-                    # spread a restart's first polls over the shortest interval
-                    self._scheduler.schedule(watch, self._rng.uniform(0.0, poll_min))
-
-    # -- the follows in memory ----------------------------------------------------------------------
-
-    def _watch_for(self, record: Follow) -> Watch:
-        key = execution_key(record.workflow_id, record.execution_id)
-        watch = self._watches.get(key)
-        if watch is None or watch.done:
-            watch = Watch(record.workflow_id, record.execution_id, profile=record.profile)
-            self._watches[key] = watch
-        return watch
-
-    def _adopt(self, record: Follow, watch: Watch) -> Live:
-        live = Live(
-            follow=record,
-            watch=watch,
-            shown=record.fingerprint,
-            rendered_at=record.rendered_at,
-            unreachable_since=record.unreachable_since,
-            announced=set(record.announced),
-        )
-        if record.unreachable_since is not None:
-            live.notice = policy.unreachable_notice(record.unreachable_since)
-        watch.follows[record.id] = live
-        self._lives[record.id] = live
-        return live
-
-    def _drop(self, follow_id: int) -> None:
-        live = self._lives.pop(follow_id, None)
-        self._cards.forget(follow_id)
-        if live is None:
-            return
-        live.ended = True
-        watch = live.watch
-        watch.follows.pop(follow_id, None)
-        if not watch.follows and self._watches.get(watch.key) is watch:
-            watch.done = True
-            del self._watches[watch.key]
-
-    def _finish(self, live: Live, execution: ExecutionDetail) -> None:
-        if live.finishing:
-            return
-        live.finishing = True
-        self._cards.forget(live.id)
-        self._spawn(self._endings.complete(live, execution))
-
-    # -- tasks --------------------------------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def _working(self) -> Iterator[None]:
-        task = asyncio.current_task()
-        if task is None:
-            yield
-            return
-        self._busy.add(task)
+        """Load active follows from the store, take leases, drop follows ended elsewhere; while
+        the store fails, keep polling what is in memory and try again soon."""
+        pace, applier = self._pace, self._applier
+        lives, watches = applier.lives, applier.watches
+        pace.started()
+        known = set(lives)  # follow() may add lives while the store answers
         try:
-            yield
-        finally:
-            self._busy.discard(task)
+            records = await self._store.active_follows()
+            await applier.apply(resync.ended_elsewhere(lives, known, records))
+            by_key = resync.by_execution(records)
+            held = await self._leases.share(set(by_key) | set(watches))
+        except StoreError as error:
+            pace.failed(error)
+            return
+        pace.succeeded()
+        spread = self._scheduler.poll_min  # a restart's first polls: over the shortest interval
+        await applier.apply(
+            resync.placed(lives, watches, by_key, held, starting=self._starting, spread=spread)
+        )
 
     def _task_ended(self, task: asyncio.Task[None]) -> None:
         """A worker or sender ended: wake the loop so it raises (cancelled ones are stopping)."""
         if not task.cancelled():
             self._scheduler.wake.set()
-
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(coro)
-        self._side.add(task)
-        task.add_done_callback(self._side_done)
-
-    def _side_done(self, task: asyncio.Task[None]) -> None:
-        self._side.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("follow.task_failed", exc_info=task.exception())
 
 
 def _raise_if_dead(*groups: list[asyncio.Task[None]]) -> None:

@@ -1,6 +1,7 @@
-"""When each execution is polled next, and the workers that poll.
+"""When each execution is polled next: the due times and the queue the workers take from.
 
-A heap of due times feeds a queue that a fixed pool of workers drains, so at most
+A heap of due times feeds a queue that a fixed pool of workers
+(:meth:`aom_bot.follow.apply.Applier.worker`) drains, so at most
 ``max_concurrency`` AOM requests are in flight however many executions are followed. Intervals
 come from :mod:`aom_bot.follow.policy`: short while a run is young, longer as it ages, backing
 off while AOM is unreachable, always jittered.
@@ -13,8 +14,6 @@ import heapq
 import itertools
 import logging
 import random
-from collections.abc import Awaitable, Callable, Mapping
-from contextlib import AbstractContextManager
 
 from aom_bot.clock import Clock, sleep_or_wake
 from aom_bot.errors import StoreError
@@ -32,20 +31,18 @@ class PollScheduler:
     def __init__(
         self,
         *,
-        watches: Mapping[str, Watch],
         clock: Clock,
         rng: random.Random,
         poll_min: float,
         poll_max: float,
-        running: Callable[[], bool],
     ) -> None:
-        self._watches = watches
         self._clock = clock
         self._rng = rng
         self.poll_min = poll_min
         self.poll_max = poll_max
-        self._running = running
-        self._heap: list[tuple[float, int, str]] = []
+        #: the engine's loop is running (before, every schedule wakes it for its first look)
+        self.running = False
+        self._heap: list[tuple[float, int, Watch]] = []
         self._seq = itertools.count()
         self._polls: asyncio.Queue[Watch] = asyncio.Queue()
         #: set when the sleeping scheduler must look again (sooner work, stop)
@@ -62,16 +59,16 @@ class PollScheduler:
     def schedule(self, watch: Watch, delay: float) -> None:
         """Poll ``watch`` in ``delay`` seconds."""
         watch.due = self._clock.monotonic() + delay
-        heapq.heappush(self._heap, (watch.due, next(self._seq), watch.key))
-        if watch.due < self._sleep_until or not self._running():
+        heapq.heappush(self._heap, (watch.due, next(self._seq), watch))
+        if watch.due < self._sleep_until or not self.running:
             self.wake.set()
 
     def release_due(self, now: float) -> None:
         """Queue the watches due by ``now`` for the workers."""
         while self._heap and self._heap[0][0] <= now:
-            due, _, key = heapq.heappop(self._heap)
-            watch = self._watches.get(key)
-            if watch is None or watch.done or watch.queued or due != watch.due:
+            due, _, watch = heapq.heappop(self._heap)
+            # a watch retired (its follows dropped, its execution ended) is done for good
+            if watch.done or watch.queued or due != watch.due:
                 continue
             watch.queued = True
             self._polls.put_nowait(watch)
@@ -109,29 +106,25 @@ class PollScheduler:
             begin = min(live.follow.started_at for live in watch.follows.values())
         return 0.0 if begin is None else max((now - begin).total_seconds(), 0.0)
 
-    async def worker(
-        self,
-        poll: Callable[[Watch], Awaitable[None]],
-        working: Callable[[], AbstractContextManager[None]],
-    ) -> None:
-        """One worker: polls queued watches, one at a time, forever."""
-        while True:
-            self._idle_workers += 1
-            try:
-                watch = await self._polls.get()
-            finally:
-                self._idle_workers -= 1
-            with working():
-                watch.queued = False
-                try:
-                    await poll(watch)
-                except asyncio.CancelledError:
-                    raise
-                except StoreError as error:  # the store fails for now: poll again later
-                    log.warning("follow.poll_store_failed key=%s error=%s", watch.key, error)
-                    if not watch.done and watch.follows:
-                        self.schedule(watch, self.poll_max)
-                except Exception:
-                    log.exception("follow.poll_failed key=%s", watch.key)
-                    if not watch.done and watch.follows:
-                        self.schedule(watch, self.poll_max)
+    def spread(self, within: float) -> float:
+        """A random delay up to ``within`` seconds (a restart spreads its first polls)."""
+        return self._rng.uniform(0.0, within)
+
+    async def next_watch(self) -> Watch:
+        """The next watch due, waiting for one (a worker polls it)."""
+        self._idle_workers += 1
+        try:
+            watch = await self._polls.get()
+        finally:
+            self._idle_workers -= 1
+        watch.queued = False
+        return watch
+
+    def retry_later(self, watch: Watch, error: BaseException) -> None:
+        """A poll failed unexpectedly: poll again after the longest interval."""
+        if isinstance(error, StoreError):  # the store fails for now
+            log.warning("follow.poll_store_failed key=%s error=%s", watch.key, error)
+        else:
+            log.error("follow.poll_failed key=%s", watch.key, exc_info=error)
+        if not watch.done and watch.follows:
+            self.schedule(watch, self.poll_max)

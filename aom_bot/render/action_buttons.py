@@ -71,8 +71,10 @@ def _overflow(button: ActionButton) -> Block:
 
 
 def action_elements(buttons: Sequence[ActionButton]) -> list[Block]:
-    """The elements for an ``actions`` block: buttons first, then overflow menus (an option
-    whose value is too long for a menu becomes a plain button)."""
-    plain = [b for b in buttons if not b.overflow or len(b.value) > OPTION_VALUE_MAX]
-    menus = [b for b in buttons if b.overflow and len(b.value) <= OPTION_VALUE_MAX]
-    return [*(_button(b) for b in plain), *(_overflow(b) for b in menus)]
+    """The elements for an ``actions`` block, in order: an overflow menu sits where it is
+    offered (Skip beside Retry); an option whose value is too long for a menu becomes a plain
+    button."""
+    return [
+        _overflow(b) if b.overflow and len(b.value) <= OPTION_VALUE_MAX else _button(b)
+        for b in buttons
+    ]

@@ -155,6 +155,12 @@ class World:
         """Execution ids of a workflow, newest first (the list endpoint's order)."""
         return [ex.id for ex in self._newest_first(self._workflow(workflow_id))]
 
+    def interventions(self, workflow_id: str, execution_id: str) -> list[tuple[str, str]]:
+        """(action, node id) of every terminate / restart / skip / continue the run accepted,
+        in order (tests check what reached AOM, query string included)."""
+        ex = self._execution(workflow_id, execution_id)
+        return [(action.kind.value, action.node_id) for action in ex.actions]
+
     def snapshot(self, workflow_id: str, execution_id: str) -> Snapshot:
         """The execution's state now (tests use it to look behind the JSON)."""
         return self._cached(self._execution(workflow_id, execution_id)).snap

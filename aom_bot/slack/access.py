@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from aom_bot.aom.accounts import AomAccount, AomAccounts
-from aom_bot.errors import PermissionDenied
+from aom_bot.errors import PermissionDenied, UnknownProfileError
 from aom_bot.profiles import BotConfig, Permission, Policy
 from aom_bot.profiles.model import ACTIONS
 
@@ -59,11 +59,23 @@ class Access:
         return self._accounts
 
     def profile_name(self, channel_id: str | None, explicit: str | None = None) -> str:
-        """The profile a request in ``channel_id`` is about (UnknownProfileError for a name
-        that is not configured)."""
-        if self._config is None:
-            return self._accounts.get(explicit).name if explicit else self._accounts.first.name
-        return self._config.current.profile_for(channel_id, explicit).name
+        """The profile a request in ``channel_id`` is about. A name that is not configured is
+        an UnknownProfileError listing only the profiles someone may read in this channel (a
+        Slack user learns no other profile's name)."""
+        try:
+            if self._config is None:
+                return self._accounts.get(explicit).name if explicit else self._accounts.first.name
+            return self._config.current.profile_for(channel_id, explicit).name
+        except UnknownProfileError as error:
+            raise self._unknown(error.name, channel_id) from None
+
+    def _unknown(self, name: str, channel_id: str | None) -> UnknownProfileError:
+        readable = tuple(
+            n
+            for n in self._accounts.names
+            if self.policy.anyone_may(Permission.READ, profile=n, channel_id=channel_id or "")
+        )
+        return UnknownProfileError(name, readable)
 
     async def account(
         self,
@@ -86,6 +98,8 @@ class Access:
     ) -> AomAccount:
         """The profile's account if ``user_id`` may do ``permission`` there; PermissionDenied
         (logged as ``access.denied``) otherwise."""
+        if profile not in self._accounts:  # e.g. a button value naming a profile since removed
+            raise self._unknown(profile, channel_id)
         account = self._accounts.get(profile)
         if not await self.allows(
             permission, profile=profile, channel_id=channel_id, user_id=user_id
@@ -117,6 +131,15 @@ class Access:
     def anyone_may(self, permission: Permission, *, profile: str, channel_id: str) -> bool:
         """Whether some rule could allow ``permission`` here (a button is worth showing)."""
         return self.policy.anyone_may(permission, profile=profile, channel_id=channel_id)
+
+    def needs_second_person(self, permission: Permission, *, profile: str) -> bool:
+        """Whether ``two_person`` lists ``permission`` for ``profile``, as the file in force
+        says (a SIGHUP applies to the next click)."""
+        if self._config is not None:
+            found = self._config.current.profiles.get(profile)
+            if found is not None:
+                return permission in found.two_person
+        return permission.value in self._accounts.get(profile).two_person
 
     @property
     def actions_enabled(self) -> bool:

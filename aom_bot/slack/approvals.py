@@ -11,7 +11,8 @@ whose process died ``unknown``.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 
 from aom_bot.action_records import (
     ActionKind,
@@ -30,7 +31,7 @@ from aom_bot.errors import (
     SlackDeliveryError,
     StoreError,
 )
-from aom_bot.operations import ActionTarget, confirm_text, verb_of
+from aom_bot.operations import MAX_REQUESTS, ActionTarget, confirm_text, verb_of
 from aom_bot.render import kit
 from aom_bot.render.actions import ACTION_APPROVE, ACTION_CANCEL
 from aom_bot.render.kit import SlackMessage, section
@@ -42,7 +43,9 @@ from aom_bot.slack.operate import (
     Where,
     audit,
     perform,
+    who_asked,
 )
+from aom_bot.store.action_base import ActionStore
 
 __all__ = ["APPROVAL_TTL", "decide", "request_approval", "sweep"]
 
@@ -64,42 +67,63 @@ async def request_approval(
     if ledger is None:
         raise ActionsOff()
     now = deps.clock.now()
-    request, opened = await ledger.open_approval(
-        target.key,
-        kind=target.kind,
-        profile=target.profile,
-        workflow_id=target.workflow_id,
-        execution_id=target.execution_id or None,
-        node_id=target.node_id,
-        requested_by=actor.user_id,
-        user_name=actor.user_name[:80],
-        channel_id=where.channel_id,
-        expires_at=now + APPROVAL_TTL,
-        now=now,
-    )
+    asked, request = await _open(ledger, target, actor, where, now)
     verb = verb_of(target.kind)
-    if not opened:
-        if request.state is ApprovalState.REQUESTED:
-            raise ActionTaken(
-                f"<@{request.requested_by}> already asked to {verb} this; it waits for a "
-                "second person."
-            )
-        raise ActionTaken(f"This request to {verb} was already {request.state.value}.")
     name = await account.workflow_name(target.workflow_id)
     what = confirm_text(target, None, name).rstrip("?")
     text = (
         f"✋ <@{actor.user_id}> asks to {verb}: {what} — needs a second person "
         f"(expires {slack_time(request.expires_at, now)})."
     )
-    value = target.encode()
+    value = asked.encode()
     buttons = kit.actions(
         kit.button("Approve", ACTION_APPROVE, value=value, style="primary"),
         kit.button("Cancel", ACTION_CANCEL, value=value),
     )
     message = SlackMessage(text=text, blocks=[section(text), buttons])
-    ts = await deps.notifier.post(where.channel_id, message, thread_ts=where.card_ts)
-    await ledger.set_approval_message(target.key, ts)
+    try:
+        ts = await deps.notifier.post(where.channel_id, message, thread_ts=where.card_ts)
+    except SlackDeliveryError:
+        # nobody can see an Approve button: withdraw the request, so it may be asked again
+        await ledger.decide_approval(
+            asked.approval_key, approver=actor.user_id, now=now, approve=False
+        )
+        raise
+    await ledger.set_approval_message(asked.approval_key, ts)
     await audit(deps, target, actor, where, ActionOutcome.REQUESTED, detail="needs a second person")
+
+
+async def _open(
+    ledger: ActionStore, target: ActionTarget, actor: Actor, where: Where, now: datetime
+) -> tuple[ActionTarget, ApprovalRequest]:
+    """Open the first request about ``target`` not yet used: once one expired or was
+    cancelled, the action may be asked for again (under the next number)."""
+    verb = verb_of(target.kind)
+    for number in range(1, MAX_REQUESTS + 1):
+        asked = replace(target, request=number)
+        request, opened = await ledger.open_approval(
+            asked.approval_key,
+            kind=target.kind,
+            profile=target.profile,
+            workflow_id=target.workflow_id,
+            execution_id=target.execution_id or None,
+            node_id=target.node_id,
+            requested_by=actor.user_id,
+            user_name=actor.user_name[:80],
+            channel_id=where.channel_id,
+            expires_at=now + APPROVAL_TTL,
+            now=now,
+        )
+        if opened:
+            return asked, request
+        if request.state is ApprovalState.REQUESTED and request.expires_at > now:
+            who = who_asked(request.requested_by, request.user_name, actor)
+            raise ActionTaken(
+                f"This {verb} was already asked for (by {who}); it waits for a second person."
+            )
+        if request.state is ApprovalState.APPROVED:
+            raise ActionTaken(f"This request to {verb} was already approved.")
+    raise ActionTaken(f"This {verb} was asked for {MAX_REQUESTS} times; ask in the channel.")
 
 
 async def decide(
@@ -109,15 +133,15 @@ async def decide(
     ledger = deps.ledger
     if ledger is None or not deps.access.actions_enabled:
         raise ActionsOff()
-    request = await ledger.get_approval(target.key)
+    request = await ledger.get_approval(target.approval_key)
     if request is None:
         raise ActionTaken("There is no such request (it may be from another bot).")
     where = Where(request.channel_id, where.card_ts)
     await _check_decider(deps, target, actor, where, request, approve=approve)
     decision = await ledger.decide_approval(
-        target.key, approver=actor.user_id, now=deps.clock.now(), approve=approve
+        target.approval_key, approver=actor.user_id, now=deps.clock.now(), approve=approve
     )
-    await _apply(deps, target, actor, where, decision.reason, request)
+    await _apply(deps, target, actor, where, decision.reason, decision.request or request)
 
 
 async def _check_decider(
@@ -170,8 +194,9 @@ async def _apply(
         await sweep(deps)
         raise ActionTaken("This request has expired: nothing was done. Ask again if needed.")
     if reason in (ApprovalReason.ALREADY_DECIDED, ApprovalReason.UNKNOWN):
-        state = request.state.value if request else "decided"
-        raise ActionTaken(f"This request was already {state}.")
+        who = who_asked(request.decided_by or "", "", actor) if request.decided_by else ""
+        by = f" by {who}" if who else ""
+        raise ActionTaken(f"This request was already {request.state.value}{by}.")
     now = deps.clock.now()
     verb = verb_of(target.kind)
     if reason is ApprovalReason.CANCELLED:
@@ -180,14 +205,14 @@ async def _apply(
             deps,
             request,
             f"✖️ <@{actor.user_id}> cancelled the request to {verb} "
-            f"{slack_time(now, now)}: nothing was done.",
+            f"at {slack_time(now, now)}: nothing was done.",
         )
         return
     await _close(
         deps,
         request,
         f"✅ <@{actor.user_id}> approved <@{request.requested_by}>'s "
-        f"request to {verb} {slack_time(now, now)}.",
+        f"request to {verb} at {slack_time(now, now)}.",
     )
     account = deps.access.accounts.get(target.profile)
     await perform(deps, account, target, actor, where)
@@ -203,16 +228,17 @@ async def _close(deps: SlackDeps, request: ApprovalRequest, text: str) -> None:
         log.info("action.request_not_updated slack_error=%s", error.error)
 
 
-async def sweep(deps: SlackDeps) -> None:
-    """Expire requests past their time and call in-flight actions whose process died
-    ``unknown``; each row is handled by one caller (the store hands it out once)."""
+async def sweep(deps: SlackDeps, *, unknown_after: timedelta = UNKNOWN_AFTER) -> None:
+    """Expire requests past their time and call in-flight actions claimed more than
+    ``unknown_after`` ago (their process died) ``unknown``; each row is handled by one caller
+    (the store hands it out once)."""
     ledger = deps.ledger
     if ledger is None:
         return
     now = deps.clock.now()
     try:
         expired = await ledger.expire_approvals(now)
-        lost = await ledger.mark_unknown(now - UNKNOWN_AFTER, now=now)
+        lost = await ledger.mark_unknown(now - unknown_after, now=now)
     except StoreError as error:
         log.warning("action.sweep_failed error=%s", error)
         return

@@ -13,7 +13,6 @@ tests pass fakes, ``runtime`` passes the real AOM client, notifier and follow en
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from aom_bot.aom.accounts import AomAccount
@@ -29,11 +28,10 @@ from aom_bot.slack.grammar import SubscriptionCommand
 from aom_bot.slack.limits import FollowLimits
 from aom_bot.slack.metrics import Metrics
 from aom_bot.store.action_base import ActionStore
-from aom_bot.store.base import Follow
+from aom_bot.store.base import Store
 
 __all__ = [
     "AomReader",
-    "ChannelCards",
     "FollowControl",
     "FollowOutcome",
     "HomeTab",
@@ -74,43 +72,6 @@ class Notifier(Protocol):
         title: str,
         initial_comment: str | None = None,
     ) -> Any: ...
-
-
-class ChannelCards(Protocol):
-    """Which card of an execution a channel already has (the store: ``aom_bot.store.Store``)."""
-
-    async def find_active_follow(
-        self, channel_id: str, workflow_id: str, execution_id: str
-    ) -> Follow | None: ...
-
-    async def claim_card(
-        self,
-        channel_id: str,
-        workflow_id: str,
-        execution_id: str,
-        now: datetime,
-        *,
-        fresh_for: timedelta,
-        posting_for: timedelta,
-    ) -> tuple[bool, str | None]: ...
-
-    async def set_card(
-        self, channel_id: str, workflow_id: str, execution_id: str, message_ts: str
-    ) -> None: ...
-
-    async def release_card(
-        self, channel_id: str, workflow_id: str, execution_id: str, message_ts: str | None
-    ) -> None: ...
-
-    async def claim_card_refresh(
-        self,
-        channel_id: str,
-        workflow_id: str,
-        execution_id: str,
-        now: datetime,
-        *,
-        every: timedelta,
-    ) -> bool: ...
 
 
 class SubscriptionHandler(Protocol):
@@ -198,6 +159,6 @@ class SlackDeps:
     #: work after ``ack()`` waits for pending acks (one gate per app instance)
     ack_gate: AckGate = field(default_factory=AckGate)
     #: one card per execution per channel, decided in the store (None: every show posts)
-    cards: ChannelCards | None = None
+    cards: Store | None = None
     #: the exactly-once ledger and audit log of actions (None: actions are off)
     ledger: ActionStore | None = None

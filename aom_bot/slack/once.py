@@ -20,9 +20,10 @@ from aom_bot.errors import SlackMessageGone
 from aom_bot.render.escape import inline_code
 from aom_bot.render.kit import SlackMessage, section
 from aom_bot.slack.cards import card, card_link
-from aom_bot.slack.deps import ChannelCards, SlackDeps
+from aom_bot.slack.deps import SlackDeps
 from aom_bot.slack.grammar import ExecutionRef
 from aom_bot.slack.replies import Replier
+from aom_bot.store.base import Store
 
 __all__ = ["FRESH_FOR", "REFRESH_EVERY", "show_in_channel"]
 
@@ -59,7 +60,7 @@ async def show_in_channel(
         await replier.privately(_notice(f"Execution {shown} is followed here: {link}."))
         return
     for _ in range(2):  # a second round only when the shared card turned out deleted
-        ts = await _claim_or_wait(deps, cards, ref, conv.channel_id)
+        ts = await _claim_or_wait(deps, cards, ref, conv.channel_id, account.name)
         if ts is None:
             await _post(deps, account, ref, replier, cards)
             return
@@ -71,9 +72,9 @@ async def show_in_channel(
 
 
 async def _claim_or_wait(
-    deps: SlackDeps, cards: ChannelCards, ref: ExecutionRef, channel_id: str
+    deps: SlackDeps, cards: Store, ref: ExecutionRef, channel_id: str, profile: str
 ) -> str | None:
-    """``None``: this request posts the card. Else the ts of the channel's card."""
+    """``None``: this request posts the card (of ``profile``). Else the ts of the channel's card."""
     give_up = deps.clock.monotonic() + WAIT_FOR_CARD
     while True:
         won, ts = await cards.claim_card(
@@ -83,6 +84,7 @@ async def _claim_or_wait(
             deps.clock.now(),
             fresh_for=FRESH_FOR,
             posting_for=POSTING_FOR,
+            profile=profile,
         )
         if won:
             return None
@@ -98,7 +100,7 @@ async def _post(
     account: AomAccount,
     ref: ExecutionRef,
     replier: Replier,
-    cards: ChannelCards | None,
+    cards: Store | None,
 ) -> None:
     channel_id = replier.conversation.channel_id
     key = (channel_id, ref.workflow_id, ref.execution_id)
@@ -123,7 +125,7 @@ async def _post(
 async def _refresh(
     deps: SlackDeps,
     account: AomAccount,
-    cards: ChannelCards,
+    cards: Store,
     ref: ExecutionRef,
     channel_id: str,
     ts: str,

@@ -36,11 +36,12 @@ from aom_bot.errors import (
 from aom_bot.operations import ActionTarget, outcome_line, verb_of
 from aom_bot.records import FollowRequest
 from aom_bot.render.kit import SlackMessage, section
+from aom_bot.render.scrub import Scrubber
 from aom_bot.slack.cards import card
 from aom_bot.slack.deps import SlackDeps
 from aom_bot.store.action_base import ActionStore
 
-__all__ = ["Actor", "Where", "attempt", "audit", "perform"]
+__all__ = ["UNKNOWN_AFTER", "Actor", "Where", "attempt", "audit", "perform", "who_asked"]
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +133,7 @@ async def attempt(deps: SlackDeps, target: ActionTarget, actor: Actor, where: Wh
         raise PermissionDenied(
             target.permission.value, profile=target.profile, channel_id=where.channel_id
         )
-    if target.permission.value in account.two_person:
+    if deps.access.needs_second_person(target.permission, profile=target.profile):
         from aom_bot.slack.approvals import request_approval
 
         await request_approval(deps, account, target, actor, where)
@@ -140,9 +141,9 @@ async def attempt(deps: SlackDeps, target: ActionTarget, actor: Actor, where: Wh
     await perform(deps, account, target, actor, where)
 
 
-async def _claim(deps: SlackDeps, target: ActionTarget, actor: Actor, where: Where) -> str | None:
-    """The ledger key this call won, or None when the action is taken (done, in flight, or
-    of unknown outcome). A failed attempt did nothing: the next key in line may be tried."""
+async def _claim(deps: SlackDeps, target: ActionTarget, actor: Actor, where: Where) -> str:
+    """The ledger key this call won; ActionTaken when the action is taken (done, in flight,
+    or of unknown outcome). A failed attempt did nothing: the next key in line may be tried."""
     ledger = _ledger(deps)
     for number in range(1, MAX_ATTEMPTS + 1):
         key = target.key if number == 1 else f"{target.key}#{number}"
@@ -161,25 +162,34 @@ async def _claim(deps: SlackDeps, target: ActionTarget, actor: Actor, where: Whe
         if claim.won:
             return key
         if claim.action.outcome is not ActionOutcome.FAILED:
-            await _taken(deps, target, claim.action)
-            return None
-    await _taken(deps, target, None)
-    return None
+            raise _taken(target, claim.action, actor)
+    raise _taken(target, None, actor)
 
 
-async def _taken(deps: SlackDeps, target: ActionTarget, record: ActionRecord | None) -> None:
+def who_asked(user_id: str, user_name: str, actor: Actor) -> str:
+    """Who asked, for an error reply: "you", or their name. Never a ``<@U…>`` mention: error
+    replies are escaped, and a mention would show as literal text."""
+    if user_id == actor.user_id:
+        return "you"
+    return user_name or user_id or "someone"
+
+
+def _taken(target: ActionTarget, record: ActionRecord | None, actor: Actor) -> ActionTaken:
     verb = verb_of(target.kind)
     if record is None:
-        raise ActionTaken(f"This {verb} failed {MAX_ATTEMPTS} times; nothing more was sent.")
-    who = f"<@{record.requested_by}>" if record.requested_by else "someone"
+        return ActionTaken(f"This {verb} failed {MAX_ATTEMPTS} times; nothing more was sent.")
+    who = who_asked(record.requested_by, record.user_name, actor)
     if record.outcome is None:
-        raise ActionTaken(f"{who} asked for this {verb} a moment ago; it is being done.")
+        return ActionTaken(
+            f"This {verb} was asked a moment ago (by {who}) and is being done; "
+            "nothing was sent again."
+        )
     if record.outcome is ActionOutcome.UNKNOWN:
-        raise ActionTaken(
-            f"{who}'s {verb} has an unknown outcome: nothing is sent again blindly.",
+        return ActionTaken(
+            f"This {verb} (asked by {who}) has an unknown outcome: nothing is sent again blindly.",
             hint=f"Check `/aom-exec list {target.workflow_id}` and the card first.",
         )
-    raise ActionTaken(f"This {verb} was already done by {who}; nothing was sent again.")
+    return ActionTaken(f"This {verb} was already done (asked by {who}); nothing was sent again.")
 
 
 async def _call_aom(account: AomAccount, target: ActionTarget) -> tuple[str | None, str | None]:
@@ -211,11 +221,9 @@ def _judge(error: AomError) -> tuple[ActionOutcome, str]:
 
 async def perform(
     deps: SlackDeps, account: AomAccount, target: ActionTarget, actor: Actor, where: Where
-) -> ActionOutcome | None:
-    """Claim, send once, record, tell; the outcome (None when another claim had it)."""
+) -> ActionOutcome:
+    """Claim, send once, record, tell; the outcome (ActionTaken when another claim has it)."""
     key = await _claim(deps, target, actor, where)
-    if key is None:  # pragma: no cover - _claim raises ActionTaken instead
-        return None
     asked_at = deps.clock.now()
     rid = new_id = None
     why = ""
@@ -224,7 +232,8 @@ async def perform(
         outcome = ActionOutcome.DONE
     except AomError as error:
         outcome, why = _judge(error)
-        rid = getattr(error, "request_id", None)
+        why = (deps.scrubber or Scrubber()).scrub(why)  # AOM's words may quote a secret
+        rid = error.request_id
     await _ledger(deps).finish_action(
         key, outcome, aom_request_id=rid, result_execution_id=new_id, now=deps.clock.now()
     )

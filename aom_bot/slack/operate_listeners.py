@@ -18,9 +18,16 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 
 from aom_bot.action_records import ActionKind, ActionOutcome
 from aom_bot.aom.models import ExecutionDetail
-from aom_bot.errors import ActionsOff, ActionTaken, PermissionDenied
+from aom_bot.errors import (
+    ActionError,
+    ActionsOff,
+    ActionTaken,
+    PermissionDenied,
+    SlackDeliveryError,
+)
 from aom_bot.operations import (
     ActionTarget,
+    available_actions,
     confirm_text,
     failed_node,
     paused_node,
@@ -40,6 +47,7 @@ from aom_bot.render.actions import (
     ACTION_TERMINATE,
 )
 from aom_bot.render.kit import SlackMessage, section
+from aom_bot.render.wording import status_label
 from aom_bot.slack.actions import Click, parse_click
 from aom_bot.slack.approvals import decide
 from aom_bot.slack.deps import SlackDeps
@@ -115,18 +123,26 @@ async def _on_action(deps: SlackDeps, click: Click, replier: Replier) -> None:
 async def _on_confirm(deps: SlackDeps, click: Click, replier: Replier) -> None:
     """The Confirm under a command's summary: the summary is replaced, then it is done."""
     target = ActionTarget.decode(click.value)
-    await replier.privately(
-        _notice(f"Confirmed: {verb_of(target.kind)}. The channel hears how it went."),
-        replace_original=True,
-    )
+    try:  # best effort: the person confirmed, so the action goes ahead whatever Slack says
+        await replier.privately(
+            _notice(f"Confirmed: {verb_of(target.kind)}. The channel hears how it went."),
+            replace_original=True,
+        )
+    except SlackDeliveryError as error:
+        log.info("action.summary_not_replaced slack_error=%s", error.error)
     await attempt(deps, target, _actor(click), Where(click.channel_id))
+
+
+def _request_where(click: Click) -> Where:
+    """Where a request's outcome is told: the thread it was posted in, under the card. A
+    request posted at the top (from a command) has no card, even once it has replies."""
+    card_ts = click.thread_ts if click.thread_ts != click.message_ts else None
+    return Where(click.channel_id, card_ts)
 
 
 async def _on_approve(deps: SlackDeps, click: Click, replier: Replier) -> None:
     target = ActionTarget.decode(click.value)
-    await decide(
-        deps, target, _actor(click), Where(click.channel_id, click.thread_ts), approve=True
-    )
+    await decide(deps, target, _actor(click), _request_where(click), approve=True)
 
 
 async def _on_cancel(deps: SlackDeps, click: Click, replier: Replier) -> None:
@@ -134,9 +150,7 @@ async def _on_cancel(deps: SlackDeps, click: Click, replier: Replier) -> None:
         await replier.privately(_notice("Cancelled: nothing was done."), replace_original=True)
         return
     target = ActionTarget.decode(click.value)
-    await decide(
-        deps, target, _actor(click), Where(click.channel_id, click.thread_ts), approve=False
-    )
+    await decide(deps, target, _actor(click), _request_where(click), approve=False)
 
 
 async def act_summary(deps: SlackDeps, command: ActCommand, replier: Replier) -> None:
@@ -174,6 +188,11 @@ async def act_summary(deps: SlackDeps, command: ActCommand, replier: Replier) ->
     execution = None
     if kind is not ActionKind.RUN:
         execution = await account.commands.get_execution(command.workflow_id, command.execution_id)
+    if execution is not None and kind is ActionKind.TERMINATE and not _may_terminate(execution):
+        raise ActionError(
+            f"This run cannot be terminated now (status: {status_label(execution.status)}).",
+            hint=f"`/aom-exec show {command.workflow_id} {command.execution_id}` shows it.",
+        )
     node = _node_for(command, kind, execution)
     version = (
         target_version(execution, kind, node)
@@ -183,6 +202,11 @@ async def act_summary(deps: SlackDeps, command: ActCommand, replier: Replier) ->
     target = ActionTarget(kind, profile, command.workflow_id, command.execution_id, node, version)
     text = confirm_text(target, execution, await account.workflow_name(command.workflow_id))
     await replier.privately(_summary(target, text))
+
+
+def _may_terminate(execution: ExecutionDetail) -> bool:
+    """As the card decides: an active or waiting run, not already being cancelled."""
+    return (ActionKind.TERMINATE, None) in available_actions(execution)
 
 
 def _node_for(

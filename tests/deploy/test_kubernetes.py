@@ -234,10 +234,42 @@ def test_the_ingress_publishes_slack_events_only() -> None:
     assert {p["backend"]["service"]["name"] for p in paths} == {service["metadata"]["name"]}
 
 
-def test_the_profiles_configmap_is_not_presented_as_working() -> None:
-    """The ConfigMap waits for multi-profile support: it says so, and nothing mounts it yet."""
-    text = (KUBERNETES_DIR / "configmap.yaml").read_text(encoding="utf-8")
-    assert "coming with multi-profile support" in text
+def test_the_profiles_file_is_mounted_where_aom_bot_config_points() -> None:
+    """The Deployment mounts the ConfigMap as a directory (an applied change reaches the pod) and
+    AOM_BOT_CONFIG names the file in it."""
     pod = _pod(_one("Deployment"))
-    mounted = {v.get("configMap", {}).get("name") for v in pod.get("volumes", [])}
-    assert _one("ConfigMap")["metadata"]["name"] not in mounted
+    config_map = _one("ConfigMap")["metadata"]["name"]
+    volume = next(v for v in pod["volumes"] if v.get("configMap", {}).get("name") == config_map)
+    container = pod["containers"][0]
+    mount = next(m for m in container["volumeMounts"] if m["name"] == volume["name"])
+    assert "subPath" not in mount
+    assert mount.get("readOnly") is True
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    (file_name,) = _one("ConfigMap")["data"]
+    assert env["AOM_BOT_CONFIG"] == f"{mount['mountPath']}/{file_name}"
+
+
+def test_the_shipped_profiles_file_keeps_the_environment_setup(tmp_path: Path) -> None:
+    """As shipped, the file is valid and changes nothing: the environment's project is the one
+    profile, everyone may read, follow and subscribe, and nobody may act."""
+    from aom_bot.config import Settings
+    from aom_bot.profiles import Permission, load_bot_config
+
+    ((file_name, text),) = _one("ConfigMap")["data"].items()
+    path = tmp_path / file_name
+    path.write_text(text, encoding="utf-8")
+    settings = Settings(
+        _env_file=None,
+        aom_region="cn-north-4",
+        aom_project_id="0123456789abcdef0123456789abcdef",
+        cloud_sdk_ak="AKEXAMPLE",
+        cloud_sdk_sk="sk-example-value",
+    )  # type: ignore[call-arg]
+    config = load_bot_config(settings, path=path, environ={})
+    assert list(config.profiles) == ["default"]
+    policy = config.policy
+    where = {"profile": "default", "channel_id": "C0ANY00001", "user_id": "U0ANY00001"}
+    for permission in (Permission.READ, Permission.FOLLOW, Permission.SUBSCRIBE):
+        assert policy.allows(permission, **where)
+    for permission in (Permission.TERMINATE, Permission.RETRY, Permission.RUN):
+        assert not policy.allows(permission, **where)

@@ -26,6 +26,12 @@ ID_MAX = 255
 CONTEXT_ELEMENTS_MAX = 10
 ACTIONS_ELEMENTS_MAX = 25
 MARKDOWN_TEXT_MAX = 12_000
+CONFIRM_TITLE_MAX = 100
+CONFIRM_TEXT_MAX = 300
+CONFIRM_BUTTON_MAX = 30
+OVERFLOW_OPTIONS_MAX = 5
+OPTION_TEXT_MAX = 75
+OPTION_VALUE_MAX = 150
 #: Observed, undocumented: total block text above ~12k characters -> ``msg_blocks_too_long``.
 TOTAL_TEXT_MAX = 12_000
 
@@ -235,6 +241,45 @@ def _element(element: object, at: str, action_ids: set[str]) -> list[str]:
         style = element.get("style")
         if style is not None and style not in ("primary", "danger"):
             problems.append(f"must be one of primary, danger [json-pointer:{at}/style]")
+    if element["type"] == "overflow":
+        problems += _overflow(element, at)
+    if "confirm" in element:
+        problems += _confirm(element["confirm"], f"{at}/confirm")
+    return problems
+
+
+def _overflow(element: dict[str, Any], at: str) -> list[str]:
+    options = element.get("options")
+    if not isinstance(options, list) or not 1 <= len(options) <= OVERFLOW_OPTIONS_MAX:
+        return [f"must have 1 to {OVERFLOW_OPTIONS_MAX} items [json-pointer:{at}/options]"]
+    problems: list[str] = []
+    for i, option in enumerate(options):
+        where = f"{at}/options/{i}"
+        if not isinstance(option, dict):
+            problems.append(f"must be an option object [json-pointer:{where}]")
+            continue
+        problems += _text_object(
+            option.get("text"), f"{where}/text", max_len=OPTION_TEXT_MAX, plain_only=True
+        )
+        problems += _max_str(option, "value", OPTION_VALUE_MAX, where)
+    return problems
+
+
+def _confirm(confirm: object, at: str) -> list[str]:
+    """A confirmation dialog object: title, text, confirm and deny."""
+    if not isinstance(confirm, dict):
+        return [f"must be a confirm object [json-pointer:{at}]"]
+    problems = _text_object(
+        confirm.get("title"), f"{at}/title", max_len=CONFIRM_TITLE_MAX, plain_only=True
+    )
+    problems += _text_object(confirm.get("text"), f"{at}/text", max_len=CONFIRM_TEXT_MAX)
+    for key in ("confirm", "deny"):
+        problems += _text_object(
+            confirm.get(key), f"{at}/{key}", max_len=CONFIRM_BUTTON_MAX, plain_only=True
+        )
+    style = confirm.get("style")
+    if style is not None and style not in ("primary", "danger"):
+        problems.append(f"must be one of primary, danger [json-pointer:{at}/style]")
     return problems
 
 

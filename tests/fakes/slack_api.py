@@ -283,6 +283,16 @@ class FakeSlack:
     def response_url(self, channel_id: str, user: str, *, original_ts: str | None = None) -> str:
         """A new ``response_url``; ``original_ts`` is the message a button click came from."""
         hook = ResponseUrl(self.methods.new_id("H"), channel_id, user, original_ts)
+        shown = [
+            message
+            for other in self.response_urls.values()
+            if other.channel == channel_id and other.user == user
+            for message in other.ephemerals
+            if original_ts is not None and message["ts"] == original_ts
+        ]
+        if shown:  # a click on an ephemeral message: this URL may replace it (same object)
+            hook.original_is_ephemeral = True
+            hook.ephemerals.append(shown[0])
         self.response_urls[hook.id] = hook
         return f"{self.origin}/webhook/{hook.id}"
 

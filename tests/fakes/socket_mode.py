@@ -77,9 +77,12 @@ class FakeSocketMode:
         *,
         accepts_response_payload: bool,
         timeout: float = ACK_TIMEOUT,  # noqa: ASYNC109 - Slack's ack deadline
+        to: int = -1,
         **extra: Any,
     ) -> dict[str, Any]:
-        """Send one envelope to the newest connection; return the ack's ``payload`` (or ``{}``)."""
+        """Send one envelope to one connection (``to``: its index in connection order, default the
+        newest; Slack gives each envelope to one of an app's connections); return the ack's
+        ``payload`` (or ``{}``)."""
         if not self._open:
             raise RuntimeError("no open Socket Mode connection; await wait_connected() first")
         envelope_id = str(uuid.uuid4())
@@ -93,7 +96,7 @@ class FakeSocketMode:
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[envelope_id] = future
         try:
-            await self._open[-1].send_str(json.dumps(envelope))
+            await self._open[to].send_str(json.dumps(envelope))
             async with asyncio.timeout(timeout):
                 ack = await future
         except TimeoutError:
@@ -110,10 +113,11 @@ class FakeSocketMode:
         body: dict[str, str],
         *,
         timeout: float = ACK_TIMEOUT,  # noqa: ASYNC109
+        to: int = -1,
     ) -> dict[str, Any]:
         """A slash command (form fields as a dict); returns the ack body (e.g. ``text``)."""
         return await self.deliver(
-            "slash_commands", body, accepts_response_payload=True, timeout=timeout
+            "slash_commands", body, accepts_response_payload=True, timeout=timeout, to=to
         )
 
     async def deliver_interactive(

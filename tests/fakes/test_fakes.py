@@ -239,6 +239,23 @@ async def test_51_blocks_are_invalid_blocks_with_a_json_pointer(
     assert ok["ok"]
 
 
+def _with_confirm(*, title: str = "T", text: str = "t", confirm: str = "Do") -> dict[str, Any]:
+    """An actions block whose one button carries a confirm dialog."""
+    dialog = {
+        "title": {"type": "plain_text", "text": title},
+        "text": {"type": "mrkdwn", "text": text},
+        "confirm": {"type": "plain_text", "text": confirm},
+        "deny": {"type": "plain_text", "text": "Cancel"},
+    }
+    button = {"type": "button", "text": {"type": "plain_text", "text": "b"}, "confirm": dialog}
+    return {"type": "actions", "elements": [button]}
+
+
+def _overflow_of(value: str) -> dict[str, Any]:
+    option = {"text": {"type": "plain_text", "text": "o"}, "value": value}
+    return {"type": "actions", "elements": [{"type": "overflow", "options": [option]}]}
+
+
 @pytest.mark.parametrize(
     ("block", "pointer"),
     [
@@ -262,12 +279,17 @@ async def test_51_blocks_are_invalid_blocks_with_a_json_pointer(
             "/blocks/0/elements/0/text/text",
         ),
         (section("ok", "b" * 256), "/blocks/0/block_id"),
+        (_with_confirm(text="t" * 301), "/blocks/0/elements/0/confirm/text/text"),
+        (_with_confirm(title="t" * 101), "/blocks/0/elements/0/confirm/title/text"),
+        (_with_confirm(confirm="c" * 31), "/blocks/0/elements/0/confirm/confirm/text"),
+        (_overflow_of("v" * 151), "/blocks/0/elements/0/options/0/value"),
     ],
 )
 async def test_per_block_limits(
     slack: FakeSlack, client: AsyncWebClient, block: dict[str, Any], pointer: str
 ) -> None:
-    """Section 3000, header 150 plain_text, 10 fields, button 75, block_id 255."""
+    """Section 3000, header 150 plain_text, 10 fields, button 75, block_id 255; a confirm
+    dialog's title 100, text 300, buttons 30; an overflow option's value 150."""
     error = await slack_error(
         client.chat_postMessage(channel=slack.general, text="t", blocks=[block])
     )

@@ -8,6 +8,7 @@ only ever for I/O (SQLite's thread, FakeSlack's socket), never a race against th
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from contextlib import asynccontextmanager
@@ -22,7 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from aom_bot.aom.accounts import AomAccounts
 from aom_bot.aom.client import AomClient, RetryPolicy, build_http_client
 from aom_bot.clock import ManualClock
-from aom_bot.follow.engine import FollowEngine
+from aom_bot.follow.engine import EngineOptions, FollowEngine
 from aom_bot.simulator.app import create_simulator_app
 from aom_bot.simulator.auth import SimulatorCredentials
 from aom_bot.simulator.faults import Faults, RequestCounter
@@ -144,20 +145,21 @@ class Rig:
     ) -> FollowEngine:
         """A FollowEngine over this rig (not running yet)."""
         source = overrides.pop("source", self.aom)
-        options: dict[str, Any] = {
-            "accounts": AomAccounts.single(source),
-            "store": store or self.store,
-            "notifier": self.notifier,
-            "clock": self.clock,
-            "owner": owner,
-            "poll_min": 5.0,
-            "poll_max": 30.0,
-            "max_follow": timedelta(hours=24),
-            "broadcast_failures": True,
-            "rng": random.Random(7),
-        }
-        options.update(overrides)
-        engine = FollowEngine(**options)
+        options = EngineOptions(
+            owner=owner,
+            poll_min=5.0,
+            poll_max=30.0,
+            max_follow=timedelta(hours=24),
+            broadcast_failures=True,
+            rng=random.Random(7),
+        )
+        engine = FollowEngine(
+            accounts=AomAccounts.single(source),
+            store=store or self.store,
+            notifier=overrides.pop("notifier", self.notifier),
+            clock=overrides.pop("clock", self.clock),
+            options=dataclasses.replace(options, **overrides),
+        )
         self.engines.append(engine)
         return engine
 

@@ -120,7 +120,7 @@ async def test_a_dead_sender_takes_the_engine_down_visibly(rig: Rig) -> None:
     async def broken() -> None:
         raise ZeroDivisionError
 
-    cards.sender = broken
+    cards.next = broken
     with pytest.raises(RuntimeError, match="follow engine task stopped"):
         await asyncio.wait_for(engine.run(), 10)
 

@@ -11,18 +11,22 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
+from pydantic import SecretStr
 from slack_bolt.async_app import AsyncApp
 from starlette.applications import Starlette
 
 from aom_bot.aom.client import AomClient, RetryPolicy, build_http_client
 from aom_bot.clock import ManualClock
 from aom_bot.composition import BUILD, AomProfile, Bot, BotInputs, BotOptions, build_bot
+from aom_bot.config import StaticTokenCredentials
+from aom_bot.profiles import AllowRule, BotConfig, Permission, Policy, Profile
 from aom_bot.records import FollowRequest
 from aom_bot.render.actions import encode_ref
 from aom_bot.render.scrub import Scrubber
@@ -37,7 +41,7 @@ from aom_bot.store import open_store
 from aom_bot.store.base import Store
 from tests.fakes.slack_api import FakeSlack, RecordedCall
 from tests.fakes.slack_signing import (
-    block_actions_body,
+    block_actions_payload,
     sign_request,
     slash_command_body,
 )
@@ -115,6 +119,8 @@ class Harness:
     follows: TrackedFollow
     bot: Bot
     hooks: list[str] = field(default_factory=list)
+    #: the configuration file in force (None: no file); ``.replace`` stands for a SIGHUP
+    config: FixedConfig | None = None
 
     def workflow(self, name: str) -> str:
         """The simulator's workflow id for a workflow name (e.g. ``rotate-logs``)."""
@@ -165,10 +171,15 @@ class Harness:
         channel_id: str | None = None,
         is_ephemeral: bool = False,
         timestamp: int | None = None,
+        user_id: str | None = None,
+        user_name: str | None = None,
+        overflow: bool = False,
     ) -> httpx.Response:
-        """Click a button on a message (``value`` as the bot rendered it)."""
+        """Click a button on a message (``value`` as the bot rendered it), as alice unless
+        ``user_id`` says who; ``overflow``: pick the option ``value`` of an overflow menu."""
         channel = channel_id or self.slack.general
-        url = self.slack.response_url(channel, self.slack.alice, original_ts=message_ts)
+        user = user_id or self.slack.alice
+        url = self.slack.response_url(channel, user, original_ts=message_ts)
         self.hooks.append(url)
         message = None
         if not is_ephemeral:
@@ -176,7 +187,7 @@ class Harness:
                 message = self.slack.message(channel, message_ts)
             except SlackError:  # deleted meanwhile: Slack still sends what the client showed
                 message = {"type": "message", "ts": message_ts, "text": "", "blocks": []}
-        body = block_actions_body(
+        payload = block_actions_payload(
             action_id,
             value,
             message_ts=message_ts,
@@ -184,7 +195,18 @@ class Harness:
             channel_id=channel,
             is_ephemeral=is_ephemeral,
             message=message,
+            user_id=user,
+            user_name=user_name or ("alice" if user == self.slack.alice else user.lower()),
         )
+        if overflow:  # an overflow menu sends the chosen option, not a value
+            action = payload["actions"][0]
+            del action["value"]
+            action["type"] = "overflow"
+            action["selected_option"] = {
+                "text": {"type": "plain_text", "text": "Option"},
+                "value": value,
+            }
+        body = urlencode({"payload": json.dumps(payload)})
         return await self.post(body, timestamp=timestamp)
 
     async def click_ref(
@@ -218,6 +240,37 @@ class Harness:
         return (await self.slack.wait_for(posted, count=count))[count - 1]
 
 
+class FixedConfig:
+    """A configuration file (``ConfigSource``) that changes only when a test replaces it."""
+
+    def __init__(self, config: BotConfig) -> None:
+        self._config = config
+
+    @property
+    def current(self) -> BotConfig:
+        return self._config
+
+    def replace(self, rules: Sequence[AllowRule], two_person: frozenset[str]) -> None:
+        """What a SIGHUP with a new file does: the next request sees it."""
+        self._config = _config(self._config.profiles["default"].project_id, rules, two_person)
+
+
+def _config(project_id: str, rules: Sequence[AllowRule], two_person: frozenset[str]) -> BotConfig:
+    """The file's model: the one ``default`` profile (the simulator) and ``rules``."""
+    profile = Profile(
+        name="default",
+        region=REGION,
+        project_id=project_id,
+        endpoint="http://aom.test",
+        credentials=StaticTokenCredentials(token=SecretStr("unused-in-process")),
+        credential_source="test",
+        two_person=frozenset(Permission(p) for p in two_person),
+    )
+    return BotConfig(
+        profiles={"default": profile}, default_profile="default", policy=Policy(tuple(rules))
+    )
+
+
 def text_of(message: dict[str, Any]) -> str:
     """Everything a person reads in a message: fallback text plus every block's text."""
     return (
@@ -248,12 +301,17 @@ async def running_bot(
     aom_transport: httpx.AsyncBaseTransport | None = None,
     secrets: tuple[str, ...] = (),
     max_follows: tuple[int, int] | None = None,
+    rules: Sequence[AllowRule] | None = None,
+    two_person: frozenset[str] = frozenset(),
+    database_url: str = "sqlite:///:memory:",
 ) -> AsyncIterator[Harness]:
     """Start FakeSlack, the simulator and the bot; stop everything afterwards.
 
     ``aom_transport`` replaces the simulator as AOM; ``secrets`` are the configured secret
     values the bot must never send (its scrubber and Web API client get them);
-    ``max_follows`` is (per user, per workspace)."""
+    ``max_follows`` is (per user, per workspace). ``rules`` stand for a configuration file
+    (its ``[[allow]]`` rules, one ``default`` profile; None: no file), ``two_person`` for its
+    ``[profiles.default] two_person``; ``database_url`` the store (in memory by default)."""
     clock = ManualClock()
     world = build_world(seed=3, clock=lambda: clock.now().timestamp())
     faults = Faults()
@@ -271,7 +329,7 @@ async def running_bot(
         project_id=world.project_id,
         retry=RetryPolicy(attempts=1),
     )
-    store = await open_store("sqlite:///:memory:")
+    store = await open_store(database_url)
     await store.migrate()
     async with FakeSlack() as slack:
         client = build_web_client(
@@ -289,11 +347,18 @@ async def running_bot(
             slack_limits=FAST,
             signing_secret=SECRET,
         )
+        config = (
+            None if rules is None else FixedConfig(_config(world.project_id, rules, two_person))
+        )
         inputs = BotInputs(
             options=options,
             aom={
                 "default": AomProfile(
-                    commands=aom, polling=aom, region=REGION, console_url_template=CONSOLE
+                    commands=aom,
+                    polling=aom,
+                    region=REGION,
+                    console_url_template=CONSOLE,
+                    two_person=two_person,
                 )
             },
             store=store,
@@ -301,6 +366,7 @@ async def running_bot(
             bolt_client=client,
             notifier_client=client,
             metrics=metrics,
+            config=config,
         )
         bot = build_bot(
             inputs,
@@ -331,6 +397,7 @@ async def running_bot(
                     store=store,
                     follows=engine,
                     bot=bot,
+                    config=config,
                 )
             finally:
                 await client.aclose()
