@@ -72,6 +72,16 @@ DSN = os.environ.get("AOM_BOT_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0
 TICK = 0.25  # how often the store and the request log are looked at while waiting
 
 
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One followed execution: ``begin`` in epoch seconds, ``shown`` the card's fingerprint."""
+
+    workflow_id: str
+    execution_id: str
+    begin: float
+    shown: str
+
+
 class Polls:
     """ASGI wrapper: the monotonic time of every status request, per execution."""
 
@@ -85,6 +95,11 @@ class Polls:
             if endpoint == "status":
                 self.at[execution_id].append(time.monotonic())
         await self.app(scope, receive, send)
+
+    def peak_per_second(self, t0: float, t1: float) -> int:
+        """The most status requests the simulator received in one second of [t0, t1]."""
+        seconds = Counter(int(t) for ts in self.at.values() for t in ts if t0 <= t <= t1)
+        return max(seconds.values(), default=0)
 
     def first_after(self, execution_id: str, t: float) -> float | None:
         return next((x for x in self.at.get(execution_id, ()) if x > t), None)
@@ -104,9 +119,9 @@ def serve_in_thread(app: Any) -> tuple[str, uvicorn.Server]:
     return f"http://127.0.0.1:{port}", server
 
 
-def build_world(count: int, frozen: float, rng: random.Random) -> tuple[World, list[tuple]]:
-    """``count`` runs under way (begun 10-20 min ago, slow enough never to end), 10 % failing."""
-    world = World(seed=11, clock=lambda: frozen, speed=0.01)
+def build_world(count: int, frozen: float, rng: random.Random) -> tuple[World, list[Run]]:
+    """``count`` runs under way (begun 10-20 min ago, still running), 10 % of workflows failing."""
+    world = World(seed=11, clock=lambda: frozen, speed=0.005)
     workflows = [
         world.add_workflow(
             f"wf-{i}",
@@ -115,35 +130,32 @@ def build_world(count: int, frozen: float, rng: random.Random) -> tuple[World, l
         )
         for i in range(max(1, count // 50))
     ]
-    runs = []
-    for i in range(count):
+    runs: list[Run] = []
+    while len(runs) < count:  # a run that is already over would end its follow at once
         begin = frozen - rng.uniform(600, 1200)
-        workflow_id = workflows[i % len(workflows)]
-        runs.append(
-            (workflow_id, world.add_execution(workflow_id, begin_ms=int(begin * 1000)), begin)
-        )
+        workflow_id = workflows[len(runs) % len(workflows)]
+        execution_id = world.add_execution(workflow_id, begin_ms=int(begin * 1000))
+        detail = ExecutionDetail.model_validate(world.execution_json(workflow_id, execution_id))
+        if not detail.is_terminal:
+            runs.append(Run(workflow_id, execution_id, begin, visible_fingerprint(detail)))
     return world, runs
 
 
-async def seed(
-    store: Store, world: World, slack: FakeSlack, runs: list[tuple], channels: list[str]
-) -> None:
+async def seed(store: Store, slack: FakeSlack, runs: list[Run], channels: list[str]) -> None:
     """The follows, cards already posted and rendered (no card edit is due at the first poll)."""
     now = datetime.now(UTC)
 
-    async def one(i: int, workflow_id: str, execution_id: str) -> None:
+    async def one(i: int, run: Run) -> None:
         channel = channels[i % len(channels)]
         ts = slack.workspace.post(slack.channel(channel), {"text": "card"})["ts"]
-        detail = ExecutionDetail.model_validate(world.execution_json(workflow_id, execution_id))
         follow, _ = await store.start_follow(NewFollow(
-            workflow_id=workflow_id, execution_id=execution_id, channel_id=channel,
+            workflow_id=run.workflow_id, execution_id=run.execution_id, channel_id=channel,
             started_by=slack.alice, started_at=now, deadline=now + timedelta(hours=24),
             message_ts=ts, mention=f"<@{slack.alice}>"))  # fmt: skip
-        await store.record_render(follow.id, visible_fingerprint(detail), now)
+        await store.record_render(follow.id, run.shown, now)
 
     for start in range(0, len(runs), 50):
-        chunk = runs[start : start + 50]
-        await asyncio.gather(*(one(start + i, w, e) for i, (w, e, _) in enumerate(chunk)))
+        await asyncio.gather(*(one(start + i, r) for i, r in enumerate(runs[start : start + 50])))
 
 
 class Replica:
@@ -295,6 +307,7 @@ def environment(aom_url: str, project: str, slack: FakeSlack, args: argparse.Nam
         "AOM_BOT_POLL_MIN_SECONDS": str(args.poll_min), "AOM_BOT_POLL_MAX_SECONDS": str(args.poll_max),
         "AOM_BOT_MAX_FOLLOWS_PER_WORKSPACE": str(max(100, args.follows)),
         "AOM_BOT_LOG_FORMAT": "json", "HOSTNAME": "bench-replica",
+        **({"AOM_MAX_REQUESTS_PER_SECOND": str(args.aom_rps)} if args.aom_rps else {}),
     }  # fmt: skip
 
 
@@ -310,7 +323,7 @@ async def run(args: argparse.Namespace, logs: Path) -> list[tuple[str, str, str]
     world, runs = build_world(args.follows, frozen, random.Random(5))
     polls = Polls(create_simulator_app(world, credentials=SimulatorCredentials()))
     aom_url, server = serve_in_thread(polls)
-    begins = {execution_id: begin for _, execution_id, begin in runs}
+    begins = {r.execution_id: r.begin for r in runs}
     schema = f"bench_{uuid.uuid4().hex[:12]}"
     store = await open_store(DSN, schema=schema)
     try:
@@ -318,7 +331,7 @@ async def run(args: argparse.Namespace, logs: Path) -> list[tuple[str, str, str]
             channels = [slack.add_channel(f"ops-{i}", id=f"C{i:08d}").id for i in range(20)]
             await store.migrate()
             seeding = time.monotonic()
-            await seed(store, world, slack, runs, channels)
+            await seed(store, slack, runs, channels)
             seeded = time.monotonic() - seeding
             env = environment(aom_url, world.project_id, slack, args, schema, logs)
             out = Results(seeded=seeded)
@@ -347,6 +360,7 @@ class Results:
     kill: tuple[float, float, float] = (0.0, 0.0, 0.0)
     joined: float = 0.0
     term: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    peaks: tuple[int, int] = (0, 0)  # status requests in the busiest second: steady, whole run
     cpu_pct: list[float] = field(default_factory=list)
     replicas: list[Replica] = field(default_factory=list)
 
@@ -386,6 +400,7 @@ async def phases(args: argparse.Namespace, env: dict[str, str], logs: Path, stor
         out.term = await take_over(store, polls, busiest, live, n, signal.SIGTERM, timeout)
         await asyncio.sleep(args.poll_max * 1.2)
         out.whole = poll_stats(polls, begins, t0, time.monotonic(), args)
+        out.peaks = (polls.peak_per_second(t0, t1), polls.peak_per_second(t0, time.monotonic()))
         while live:
             await live.pop().end(signal.SIGTERM)
     finally:
@@ -412,6 +427,10 @@ def table(args: argparse.Namespace, out: Results) -> list[tuple[str, str, str]]:
         ("smallest gap between polls of one run (s)", f"{out.steady[1]:.1f}",
          f">= {interval:g} (one poller)"),
         ("  over the whole run", f"{out.whole[1]:.1f}", ""),
+        ("status requests in the busiest second, steady", f"{out.peaks[0]}",
+         f"follows / interval = {n / interval:.0f}"),
+        ("  over the whole run", f"{out.peaks[1]}",
+         f"each replica at most {args.aom_rps or 50:g}/s (AOM_MAX_REQUESTS_PER_SECOND)"),
         ("executions unpolled in the steady window", f"{out.steady[2]}", "0"),
         ("SIGKILL busiest: leases held by others (s)", f"{out.kill[1]:.1f}",
          f"<= lease + interval = {lease + interval:g}"),
@@ -440,6 +459,12 @@ async def main() -> None:
     parser.add_argument("--lease", type=float, default=30.0, help="AOM_BOT_LEASE_SECONDS")
     parser.add_argument("--poll-min", type=float, default=5.0)
     parser.add_argument("--poll-max", type=float, default=30.0, help="the interval of these runs")
+    parser.add_argument(
+        "--aom-rps",
+        type=float,
+        default=0.0,
+        help="AOM_MAX_REQUESTS_PER_SECOND of each replica (default: the bot's, 50)",
+    )
     parser.add_argument(
         "--keep-logs", action="store_true", help="print where the logs are, keep them"
     )
