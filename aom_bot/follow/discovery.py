@@ -149,7 +149,7 @@ class SubscriptionDiscovery:
                     break
                 await self._wait(self._interval - (self._clock.monotonic() - started))
         finally:
-            if self._stopping and self._leased:  # a clean stop hands workflows over at once
+            if self._stopping:  # a clean stop hands workflows (and its heartbeat) over at once
                 with contextlib.suppress(Exception):
                     await self._leases.release_all()
             self._leased.clear()

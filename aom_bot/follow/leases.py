@@ -8,6 +8,10 @@ the work: three replicas started together split 24 follows about 8/8/8 instead o
 grabbing all of them. A replica above its share (one that took everything before the others
 started) gives the surplus back, and the others take it at their next resync.
 
+A clean stop closes the book: a follow still being set up when the replica stops (its card
+posted, its lease not yet taken) must not take a lease after the others were told everything
+is free, or that execution waits a whole lease with nobody polling it.
+
 A lease is only proven until the last successful renewal plus the TTL: once that has passed
 without the store answering, another replica may own the work, so the replica must stop
 polling (``proven`` turns false) instead of editing cards on leases it may have lost.
@@ -71,6 +75,8 @@ class LeaseBook:
         self._held: set[str] = set()
         #: monotonic time until which every lease in ``_held`` is known to be ours
         self._proven_until: float | None = None
+        #: set by ``release_all``: a stopping replica takes nothing more
+        self._closed = False
 
     @property
     def ttl(self) -> timedelta:
@@ -89,11 +95,14 @@ class LeaseBook:
     async def acquire(self, keys: Iterable[str]) -> set[str]:
         """Take or renew the leases on ``keys`` (no share cap: a user's own follow starts here)."""
         wanted = set(keys)
-        if not wanted:
+        if not wanted or self._closed:
             return set()
         held = set(
             await self._store.acquire_leases(self._owner, wanted, self._ttl, self._clock.now())
         )
+        if self._closed:  # handed over while the store answered: give these back too
+            await self._store.release_leases(self._owner, held)
+            return set()
         lost = (self._held & wanted) - held
         if lost:
             log.info("follow.leases_lost count=%d", len(lost))
@@ -103,6 +112,8 @@ class LeaseBook:
     async def share(self, keys: Iterable[str]) -> set[str]:
         """Renew the heartbeat, keep or take this replica's fair share of ``keys``; give back
         the rest. Returns the keys held now; raises the store's error (nothing proven then)."""
+        if self._closed:  # stopped: renewing the heartbeat would count this replica again
+            return set()
         wanted = set(keys)
         started = self._clock.monotonic()
         now = self._clock.now()
@@ -142,7 +153,12 @@ class LeaseBook:
             self._held -= unused
 
     async def release_all(self) -> None:
-        """Give back every lease and the heartbeat (a clean stop: the others take over at once)."""
+        """Give back every lease and the heartbeat (a clean stop: the others take over at once).
+
+        The book is closed from then on: ``acquire`` takes nothing, and a take already on its
+        way to the store is given back when it returns.
+        """
+        self._closed = True
         await self._store.release_leases(self._owner, {*self._held, self._heartbeat})
 
     def forget(self) -> None:

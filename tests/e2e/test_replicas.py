@@ -199,11 +199,12 @@ async def test_sigterm_hands_the_leases_over_at_once(tmp_path: Path) -> None:
                     await wait_for_holders(
                         store, 9, lambda h: leaving not in h.values(), timeout=10
                     )
-                    # the leaving replica gave its leases back (its log says so) and the others
-                    # hold them well within the SIGKILL bound. Known gap (issue 14, still open):
-                    # in about 1 run of 3 here the takeover takes as long as a lapse of the
-                    # lease (3.1-3.8 s, not ~1 s), so "< LEASE" is not asserted yet.
-                    assert time.monotonic() - stopped <= LEASE + LEASE / 3 + INTERVAL + 2.0
+                    # the others hold them at their next resync (a third of the lease), well
+                    # before the lease could lapse; slack for a busy machine. The last follow's
+                    # set-up may still be under way here: it must not take a lease after the
+                    # hand-over (tests/store/test_lease_share.py pins that race down).
+                    took = time.monotonic() - stopped
+                    assert took <= LEASE / 3 + INTERVAL + 0.7 < LEASE, took
                     log = (tmp_path / f"bot{cluster.by_owner(leaving)}.log").read_text()
                     assert "follow.leases_handed_over" in log
                     await finish_exactly_once(slack, clock, cards, timeout=60)

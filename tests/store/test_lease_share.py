@@ -5,9 +5,10 @@ Time is simulated (``ManualClock``): lease expiry and the end of a lease's proof
 
 from __future__ import annotations
 
+import asyncio
 import random
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aom_bot.clock import ManualClock
 from aom_bot.follow.leases import LeaseBook, fair_share
@@ -137,3 +138,52 @@ async def test_a_longer_lived_heartbeat_of_other_work_does_not_shrink_the_share(
     clock.advance(TTL.total_seconds())  # r2 is dead; its discovery heartbeat still runs
     held = [await b.share(KEYS) for b in books[:2]]
     _assert_partition(held, KEYS)
+
+
+async def test_a_stopped_book_takes_no_lease_a_late_follow_asks_for(
+    backend: Backend, store: Store
+) -> None:
+    """A follow still being set up when its replica stops asks for its lease after the hand
+    over: it gets none, so the others take that execution at their next resync, not a lease
+    later."""
+    clock = ManualClock(T0)
+    books = await _replicas(backend, clock, 3)
+    for _ in range(2):
+        [await b.share(KEYS) for b in books]
+        clock.advance(1)
+    await books[2].release_all()
+    assert await books[2].acquire([KEYS[0]]) == set()
+    assert await books[2].share(KEYS) == set()  # nor does a resync count it alive again
+    held = [await b.share(KEYS) for b in books[:2]]
+    _assert_partition(held, KEYS)
+
+
+class _SlowTakes:
+    """The store, with ``acquire_leases`` held at the door until ``go`` is set."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.waiting = asyncio.Event()
+        self.go = asyncio.Event()
+
+    async def acquire_leases(self, *args: Any) -> set[str]:
+        self.waiting.set()
+        await self.go.wait()
+        return await self._store.acquire_leases(*args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+async def test_a_take_on_its_way_when_the_book_hands_over_is_given_back(store: Store) -> None:
+    """The store answers a take only after the stop released everything: that lease is given
+    back too, and the replica holds nothing."""
+    clock = ManualClock(T0)
+    slow = _SlowTakes(store)
+    book = LeaseBook(store=slow, owner="A", clock=clock, ttl=TTL)  # type: ignore[arg-type]
+    taking = asyncio.create_task(book.acquire([KEYS[0]]))
+    await slow.waiting.wait()
+    await book.release_all()
+    slow.go.set()
+    assert await taking == set()
+    assert await store.lease_holders("", T0) == {}
