@@ -21,6 +21,7 @@ __all__ = [
     "divider",
     "header",
     "mrkdwn",
+    "notice_message",
     "plain",
     "section",
 ]
@@ -103,3 +104,8 @@ def button(
     if style is not None:
         element["style"] = style
     return element
+
+
+def notice_message(text: str) -> SlackMessage:
+    """A one-section message whose text the bot wrote itself (already safe mrkdwn)."""
+    return SlackMessage(text=text, blocks=[section(text)])

@@ -34,7 +34,7 @@ from aom_bot.errors import (
 from aom_bot.operations import MAX_REQUESTS, ActionTarget, confirm_text, verb_of
 from aom_bot.render import kit
 from aom_bot.render.actions import ACTION_APPROVE, ACTION_CANCEL
-from aom_bot.render.kit import SlackMessage, section
+from aom_bot.render.kit import SlackMessage, notice_message, section
 from aom_bot.render.wording import slack_time
 from aom_bot.slack.deps import SlackDeps
 from aom_bot.slack.operate import (
@@ -53,10 +53,6 @@ log = logging.getLogger(__name__)
 
 #: how long a two-person request waits for its second person
 APPROVAL_TTL = timedelta(minutes=10)
-
-
-def _notice(text: str) -> SlackMessage:
-    return SlackMessage(text=text, blocks=[section(text)])
 
 
 async def request_approval(
@@ -223,7 +219,7 @@ async def _close(deps: SlackDeps, request: ApprovalRequest, text: str) -> None:
     if request.message_ts is None:
         return
     try:
-        await deps.notifier.update(request.channel_id, request.message_ts, _notice(text))
+        await deps.notifier.update(request.channel_id, request.message_ts, notice_message(text))
     except SlackDeliveryError as error:
         log.info("action.request_not_updated slack_error=%s", error.error)
 
@@ -300,7 +296,7 @@ async def _lost(deps: SlackDeps, record: ActionRecord) -> None:
         f"`/aom-exec list {record.workflow_id}`. It is not sent again."
     )
     try:
-        await deps.notifier.post(record.channel_id, _notice(text))
+        await deps.notifier.post(record.channel_id, notice_message(text))
     except (SlackDeliveryError, AomBotError) as error:
         log.info("action.unknown_not_told kind=%s", type(error).__name__)
 

@@ -25,7 +25,7 @@ from aom_bot.errors import (
 from aom_bot.profiles import Permission
 from aom_bot.records import FollowRequest
 from aom_bot.render.escape import inline_code
-from aom_bot.render.kit import SlackMessage, section
+from aom_bot.render.kit import SlackMessage, notice_message
 from aom_bot.render.lists import executions_message, workflows_message
 from aom_bot.slack.cards import card, card_link
 from aom_bot.slack.deps import SlackDeps
@@ -68,11 +68,6 @@ def register_commands(app: AsyncApp, deps: SlackDeps, *, command: str = COMMAND)
         await handle_command(deps, ack, body)
 
     app.command(command)(on_command)
-
-
-def notice_message(text: str) -> SlackMessage:
-    """A one-section message whose text the bot wrote itself (already safe mrkdwn)."""
-    return SlackMessage(text=text, blocks=[section(text)])
 
 
 def _name(command: Command) -> str:

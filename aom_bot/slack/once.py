@@ -18,7 +18,7 @@ from datetime import timedelta
 from aom_bot.aom.accounts import AomAccount
 from aom_bot.errors import SlackMessageGone
 from aom_bot.render.escape import inline_code
-from aom_bot.render.kit import SlackMessage, section
+from aom_bot.render.kit import notice_message
 from aom_bot.slack.cards import card, card_link
 from aom_bot.slack.deps import SlackDeps
 from aom_bot.slack.grammar import ExecutionRef
@@ -40,10 +40,6 @@ WAIT_FOR_CARD = 10.0
 _LOOK_EVERY = 0.25
 
 
-def _notice(text: str) -> SlackMessage:
-    return SlackMessage(text=text, blocks=[section(text)])
-
-
 async def show_in_channel(
     deps: SlackDeps, account: AomAccount, ref: ExecutionRef, replier: Replier
 ) -> None:
@@ -57,7 +53,7 @@ async def show_in_channel(
     followed = await cards.find_active_follow(conv.channel_id, ref.workflow_id, ref.execution_id)
     if followed is not None:  # the followed card is always current
         link = await card_link(deps, conv.channel_id, followed.message_ts)
-        await replier.privately(_notice(f"Execution {shown} is followed here: {link}."))
+        await replier.privately(notice_message(f"Execution {shown} is followed here: {link}."))
         return
     for _ in range(2):  # a second round only when the shared card turned out deleted
         ts = await _claim_or_wait(deps, cards, ref, conv.channel_id, account.name)
@@ -66,7 +62,9 @@ async def show_in_channel(
             return
         if await _refresh(deps, account, cards, ref, conv.channel_id, ts):
             link = await card_link(deps, conv.channel_id, ts)
-            await replier.privately(_notice(f"The card of execution {shown} is here: {link}."))
+            await replier.privately(
+                notice_message(f"The card of execution {shown} is here: {link}.")
+            )
             return
     await _post(deps, account, ref, replier, None)
 

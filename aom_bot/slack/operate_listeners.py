@@ -46,7 +46,7 @@ from aom_bot.render.actions import (
     ACTION_SKIP,
     ACTION_TERMINATE,
 )
-from aom_bot.render.kit import SlackMessage, section
+from aom_bot.render.kit import SlackMessage, notice_message, section
 from aom_bot.render.wording import status_label
 from aom_bot.slack.actions import Click, parse_click
 from aom_bot.slack.approvals import decide
@@ -71,10 +71,6 @@ _KINDS: dict[str, ActionKind] = {
     "continue": ActionKind.CONTINUE,
     "run": ActionKind.RUN,
 }
-
-
-def _notice(text: str) -> SlackMessage:
-    return SlackMessage(text=text, blocks=[section(text)])
 
 
 ClickHandler = Callable[[SlackDeps, Click, Replier], Awaitable[None]]
@@ -125,7 +121,7 @@ async def _on_confirm(deps: SlackDeps, click: Click, replier: Replier) -> None:
     target = ActionTarget.decode(click.value)
     try:  # best effort: the person confirmed, so the action goes ahead whatever Slack says
         await replier.privately(
-            _notice(f"Confirmed: {verb_of(target.kind)}. The channel hears how it went."),
+            notice_message(f"Confirmed: {verb_of(target.kind)}. The channel hears how it went."),
             replace_original=True,
         )
     except SlackDeliveryError as error:
@@ -147,7 +143,9 @@ async def _on_approve(deps: SlackDeps, click: Click, replier: Replier) -> None:
 
 async def _on_cancel(deps: SlackDeps, click: Click, replier: Replier) -> None:
     if click.value == SUMMARY_CANCEL:
-        await replier.privately(_notice("Cancelled: nothing was done."), replace_original=True)
+        await replier.privately(
+            notice_message("Cancelled: nothing was done."), replace_original=True
+        )
         return
     target = ActionTarget.decode(click.value)
     await decide(deps, target, _actor(click), _request_where(click), approve=False)

@@ -30,7 +30,7 @@ from aom_bot.clock import Clock
 from aom_bot.errors import AomNotFoundError, InvalidIdError, SubscriptionError
 from aom_bot.profiles import Permission
 from aom_bot.render.escape import escape_mrkdwn, inline_code
-from aom_bot.render.kit import SlackMessage, section
+from aom_bot.render.kit import SlackMessage, notice_message
 from aom_bot.render.limits import clip_rendered
 from aom_bot.render.scrub import Scrubber
 from aom_bot.render.subscriptions import (
@@ -111,10 +111,6 @@ class SlackChannelDirectory:
             log.warning("slack.channels_of.failed kind=%s", type(error).__name__)
             return None
         return found
-
-
-def _notice(text: str) -> SlackMessage:
-    return SlackMessage(text=text, blocks=[section(text)])
 
 
 class SubscriptionService:
@@ -216,7 +212,7 @@ class SubscriptionService:
                 f" {options.mention} is mentioned when a failing run is posted and when it ends."
             )
         text += " Runs that already exist are not posted."
-        return _notice(text)
+        return notice_message(text)
 
     async def _record_history(
         self, channel_id: str, workflow_id: str, executions: Iterable[ExecutionDetail]
@@ -235,9 +231,9 @@ class SubscriptionService:
         shown = inline_code(workflow_id)
         where = f"<#{channel_id}>"
         if not removed:
-            return _notice(f"{where} is not subscribed to workflow {shown}.")
+            return notice_message(f"{where} is not subscribed to workflow {shown}.")
         log.info("subscriptions.unsubscribed channel=%s workflow=%s", channel_id, workflow_id)
-        return _notice(
+        return notice_message(
             f"Unsubscribed {where} from workflow {shown}: no more cards for its new runs. Cards "
             "already posted stay current until their runs end (`/aom-exec subscriptions` stops "
             "them)."
@@ -285,8 +281,8 @@ class SubscriptionService:
         )
         shown = f"{inline_code(workflow_id)} / {inline_code(execution_id)}"
         if stopped:
-            return _notice(f"Stopped following execution {shown}.")
-        return _notice(f"Execution {shown} was no longer being followed.")
+            return notice_message(f"Stopped following execution {shown}.")
+        return notice_message(f"Execution {shown} was no longer being followed.")
 
     # -- the Home tab ------------------------------------------------------------------------
 
