@@ -165,6 +165,7 @@ class Bot:
             "the follow engine": self.engine.run(),
             "discovery": self.discovery.run(),
             "metrics": self._report_gauges(),
+            "lease hand-overs": self._relay_handovers(),
         }
         if self.deps.ledger is not None:
             tasks["the action sweep"] = self._sweep_actions()
@@ -186,6 +187,12 @@ class Bot:
         while True:
             await sweep(self.deps, unknown_after=unknown_after)
             await self.deps.clock.sleep(every)
+
+    async def _relay_handovers(self) -> None:
+        """Another replica gave leases back: the engine and discovery take them now."""
+        async for prefix in self.store.handovers():
+            self.engine.handover_heard(prefix)
+            self.discovery.handover_heard(prefix)
 
     async def _report_gauges(self) -> None:
         while True:

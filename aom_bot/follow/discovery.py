@@ -32,8 +32,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from aom_bot.aom.accounts import AomAccounts
@@ -49,9 +48,11 @@ from aom_bot.errors import (
 from aom_bot.follow.cards import ActionsFor
 from aom_bot.follow.discovery_parts import (
     DiscoveryStats,
+    Owed,
     is_failing,
     lease_key,
     subscription_card,
+    too_old,
 )
 from aom_bot.follow.leases import LeaseBook
 from aom_bot.follow.protocols import CardNotifier, FollowControl
@@ -68,15 +69,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-#: Slack errors after which posting to the channel is pointless: the post is given up
-
-
-@dataclass(slots=True)
-class _Owed:
-    """A post this replica claimed but could not finish; retried next round (no new claim)."""
-
-    message_ts: str | None = None
 
 
 class SubscriptionDiscovery:
@@ -117,10 +109,12 @@ class SubscriptionDiscovery:
         self._max_catch_up = max_catch_up
         #: (channel, execution) pairs decided this process: no claim asked again
         self._handled: set[tuple[str, str]] = set()
-        self._owed: dict[tuple[str, str], _Owed] = {}
+        self._owed: dict[tuple[str, str], Owed] = {}
         self._leased: set[str] = set()
         self._stats = DiscoveryStats()
         self._wake = asyncio.Event()
+        #: another replica handed workflows over since the last look (see ``handover_heard``)
+        self._handed_over = False
         self._stopping = False
         self._running = False
         self._stopped = asyncio.Event()
@@ -145,9 +139,14 @@ class SubscriptionDiscovery:
             while not self._stopping:
                 started = self._clock.monotonic()
                 await self.poll_once()
-                if self._stopping:
-                    break
-                await self._wait(self._interval - (self._clock.monotonic() - started))
+                while not self._stopping:
+                    left = self._interval - (self._clock.monotonic() - started)
+                    if left <= 0:
+                        break
+                    await self._wait(left)
+                    if self._handed_over:  # woken by another replica's hand-over
+                        self._handed_over = False
+                        await self._round(only_new=True)
         finally:
             if self._stopping:  # a clean stop hands workflows (and its heartbeat) over at once
                 with contextlib.suppress(Exception):
@@ -164,9 +163,21 @@ class SubscriptionDiscovery:
         if self._running:
             await self._stopped.wait()
 
+    def handover_heard(self, prefix: str) -> None:
+        """Another replica gave workflows' leases back (``Store.handovers``): take them now
+        and poll those once, instead of at the next round (the others wait for the round)."""
+        if prefix == self._leases.prefix:
+            self._handed_over = True
+            self._wake.set()
+
     async def poll_once(self) -> None:
         """One round: every subscribed workflow whose lease this replica holds, polled once."""
         self._stats.rounds += 1
+        await self._round(only_new=False)
+
+    async def _round(self, *, only_new: bool) -> None:
+        """Share the leases, then poll what is held (``only_new``: only what was not before)."""
+        before = self._leased
         try:
             with self._working():
                 workflows = await self._store.subscribed_workflows()
@@ -178,15 +189,16 @@ class SubscriptionDiscovery:
             log.warning("discovery.store_error during=leases error=%s", error)
             return
         self._leased = set(held)
-        mine = [keys[k] for k in sorted(held)]
-        self._stats.workflows = len(mine)
+        self._stats.workflows = len(held)
+        mine = [keys[k] for k in sorted(held - before if only_new else held)]
         polls = [asyncio.create_task(self._poll_guarded(p, w)) for p, w in mine]
         try:
             pending = await asyncio.gather(*polls)
         finally:
             for task in polls:
                 task.cancel()
-        self._stats.pending = sum(pending)
+        if not only_new:  # a hand-over's look polls a few: the round's count stands
+            self._stats.pending = sum(pending)
 
     @contextlib.contextmanager
     def _working(self) -> Iterator[None]:
@@ -262,7 +274,7 @@ class SubscriptionDiscovery:
             execution_id = execution.execution_id
             if not execution_id or execution_id in seen:
                 continue
-            if self._too_old(execution, now):
+            if too_old(execution, now, self._max_catch_up):
                 done.append(execution_id)
                 continue
             finished = True
@@ -277,11 +289,6 @@ class SubscriptionDiscovery:
             await self._store.mark_seen(workflow_id, done, now)
             self._forget(done)
         return pending
-
-    def _too_old(self, execution: ExecutionDetail, now: datetime) -> bool:
-        """History nobody should be told about now (ended, or stuck, long ago)."""
-        at = execution.end_time or execution.begin_time
-        return at is not None and at < now - self._max_catch_up
 
     def _forget(self, execution_ids: Iterable[str]) -> None:
         gone = set(execution_ids)
@@ -305,7 +312,7 @@ class SubscriptionDiscovery:
             if not claimed:  # posted already (or history when subscribing)
                 self._handled.add(key)
                 return True
-            owed = _Owed()
+            owed = Owed()
         if await self._deliver(subscription, workflow_id, execution, failing, owed):
             self._owed.pop(key, None)
             self._handled.add(key)
@@ -319,7 +326,7 @@ class SubscriptionDiscovery:
         workflow_id: str,
         execution: ExecutionDetail,
         failing: bool,
-        owed: _Owed,
+        owed: Owed,
     ) -> bool:
         """Post and follow; False to try again next round (the claim is already ours)."""
         channel = subscription.channel_id

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from aom_bot.aom.accounts import AomAccount
 from aom_bot.aom.models import ExecutionDetail, Phase
@@ -18,7 +18,7 @@ from aom_bot.render.kit import SlackMessage
 from aom_bot.render.scrub import Scrubber
 from aom_bot.render.subscriptions import failure_headline, with_headline
 
-__all__ = ["DiscoveryStats", "is_failing", "lease_key", "subscription_card"]
+__all__ = ["DiscoveryStats", "Owed", "is_failing", "lease_key", "subscription_card", "too_old"]
 
 
 @dataclass(slots=True)
@@ -35,6 +35,19 @@ class DiscoveryStats:
     pending: int = 0
     #: workflows this replica polled in the last round (leases held)
     workflows: int = 0
+
+
+@dataclass(slots=True)
+class Owed:
+    """A post this replica claimed but could not finish; retried next round (no new claim)."""
+
+    message_ts: str | None = None
+
+
+def too_old(execution: ExecutionDetail, now: datetime, max_catch_up: timedelta) -> bool:
+    """History nobody should be told about now (ended, or stuck, long ago)."""
+    at = execution.end_time or execution.begin_time
+    return at is not None and at < now - max_catch_up
 
 
 def lease_key(workflow_id: str, profile: str = DEFAULT_PROFILE_NAME) -> str:

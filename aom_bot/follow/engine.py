@@ -302,6 +302,14 @@ class FollowEngine:
         else:
             await self._applier.cancel()
 
+    def handover_heard(self, prefix: str) -> None:
+        """Another replica gave leases back (``Store.handovers``): if they are executions'
+        leases, resync now rather than at the next resync, so its follows are polled again
+        within about a second."""
+        if prefix == self._leases.prefix:
+            self._pace.soon()
+            self._scheduler.wake.set()
+
     # -- test support ------------------------------------------------------------------------
 
     def busy_tasks(self) -> set[asyncio.Task[Any]]:

@@ -8,6 +8,10 @@ the work: three replicas started together split 24 follows about 8/8/8 instead o
 grabbing all of them. A replica above its share (one that took everything before the others
 started) gives the surplus back, and the others take it at their next resync.
 
+Whatever is given back on purpose is announced (``Store.announce_handover``: on PostgreSQL a
+``NOTIFY``), and so is a newcomer's first heartbeat: the others resync at once instead of a
+third of the lease later, so a clean stop or a join moves the work in about a second.
+
 A clean stop closes the book: a follow still being set up when the replica stops (its card
 posted, its lease not yet taken) must not take a lease after the others were told everything
 is free, or that execution waits a whole lease with nobody polling it.
@@ -26,6 +30,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from aom_bot.clock import Clock
+from aom_bot.errors import StoreError
 from aom_bot.store.base import Store
 
 __all__ = ["HEARTBEAT_PREFIX", "LeaseBook", "fair_share"]
@@ -77,6 +82,13 @@ class LeaseBook:
         self._proven_until: float | None = None
         #: set by ``release_all``: a stopping replica takes nothing more
         self._closed = False
+        #: the heartbeat was renewed at the last ``share`` (not: this replica is new to the others)
+        self._beating = False
+
+    @property
+    def prefix(self) -> str:
+        """The keys this book shares start with it (what hand-over notices name)."""
+        return self._prefix
 
     @property
     def ttl(self) -> timedelta:
@@ -117,7 +129,10 @@ class LeaseBook:
         wanted = set(keys)
         started = self._clock.monotonic()
         now = self._clock.now()
-        await self._store.acquire_leases(self._owner, [self._heartbeat], self._ttl, now)
+        beating = await self._store.acquire_leases(self._owner, [self._heartbeat], self._ttl, now)
+        if beating and not self._beating:  # a newcomer: the others shed its share for it now
+            await self._announce()
+        self._beating = bool(beating)
         live = len(await self._store.lease_holders(self._alive, now))
         holders = await self._store.lease_holders(self._prefix, now)
         # ours, or ours until it lapsed and still free: kept before anything new is taken
@@ -141,6 +156,7 @@ class LeaseBook:
                 log.info(
                     "follow.leases_shed count=%d share=%d replicas=%d", len(surplus), cap, live
                 )
+                await self._announce()
         self._held = held
         self._proven_until = started + self._ttl.total_seconds()
         return held
@@ -160,8 +176,17 @@ class LeaseBook:
         """
         self._closed = True
         await self._store.release_leases(self._owner, {*self._held, self._heartbeat})
+        await self._announce()
+
+    async def _announce(self) -> None:
+        """Tell the other replicas to look at the leases now (a hint; they resync anyway)."""
+        try:
+            await self._store.announce_handover(self._prefix)
+        except StoreError as error:
+            log.info("follow.handover_not_announced error=%s", error)
 
     def forget(self) -> None:
         """Hold nothing any more (the store's leases expire by themselves)."""
         self._held.clear()
         self._proven_until = None
+        self._beating = False

@@ -22,9 +22,12 @@ from aom_bot.follow.decisions import Adopt, Decision, Drop, Refresh
 from aom_bot.follow.state import Live, Watch, execution_key
 from aom_bot.records import Follow
 
-__all__ = ["ResyncPace", "by_execution", "ended_elsewhere", "placed", "unproven"]
+__all__ = ["SOON_GAP", "ResyncPace", "by_execution", "ended_elsewhere", "placed", "unproven"]
 
 log = logging.getLogger("aom_bot.follow.engine")  # the engine's log events keep their logger
+
+#: seconds between two resyncs that hand-over notices ask for, at least
+SOON_GAP = 1.0
 
 
 def ended_elsewhere(
@@ -91,11 +94,19 @@ class ResyncPace:
         self.every = every
         #: monotonic time of the next resync
         self.next_at = 0.0
+        self._started_at = float("-inf")
         self._failures = 0
 
     def started(self) -> None:
         """A resync begins: the next one is a full interval away (unless this one fails)."""
-        self.next_at = self._clock.monotonic() + self.every
+        self._started_at = self._clock.monotonic()
+        self.next_at = self._started_at + self.every
+
+    def soon(self) -> None:
+        """Another replica handed leases over: resync now, but at most once per ``SOON_GAP``
+        (a burst of notices makes one resync, not one each)."""
+        now = self._clock.monotonic()
+        self.next_at = min(self.next_at, max(now, self._started_at + SOON_GAP))
 
     def failed(self, error: StoreError) -> None:
         """The store failed the resync: try again soon, backing off while it keeps failing."""

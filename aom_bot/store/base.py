@@ -23,7 +23,7 @@ database refuses it (triggers), and ``prune`` leaves it alone.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -233,6 +233,20 @@ class Store(ActionStore, Protocol):
 
     async def release_leases(self, owner: str, keys: Iterable[str]) -> None:
         """Drop the owner's leases on these keys so another replica can take them at once."""
+        ...
+
+    async def announce_handover(self, prefix: str) -> None:
+        """Tell the other replicas that leases on keys starting with ``prefix`` were just given
+        back (a clean stop, a surplus shed for a newcomer), so they take them now instead of at
+        their next resync. A hint: whoever misses it takes them at that resync anyway."""
+        ...
+
+    def handovers(self) -> AsyncIterator[str]:
+        """The prefixes other replicas announce (:meth:`announce_handover`), as they come.
+
+        Runs until cancelled, riding out the store's outages (PostgreSQL: ``LISTEN``); on
+        SQLite, one process per file, it never yields.
+        """
         ...
 
     async def lease_holders(self, prefix: str, now: datetime) -> dict[str, str]:

@@ -14,6 +14,7 @@ Migrations take ``pg_advisory_xact_lock``, so replicas starting together do not 
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,7 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]  # ships no type information
 
 from aom_bot.errors import ConfigError, StoreError
+from aom_bot.store import pg_handover
 from aom_bot.store._common import (
     Row,
     dsn_secrets,
@@ -69,6 +71,8 @@ class PostgresStore(SharedQueries):
         self._shown = redact_dsn(dsn)
         self._secrets = dsn_secrets(dsn)
         self._schema = schema
+        #: who this store is in hand-over notices (it does not wake itself)
+        self._sender = uuid.uuid4().hex[:12]
 
     @classmethod
     async def open(
@@ -212,6 +216,15 @@ class PostgresStore(SharedQueries):
             utc(now),
         )
         return {row["key"] for row in rows}
+
+    async def announce_handover(self, prefix: str) -> None:
+        """``NOTIFY`` the other replicas (:meth:`handovers`) that leases were given back."""
+        notice = pg_handover.payload(self._schema, self._sender, prefix)
+        await self._fetch("SELECT pg_notify(?, ?)", pg_handover.CHANNEL, notice)
+
+    def handovers(self) -> AsyncIterator[str]:
+        """The prefixes other replicas hand over (``LISTEN`` on one pooled connection)."""
+        return pg_handover.listen(self._conn, self._schema, self._sender)
 
     async def renew_leases(
         self, owner: str, keys: Iterable[str], ttl: timedelta, now: datetime

@@ -260,6 +260,14 @@ class SqliteStore(SharedQueries):
             ) as cur:
                 return {row[0] for row in await cur.fetchall()}
 
+    async def announce_handover(self, prefix: str) -> None:
+        """One process per file: there is nobody else to tell."""
+
+    async def handovers(self) -> AsyncIterator[str]:
+        """One process per file: nobody else hands anything over; waits until cancelled."""
+        await asyncio.Event().wait()
+        yield ""  # pragma: no cover - never reached: this only makes it an async iterator
+
     async def renew_leases(
         self, owner: str, keys: Iterable[str], ttl: timedelta, now: datetime
     ) -> set[str]:
