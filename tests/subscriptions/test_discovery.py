@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 from aom_bot.aom.models import ExecutionDetail
@@ -236,3 +237,35 @@ async def test_list_and_stop_buttons_in_the_channel(tmp_path: Path) -> None:
         said = await bot.answer(await bot.click(unsubscribe[0], unsubscribe[1], channel=OPS))
         assert "Unsubscribed" in said["text"]
         assert await bot.rig.store.subscriptions_for_channel(OPS) == []
+
+
+async def test_a_heard_hand_over_polls_just_the_workflows_handed_over(tmp_path: Path) -> None:
+    """Replica a stops; b, told so (the store's NOTIFY, relayed), takes a's workflows and polls
+    each of them once at once; its own wait for its next round (one poll per interval)."""
+    async with running(tmp_path) as bot:
+        workflows = [
+            bot.rig.world.add_workflow(f"wf-{i}", scenario="all-success") for i in range(4)
+        ]
+        for wf in workflows:
+            await bot.subscribe(wf)
+        store = await bot.rig.second_store()
+        engine, discovery = new_bot(bot.rig, store, owner="replica-b")
+        await start(bot.rig, engine, discovery)
+        await bot.rig.advance(INTERVAL, bot.engine, bot.discovery, engine, discovery)
+        await bot.rig.advance(1, bot.engine, bot.discovery, engine, discovery)
+        holders = await store.lease_holders("discovery:", bot.rig.clock.now())
+        a_held = {
+            k.removeprefix("discovery:") for k, owner in holders.items() if owner == "replica-a"
+        }
+        assert a_held  # the test needs a to hold some
+        await bot.discovery.stop()
+        bot.rig.requests.reset()
+
+        discovery.handover_heard("discovery:")
+        await bot.rig.advance(1, engine, discovery)  # well before b's next round
+
+        polled = Counter(
+            r.workflow_id for r in bot.rig.requests.records if r.endpoint == "list-executions"
+        )
+        assert polled == Counter(a_held)
+        assert discovery.stats.workflows == len(workflows)
