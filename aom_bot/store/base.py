@@ -245,7 +245,7 @@ class Store(ActionStore, Protocol):
         """The prefixes other replicas announce (:meth:`announce_handover`), as they come.
 
         Runs until cancelled, riding out the store's outages (PostgreSQL: ``LISTEN``); on
-        SQLite, one process per file, it never yields.
+        SQLite, which has no notices, it never yields.
         """
         ...
 

@@ -261,10 +261,11 @@ class SqliteStore(SharedQueries):
                 return {row[0] for row in await cur.fetchall()}
 
     async def announce_handover(self, prefix: str) -> None:
-        """One process per file: there is nobody else to tell."""
+        """No notices on SQLite: processes sharing a file take handed-over work at their next
+        resync (SQLite is meant for one process)."""
 
     async def handovers(self) -> AsyncIterator[str]:
-        """One process per file: nobody else hands anything over; waits until cancelled."""
+        """No notices on SQLite (see ``announce_handover``): waits until cancelled."""
         await asyncio.Event().wait()
         yield ""  # pragma: no cover - never reached: this only makes it an async iterator
 

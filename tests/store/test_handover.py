@@ -62,7 +62,7 @@ async def heard(notices: AsyncIterator[str]) -> str:
 @pytest.fixture
 def pg_backend(backend: Backend) -> Backend:
     if backend.name != "postgres":
-        pytest.skip("NOTIFY is PostgreSQL's; SQLite serves one process")
+        pytest.skip("NOTIFY is PostgreSQL's; SQLite has no notices")
     return backend
 
 
