@@ -247,8 +247,9 @@ async def spread_out(store: Store, live: Sequence[Replica], follows: int) -> boo
 
 
 async def take_over(store: Store, polls: Polls, gone: Replica, live: list[Replica], follows: int,
-                    signum: int, limit: float) -> tuple[float, float, float]:  # fmt: skip
-    """Signal the leaving replica; (exit, leases held by the others, all polled again) in s."""
+                    signum: int, limit: float) -> tuple[float, float, float, float]:  # fmt: skip
+    """Signal the leaving replica; (exit, leases held by the others, all polled again, half of
+    them polled again) in s."""
     before = await holders(store)
     keys = [k for k, pid in before.items() if pid == gone.pid]
     sent = time.monotonic()
@@ -266,8 +267,8 @@ async def take_over(store: Store, polls: Polls, gone: Replica, live: list[Replic
         return all(polls.first_after(e, sent) is not None for e in ids)
 
     await wait_for(all_polled, limit, "polled again")
-    polled = max(polls.first_after(e, sent) or sent for e in ids) - sent
-    return exited, moved, polled
+    delays = sorted((polls.first_after(e, sent) or sent) - sent for e in ids)
+    return exited, moved, delays[-1], delays[len(delays) // 2]
 
 
 def poll_stats(polls: Polls, begins: dict[str, float], t0: float, t1: float,
@@ -357,9 +358,9 @@ class Results:
     window: float = 0.0
     steady: tuple[float, float, int] = (0.0, 0.0, 0)
     whole: tuple[float, float, int] = (0.0, 0.0, 0)
-    kill: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    kill: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
     joined: float = 0.0
-    term: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    term: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
     peaks: tuple[int, int] = (0, 0)  # status requests in the busiest second: steady, whole run
     cpu_pct: list[float] = field(default_factory=list)
     replicas: list[Replica] = field(default_factory=list)
@@ -436,12 +437,14 @@ def table(args: argparse.Namespace, out: Results) -> list[tuple[str, str, str]]:
          f"<= lease + interval = {lease + interval:g}"),
         ("SIGKILL busiest: all its runs polled again (s)", f"{out.kill[2]:.1f}",
          f"<= {lease + interval:g}"),
+        ("  half of them polled again (s)", f"{out.kill[3]:.1f}", ""),
         ("a new replica joins: fair spread again (s)", f"{out.joined:.1f}", ""),
         ("SIGTERM busiest: process exited (s)", f"{out.term[0]:.1f}", ""),
         ("SIGTERM busiest: leases held by others (s)", f"{out.term[1]:.1f}",
          f"<= one interval = {interval:g}"),
         ("SIGTERM busiest: all its runs polled again (s)", f"{out.term[2]:.1f}",
          f"<= {interval:g}"),
+        ("  half of them polled again (s)", f"{out.term[3]:.1f}", ""),
         ("peak RSS per replica (MB)", " / ".join(f"{r.rss_mb:.0f}" for r in out.replicas),
          "VmHWM; the last one joined late"),
         ("CPU % per replica, steady window", " / ".join(f"{c:.0f}" for c in out.cpu_pct), ""),

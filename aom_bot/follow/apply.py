@@ -232,7 +232,8 @@ class Applier:
             self._finish(live, execution)
         elif fresh and not watch.queued:
             within, scheduler = adopt.first_poll_within, self._scheduler
-            delay = scheduler.interval(watch) if within is None else scheduler.spread(within)
+            interval = scheduler.interval(watch)  # never later than its regular poll
+            delay = interval if within is None else scheduler.spread(min(within, interval))
             scheduler.schedule(watch, delay)
 
     def _watch_for(self, record: Follow) -> Watch:

@@ -52,7 +52,8 @@ class Adopt:
 
     ``execution`` is one just read (``follow()``); a finished one finishes the follow at once.
     A new watch is polled first at its regular interval, or at a random moment within
-    ``first_poll_within`` seconds (a restart spreads its first polls).
+    ``first_poll_within`` seconds, that interval at most (a restart, a takeover spread their
+    first polls).
     """
 
     record: Follow

@@ -114,6 +114,8 @@ class FollowEngine:
         #: follows ``follow()`` is still setting up (card not posted yet): resync leaves them
         self._starting: set[int] = set()
         self._running = False
+        #: a resync has placed the stored follows once (the restart's)
+        self._resynced = False
         self._stopping = False
         self._stopped = asyncio.Event()
         self._stats = FollowStats()
@@ -358,10 +360,25 @@ class FollowEngine:
             pace.failed(error)
             return
         pace.succeeded()
-        spread = self._scheduler.poll_min  # a restart's first polls: over the shortest interval
+        spread = self._first_polls_within()
         await applier.apply(
             resync.placed(lives, watches, by_key, held, starting=self._starting, spread=spread)
         )
+
+    def _first_polls_within(self) -> float:
+        """Over how long the first polls of adopted follows are spread.
+
+        A restart's (the first resync) go within the shortest interval: nobody polled them
+        while the process was down. Later ones take over another replica's work in bulk; at
+        half the longest interval (each run's own interval at most) they do not arrive as one
+        burst on top of this replica's own polls, which would queue behind the request cap and
+        stay bunched, interval after interval.
+        """
+        scheduler = self._scheduler
+        if not self._resynced:
+            self._resynced = True
+            return scheduler.poll_min
+        return max(scheduler.poll_min, scheduler.poll_max / 2)
 
     def _task_ended(self, task: asyncio.Task[None]) -> None:
         """A worker or sender ended: wake the loop so it raises (cancelled ones are stopping)."""
