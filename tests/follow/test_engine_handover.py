@@ -41,7 +41,7 @@ async def two_replicas(rig: Rig, follows: int) -> tuple[FollowEngine, FollowEngi
         request = FollowRequest(workflow_id=wf, execution_id=ex, channel_id=C, user_id=ALICE)
         started.append(rig.track(one.follow(request)))  # the cards go at the channel's pace
         runs.append(ex)
-    await rig.advance(5)
+    await rig.advance(5 + 2 * follows)  # about a post per second in one channel
     assert all(task.done() for task in started)
     two = rig.engine(store=await rig.second_store(), owner="replica-b", lease_ttl=LEASE)
     await rig.start(two)
@@ -105,3 +105,31 @@ async def test_a_burst_of_notices_makes_one_resync_per_gap(rig: Rig) -> None:
         two.handover_heard("exec:")
     await rig.advance(SOON_GAP / 2, two)
     assert reads == 1
+
+
+async def test_a_takeovers_first_polls_are_spread_over_half_the_longest_interval(
+    rig: Rig,
+) -> None:
+    """Old runs (polled every 30 s) taken over in bulk: each is polled again within half the
+    longest interval, not all within the shortest (a burst on top of b's own polls)."""
+    one, two, runs = await two_replicas(rig, 20)
+    await rig.advance(600)  # the runs are old now: polled every poll_max (30 s)
+    holders = await rig.store.lease_holders("exec:", rig.clock.now())
+    taken = {key.rsplit("/", 1)[1] for key, owner in holders.items() if owner == "replica-a"}
+    assert len(taken) >= 8  # a holds its share (b joined later and took the rest)
+    await asyncio.wait_for(one.stop(), 5)
+    rig.requests.reset()
+    heard_at = rig.clock.monotonic()
+
+    two.handover_heard("exec:")
+    await rig.advance(SOON_GAP + 30 / 2 + 1, two)
+
+    first: dict[str, float] = {}
+    for request in rig.requests.records:
+        if request.endpoint == "status":
+            first.setdefault(request.execution_id, request.at_ms / 1000)
+    assert taken <= set(first) <= set(runs)  # every one taken polled again within the window
+    start = rig.clock.now().timestamp() - (rig.clock.monotonic() - heard_at)
+    delays = sorted(first[ex] - start for ex in taken)
+    assert delays[-1] <= SOON_GAP + 30 / 2
+    assert delays[-1] - delays[0] > 5.0  # spread wider than poll_min (5 s)
