@@ -4,10 +4,10 @@ Every ``resync_every`` the engine reads the store's active follows and shares th
 leases with the other replicas (:mod:`aom_bot.follow.leases`). What that means for the follows
 in memory is decided here, from plain values: follows ended elsewhere, and those on executions
 another replica holds now, are dropped; the others are adopted (a restart's first polls spread
-over the shortest interval, a takeover's over half the longest) or refreshed from the store. A follow finishing here is left alone:
-its completion ends it. While the store fails, the resync is retried soon and what is in memory
-keeps being polled; once the leases are no longer proven, the follows are dropped until a resync
-proves which are ours again.
+over the shortest interval, a takeover's over half the longest) or refreshed from the store. A
+follow finishing here is left alone: its completion ends it. While the store fails, the resync
+is retried soon and what is in memory keeps being polled; once the leases are no longer proven,
+the follows are dropped until a resync proves which are ours again.
 """
 
 from __future__ import annotations
