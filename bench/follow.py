@@ -23,7 +23,8 @@ Printed side by side with the goals:
   the world process's; CPU seconds per hour of simulated following (the bot's process only).
 
 Run: ``.venv/bin/python bench/follow.py [--executions 10000] [--minutes 10] [--hosts 400]``
-(``--hosts``: hosts per execution, default 5-20 at random). Also printed: polls answered with an
+(``--hosts``: hosts per execution, default 5-20 at random; ``--gc-tuned``: the GC tuned once
+seeded, as ``aom-bot run`` does after start-up). Also printed: polls answered with an
 unchanged body (not parsed), CPU ms per poll, and the official SDK's CPU for one fetch of the
 same body (``--sdk-fetches`` times, after the run, clock stopped) with the ratios to it.
 
@@ -67,6 +68,7 @@ from aom_bot.aom.http import DEFAULT_LIMITS  # noqa: E402
 from aom_bot.clock import ManualClock  # noqa: E402
 from aom_bot.follow.discovery import SubscriptionDiscovery  # noqa: E402
 from aom_bot.follow.engine import EngineOptions, FollowEngine  # noqa: E402
+from aom_bot.gc_tuning import tune_gc  # noqa: E402
 from aom_bot.render.analysis import visible_fingerprint  # noqa: E402
 from aom_bot.slack.notifier import SlackNotifier  # noqa: E402
 from aom_bot.store import NewFollow, NewSubscription, open_store  # noqa: E402
@@ -311,6 +313,11 @@ async def main() -> None:
     )
     parser.add_argument("--verbose", action="store_true", help="also print RSS over time")
     parser.add_argument(
+        "--gc-tuned",
+        action="store_true",
+        help="tune the GC once seeded, as `aom-bot run` does after start-up (gc_tuning)",
+    )
+    parser.add_argument(
         "--workflows", type=int, default=0, help="subscriptions mode: subscribed workflows"
     )
     parser.add_argument("--interval", type=float, default=60.0, help="discovery interval (s)")
@@ -372,6 +379,8 @@ async def follow_main(args: argparse.Namespace, clock: SharedClock, world: World
                 ),
             )  # fmt: skip
 
+            if args.gc_tuned:
+                tune_gc()
             baseline_mb = current_rss_mb()
             cpu_before = time.process_time()
             wall_before = time.perf_counter()
@@ -435,6 +444,7 @@ async def follow_main(args: argparse.Namespace, clock: SharedClock, world: World
         ("CPU ms per poll (bot process, all work)",
          f"{cpu * 1000 / max(status_requests, 1):.2f}", ""),
         ("hosts per execution", f"{args.hosts or '5-20'}", ""),
+        ("GC", "tuned" if args.gc_tuned else "default", "--gc-tuned: as `aom-bot run`"),
         ("polls answered with an unchanged body", f"{stats.unchanged_polls}",
          "not parsed, analysed or rendered"),
         ("SDK fetch of one such body, CPU ms", f"{sdk_ms:.2f}",

@@ -43,7 +43,8 @@ from aom_bot.aom.ids import validate_id, validate_project_id
 from aom_bot.aom.limiter import RequestLimiter
 from aom_bot.aom.models import ExecutionDetail, NodeAction, Workflow, WorkflowPage
 from aom_bot.aom.reachability import Reachability
-from aom_bot.aom.replies import bad_body, decode, execution_of, load_json, validate
+from aom_bot.aom.reader import Polled
+from aom_bot.aom.replies import bad_body, decode, execution_of, load_json, validate, with_ids
 from aom_bot.aom.signing import canonical_query
 from aom_bot.aom.wire import new_request
 from aom_bot.errors import AomError, InvalidIdError
@@ -194,13 +195,9 @@ class AomClient:
 
     async def get_execution(self, workflow_id: str, execution_id: str) -> ExecutionDetail:
         """The current state of one execution, hosts and logs included."""
-        wf = validate_id("workflow ID", workflow_id)
-        ex = validate_id("execution ID", execution_id)
-        action = f"read execution {ex} of workflow {wf}"
-        reply = await self._send(
-            "GET", self._url("workflow", wf, "executions", ex, "status"), action=action
-        )
-        return self._execution(reply, wf, ex, action)
+        polled = await self._poll(workflow_id, execution_id, None, lean=False)
+        assert polled.execution is not None  # no digest to compare with: always parsed
+        return polled.execution
 
     async def get_execution_if_changed(
         self, workflow_id: str, execution_id: str, previous_digest: bytes | None
@@ -211,6 +208,18 @@ class AomClient:
         neither decoded nor parsed (``None`` comes back instead of a model), and its card cannot
         have changed either. Time-dependent wording aside, the last snapshot stays valid.
         """
+        polled = await self._poll(workflow_id, execution_id, previous_digest, lean=False)
+        return polled.digest, polled.execution
+
+    async def poll_execution(
+        self, workflow_id: str, execution_id: str, previous_digest: bytes | None
+    ) -> Polled:
+        """:meth:`get_execution_if_changed` with the body, lean while the run goes on."""
+        return await self._poll(workflow_id, execution_id, previous_digest, lean=True)
+
+    async def _poll(
+        self, workflow_id: str, execution_id: str, previous_digest: bytes | None, *, lean: bool
+    ) -> Polled:
         wf = validate_id("workflow ID", workflow_id)
         ex = validate_id("execution ID", execution_id)
         action = f"read execution {ex} of workflow {wf}"
@@ -219,19 +228,13 @@ class AomClient:
         )
         digest = body_digest(reply.body)
         if previous_digest is not None and digest == previous_digest:
-            return digest, None
-        return digest, self._execution(reply, wf, ex, action)
+            return Polled(digest, reply.body, None)
+        return Polled(digest, reply.body, self._execution(reply, wf, ex, action, lean=lean))
 
-    def _execution(self, reply: Reply, wf: str, ex: str, action: str) -> ExecutionDetail:
-        detail = execution_of(reply, action, self._hosts)
-        if not detail.execution_id or not detail.workflow_id:
-            detail = detail.model_copy(
-                update={
-                    "execution_id": detail.execution_id or ex,
-                    "workflow_id": detail.workflow_id or wf,
-                }
-            )
-        return detail
+    def _execution(
+        self, reply: Reply, wf: str, ex: str, action: str, *, lean: bool = False
+    ) -> ExecutionDetail:
+        return with_ids(execution_of(reply, action, self._hosts, lean=lean), wf, ex)
 
     async def list_executions(
         self, workflow_id: str, *, enterprise_project_id: str | None = None

@@ -29,7 +29,15 @@ from aom_bot.aom.lenient import (
 )
 from aom_bot.aom.models import Host
 
-__all__ = ["HostCache", "cached_host_of_dict", "host_of_dict", "host_of_json"]
+__all__ = [
+    "HostCache",
+    "LeanWire",
+    "cached_host_of_dict",
+    "host_of_dict",
+    "host_of_json",
+    "lean_host",
+    "lean_host_of_json",
+]
 
 _set = object.__setattr__
 _ENCODER = msgspec.json.Encoder()
@@ -183,6 +191,52 @@ def host_of_json(key: bytes) -> Host:
     """The host of one bucket object's JSON bytes (``ValidationError`` for a number beyond a
     double, which the dict path reads)."""
     return _host(_HOST_DECODER.decode(key))
+
+
+class LeanWire(msgspec.Struct):
+    """The keys of a host that counting and grouping read of a host that has not failed."""
+
+    id: Any = None
+    name: Any = None
+    ip: Any = None
+    availability_zone: Any = None
+
+
+_LEAN_DECODER = msgspec.json.Decoder(LeanWire)
+_LEAN_FIELDS = frozenset(LeanWire.__struct_fields__)
+
+
+def lean_host(w: LeanWire) -> Host:
+    """A host that has not failed, for a poll: its identity and zone read as :func:`host_of_json`
+    reads them, every other field left at its default (a fraction of the whole host's cost).
+
+    What the poll reads of such a host (``render.analysis``: its key, its zone for a zonal
+    group, its bucket) is the whole host's; the card and the reports read whole executions.
+    """
+    v = w.id
+    id_ = v if type(v) is str else to_str(v)
+    v = w.name
+    name = v if type(v) is str else to_str(v)
+    v = w.ip
+    ip = v if type(v) is str else to_str(v)
+    v = w.availability_zone
+    zone = v if type(v) is str else to_str(v)
+    host = _new_host(Host)
+    _set(host, "__dict__", {
+        "id": id_, "name": name, "ip": ip, "availability_zone": zone, "floating_ips": [],
+        "fixed_ips": [], "code": "", "error_msg": "", "log": "", "exit_code": None,
+        "start_time": None, "execute_time_ms": None, "os_type": "", "agent_state": "",
+        "instance_status": "", "vpc_id": "",
+    })  # fmt: skip
+    _set(host, "__pydantic_fields_set__", set(_LEAN_FIELDS))
+    _set(host, "__pydantic_extra__", None)
+    _set(host, "__pydantic_private__", None)
+    return host
+
+
+def lean_host_of_json(key: bytes) -> Host:
+    """:func:`lean_host` of one bucket object's JSON bytes."""
+    return lean_host(_LEAN_DECODER.decode(key))
 
 
 class HostCache:

@@ -23,7 +23,7 @@ import msgspec
 from msgspec import UNSET, Raw, UnsetType
 from pydantic import BaseModel, ValidationError
 
-from aom_bot.aom.hostbuild import HostCache, host_of_json
+from aom_bot.aom.hostbuild import HostCache, LeanWire, host_of_json, lean_host, lean_host_of_json
 from aom_bot.aom.lenient import to_optional_time, to_str, to_str_list
 from aom_bot.aom.models import ExecutionDetail, Host, NodeResult, parse_status
 
@@ -83,12 +83,24 @@ class _OddTop(_Head):
     execution_result_list: list[Raw] | UnsetType = UNSET
 
 
+class _LeanNode(_NodeScalars):
+    """A node whose output is an object of lists of objects, hosts read lean."""
+
+    output: dict[str, list[LeanWire]] | None = None
+
+
+class _LeanTop(_Head):
+    execution_result_list: list[_LeanNode] | UnsetType = UNSET
+
+
 _TOP = msgspec.json.Decoder(_Top)
+_LEAN_TOP = msgspec.json.Decoder(_LeanTop)
 _ODD_TOP = msgspec.json.Decoder(_OddTop)
 _ODD_NODE = msgspec.json.Decoder(_OddNode)
 _OUTPUT = msgspec.json.Decoder(dict[str, Raw])
 _ITEMS = msgspec.json.Decoder(list[Raw])
 _ANY = msgspec.json.Decoder()
+_FAIL = "fail"  # the one bucket whose hosts a lean read builds whole
 _set = object.__setattr__
 _new = object.__new__
 M = TypeVar("M", bound=BaseModel)
@@ -147,24 +159,27 @@ def _execution_model(head: _Head, nodes: tuple[NodeResult, ...]) -> ExecutionDet
     })  # fmt: skip
 
 
-def _bucket(items: list[Raw], cache: HostCache | None) -> tuple[Any, ...] | None:
-    """The hosts of a list, or None when it is not a bucket (a non-empty list of no object)."""
+def _bucket(items: list[Raw], cache: HostCache | None, lean: bool) -> tuple[Any, ...] | None:
+    """The hosts of a list, or None when it is not a bucket (a non-empty list of no object);
+    ``lean``: each built by ``lean_host_of_json``, not kept."""
     keys = list(map(bytes, items))
     if set(map(_FIRST_BYTE, keys)) - _OBJECT_ONLY:  # not all objects: keep the objects only
         keys = [key for key in keys if key[0] == _OBJECT]
         if not keys:
             return None
+    if lean:
+        return tuple(map(lean_host_of_json, keys))
     return tuple(cache.hosts(keys) if cache is not None else map(host_of_json, keys))
 
 
-def _node(wire: _Node, cache: HostCache | None) -> NodeResult:
+def _node(wire: _Node, cache: HostCache | None, lean: bool) -> NodeResult:
     output = wire.output
     if not output:
         return _node_model(wire)
     buckets: dict[str, Any] = {}
     meta: dict[str, Any] = {}
     for name, items in output.items():
-        hosts = _bucket(items, cache)
+        hosts = _bucket(items, cache, lean and name != _FAIL)
         if hosts is None:
             meta[name] = [_ANY.decode(item) for item in items]
         else:
@@ -174,7 +189,7 @@ def _node(wire: _Node, cache: HostCache | None) -> NodeResult:
     return _node_model(wire, raw_output=meta)
 
 
-def _odd_node(raw: Raw, cache: HostCache | None) -> NodeResult:
+def _odd_node(raw: Raw, cache: HostCache | None, lean: bool) -> NodeResult:
     wire = _ODD_NODE.decode(raw)
     output = wire.output
     if output is UNSET:
@@ -187,7 +202,7 @@ def _odd_node(raw: Raw, cache: HostCache | None) -> NodeResult:
     for name, raw_value in _OUTPUT.decode(output).items():
         hosts = None
         if memoryview(raw_value)[0] == _ARRAY:
-            hosts = _bucket(_ITEMS.decode(raw_value), cache)
+            hosts = _bucket(_ITEMS.decode(raw_value), cache, lean and name != _FAIL)
         if hosts is None:
             meta[name] = _ANY.decode(raw_value)
         else:
@@ -205,7 +220,41 @@ def _execution(head: _Head, nodes: tuple[NodeResult, ...] | None) -> ExecutionDe
     return _execution_model(head, nodes)
 
 
-def _decoded(body: bytes, cache: HostCache | None) -> ExecutionDetail | None:
+def _lean(body: bytes, cache: HostCache | None) -> ExecutionDetail | None:
+    """The usual body read lean in one pass (fail buckets whole, from a second scan of the
+    body); None when it is not the usual shape (``_decoded`` reads it, host by host)."""
+    try:
+        top = _LEAN_TOP.decode(body)
+    except msgspec.ValidationError:
+        return None
+    if top.execution_result_list is UNSET:
+        return None
+    whole: list[_Node] | None = None
+    nodes: list[NodeResult] = []
+    for i, wire in enumerate(top.execution_result_list):
+        if not wire.output:
+            nodes.append(_node_model(wire))
+            continue
+        buckets: dict[str, tuple[Host, ...]] = {}
+        for name, items in wire.output.items():
+            if name == _FAIL and items:
+                if whole is None:  # every list here holds objects: so does the Raw scan's
+                    whole = _TOP.decode(body).execution_result_list  # type: ignore[assignment]
+                    assert whole is not None
+                raw = whole[i].output
+                assert raw is not None
+                buckets[name] = _bucket(raw[name], cache, False) or ()
+            else:
+                buckets[name] = tuple(map(lean_host, items))
+        nodes.append(_node_model(wire, buckets))
+    return _execution_model(top, tuple(nodes))
+
+
+def _decoded(body: bytes, cache: HostCache | None, lean: bool) -> ExecutionDetail | None:
+    if lean:
+        detail = _lean(body, cache)
+        if detail is not None:
+            return detail
     try:
         top = _TOP.decode(body)
     except msgspec.ValidationError:
@@ -213,16 +262,23 @@ def _decoded(body: bytes, cache: HostCache | None) -> ExecutionDetail | None:
         raw_nodes = odd.execution_result_list
         if raw_nodes is UNSET:
             return _execution(odd, None)
-        found = [_odd_node(raw, cache) for raw in raw_nodes if memoryview(raw)[0] == _OBJECT]
+        found = [_odd_node(raw, cache, lean) for raw in raw_nodes if memoryview(raw)[0] == _OBJECT]
         return _execution(odd, tuple(found))
     nodes = top.execution_result_list
-    return _execution(top, None if nodes is UNSET else tuple([_node(n, cache) for n in nodes]))
+    return _execution(
+        top, None if nodes is UNSET else tuple([_node(n, cache, lean) for n in nodes])
+    )
 
 
-def execution_from_body(body: bytes, cache: HostCache | None = None) -> ExecutionDetail | None:
+def execution_from_body(
+    body: bytes, cache: HostCache | None = None, *, lean: bool = False
+) -> ExecutionDetail | None:
     """The execution in a JSON body, or None when the dict path must read it.
 
     With a ``cache``, a host whose JSON bytes an earlier body held is reused, not decoded.
+    ``lean`` (a follow's poll): only the hosts of ``fail`` buckets are whole; the others hold
+    their ID, name, IP and zone (``lean_host_of_json``) — equal for the analysis and the
+    fingerprint, not for the card or the reports, which read whole executions.
     """
     if not body.isascii():
         try:
@@ -230,6 +286,6 @@ def execution_from_body(body: bytes, cache: HostCache | None = None) -> Executio
         except UnicodeDecodeError:
             return None
     try:
-        return _decoded(body, cache)
+        return _decoded(body, cache, lean)
     except (msgspec.MsgspecError, ValidationError, RecursionError):
         return None

@@ -6,11 +6,25 @@ Tests pass small fakes; ``slack.deps.MeteredAom`` wraps a reader to time its cal
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 from aom_bot.aom.models import ExecutionDetail, NodeAction, Workflow
 
-__all__ = ["AomActor", "AomReader"]
+__all__ = ["AomActor", "AomReader", "Polled"]
+
+
+@dataclass(frozen=True, slots=True)
+class Polled:
+    """A poll's answer: the body's digest, its bytes (a watch keeps them compressed, cheaper
+    than packing the model), and the execution unless the body was the previous one."""
+
+    digest: bytes
+    body: bytes
+    #: ``None``: the body of ``previous_digest``, not decoded. Lean while the run goes on: only
+    #: failed hosts are whole, the others carry what counting and grouping read (see
+    #: ``rawparse.execution_from_body``); a finished run is parsed whole.
+    execution: ExecutionDetail | None
 
 
 class AomReader(Protocol):
@@ -26,6 +40,13 @@ class AomReader(Protocol):
         """The body's digest, and the execution unless the body is the one of
         ``previous_digest`` (then ``None``: not decoded). What a poll asks, so an unchanged
         body costs a request and a hash, not a parse."""
+        ...
+
+    async def poll_execution(
+        self, workflow_id: str, execution_id: str, previous_digest: bytes | None
+    ) -> Polled:
+        """What the follow engine asks: :meth:`get_execution_if_changed` with the body's
+        bytes, and the execution parsed lean while the run goes on."""
         ...
 
     async def list_executions(self, workflow_id: str) -> list[ExecutionDetail]:

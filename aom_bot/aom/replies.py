@@ -12,13 +12,22 @@ from typing import TypeVar
 
 from pydantic import ValidationError
 
-from aom_bot.aom.fastparse import HostCache, decode_json, execution_from_data
+from aom_bot.aom.fastparse import HostCache, decode_json, execution_from_data, execution_from_json
 from aom_bot.aom.http import Reply
 from aom_bot.aom.models import ExecutionDetail
 from aom_bot.aom.rawparse import execution_from_body
 from aom_bot.errors import AomResponseError
 
-__all__ = ["bad_body", "decode", "execution_of", "load_json", "validate", "why_invalid"]
+__all__ = [
+    "bad_body",
+    "decode",
+    "execution_in_body",
+    "execution_of",
+    "load_json",
+    "validate",
+    "why_invalid",
+    "with_ids",
+]
 
 T = TypeVar("T")
 
@@ -54,10 +63,17 @@ def load_json(reply: Reply, action: str) -> object:
     return decode(reply, action)[0]
 
 
-def execution_of(reply: Reply, action: str, cache: HostCache | None) -> ExecutionDetail:
+def execution_of(
+    reply: Reply, action: str, cache: HostCache | None, *, lean: bool = False
+) -> ExecutionDetail:
     """The execution in the body: the usual body straight from its bytes (hosts reused from
-    ``cache``), an odd one (NaN, bad UTF-8…) by the dict path, which says what is wrong."""
-    detail = execution_from_body(reply.body, cache)
+    ``cache``), an odd one (NaN, bad UTF-8…) by the dict path, which says what is wrong.
+
+    ``lean``: a run still going on is read lean (``rawparse.execution_from_body``), a finished
+    one whole (its final card and report read every host)."""
+    detail = execution_from_body(reply.body, cache, lean=lean)
+    if detail is not None and lean and detail.is_terminal:
+        detail = execution_from_body(reply.body, cache)
     if detail is None:
         data, cacheable = decode(reply, action, "json_invalid at body")
         hosts = cache if cacheable else None
@@ -71,3 +87,21 @@ def validate(parse: Callable[[], T], reply: Reply, action: str) -> T:
         return parse()
     except (ValueError, TypeError, RecursionError) as exc:  # ValidationError is a ValueError
         raise bad_body(action, reply, why_invalid(exc)) from exc
+
+
+def with_ids(detail: ExecutionDetail, workflow_id: str, execution_id: str) -> ExecutionDetail:
+    """``detail`` with the IDs it was asked by when AOM's body leaves them out."""
+    if detail.execution_id and detail.workflow_id:
+        return detail
+    return detail.model_copy(update={"execution_id": detail.execution_id or execution_id,
+                                     "workflow_id": detail.workflow_id or workflow_id})  # fmt: skip
+
+
+def execution_in_body(body: bytes, workflow_id: str, execution_id: str) -> ExecutionDetail | None:
+    """The whole execution in a body read before (a watch's kept body), as the client read it;
+    ``None`` if it cannot be read (it could when polled, so this does not happen)."""
+    try:
+        detail = execution_from_json(body)
+    except (ValueError, TypeError, RecursionError):
+        return None
+    return with_ids(detail, workflow_id, execution_id)

@@ -179,8 +179,8 @@ class Applier:
                 self.drop(follow_id)
             case Freeze(live):
                 live.frozen = True
-            case Remember(watch, execution, fingerprint, digest):
-                watch.remember(execution, fingerprint, digest)
+            case Remember(watch, execution, fingerprint, digest, body):
+                watch.remember(execution, fingerprint, digest, body)
             case Reread(watch):
                 watch.digest = None
             case Failures(watch, count):

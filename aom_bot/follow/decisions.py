@@ -100,12 +100,14 @@ class Freeze:
 @dataclass(frozen=True, slots=True)
 class Remember:
     """What the watch's last poll saw (``digest``: of its body, so an identical body is not
-    parsed again)."""
+    parsed again; ``body``: what the card is rendered from)."""
 
     watch: Watch
     execution: ExecutionDetail
     fingerprint: str
     digest: bytes | None
+    #: the body it was read from (a poll's: kept instead of the lean execution)
+    body: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,10 +65,12 @@ _NOTE_AUTH = "Stopped following: AOM refused the bot's credentials (ask the bot'
 @dataclass(frozen=True, slots=True)
 class Answer:
     """AOM's answer to a poll: its body's digest, and the execution (``None``: the very body
-    of the watch's last poll, not parsed again)."""
+    of the watch's last poll, not parsed again; else lean, see ``aom.reader.Polled``) with
+    the body it was read from."""
 
     digest: bytes | None
     execution: ExecutionDetail | None
+    body: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -117,7 +119,7 @@ class PollDecisions:
         reset: list[Decision] = [Failures(watch, 0)] if watch.failures else []
         if answer.execution is None:
             return reset + self._unchanged(watch)
-        return reset + self._observe(watch, answer.execution, answer.digest)
+        return reset + self._observe(watch, answer.execution, answer.digest, answer.body)
 
     def _unchanged(self, watch: Watch) -> list[Decision]:
         """The very body of the last poll: nothing to parse, analyse or render. The cards still
@@ -156,13 +158,17 @@ class PollDecisions:
         ]
 
     def _observe(
-        self, watch: Watch, execution: ExecutionDetail, digest: bytes | None
+        self,
+        watch: Watch,
+        execution: ExecutionDetail,
+        digest: bytes | None,
+        body: bytes | None = None,
     ) -> list[Decision]:
         """A new body: remember it, announce new failure groups, edit or finish the cards."""
         analysis = analyse(execution)
         fingerprint = visible_fingerprint(execution, analysis)
         signatures = tuple(g.signature for g in analysis.groups)
-        decisions: list[Decision] = [Remember(watch, execution, fingerprint, digest)]
+        decisions: list[Decision] = [Remember(watch, execution, fingerprint, digest, body)]
         for live in watch.follows.values():
             if live.unreachable_since is not None:
                 decisions.append(Unreachable(live, None, None))
@@ -220,7 +226,7 @@ class Poller:
         polling = self._accounts.get(watch.profile).polling
         self._stats.aom_requests += 1
         try:
-            digest, execution = await polling.get_execution_if_changed(
+            polled = await polling.poll_execution(
                 watch.workflow_id, watch.execution_id, watch.digest
             )
         except (AomNotFoundError, AomAuthError) as error:
@@ -228,9 +234,9 @@ class Poller:
         except AomError as error:
             self._stats.aom_errors += 1
             return error
-        if execution is None:
+        if polled.execution is None:
             self._stats.unchanged_polls += 1
-        return Answer(digest, execution)
+        return Answer(polled.digest, polled.execution, polled.body)
 
     # -- beside the polls ---------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from aom_bot.aom.models import ExecutionDetail
+from aom_bot.aom.replies import execution_in_body
 from aom_bot.records import DEFAULT_PROFILE_NAME
 from aom_bot.store.base import Follow
 
@@ -87,9 +88,12 @@ class Watch:
     #: the AOM profile polled (execution IDs are unique across projects, so it is not in the key)
     profile: str = DEFAULT_PROFILE_NAME
     follows: dict[int, Live] = field(default_factory=dict)
-    #: the last execution seen, pickled and compressed (a parsed one is ~10x the size, and
-    #: cards are rendered far less often than executions are polled)
+    #: the last execution seen, compressed: its body as AOM sent it (a poll's) or pickled (one
+    #: read elsewhere). A parsed one is ~10x the size, and cards are rendered far less often
+    #: than executions are polled: compressing the body costs a quarter of pickling the model.
     packed: bytes | None = None
+    #: ``packed`` holds a body (read again with the client's parser), not a pickle
+    packed_body: bool = False
     #: ``visible_fingerprint`` of that execution
     fingerprint: str | None = None
     #: ``body_digest`` of the last body polled: an identical next body is not parsed
@@ -105,20 +109,32 @@ class Watch:
         return execution_key(self.workflow_id, self.execution_id)
 
     def remember(
-        self, execution: ExecutionDetail, fingerprint: str, digest: bytes | None = None
+        self,
+        execution: ExecutionDetail,
+        fingerprint: str,
+        digest: bytes | None = None,
+        body: bytes | None = None,
     ) -> None:
-        """Keep ``execution`` for rendering (and the digest of its body, if polled); repacked
-        only when what it shows changed."""
+        """Keep what ``execution`` shows for rendering — ``body``, the bytes it was read from,
+        if polled (a poll's execution is lean: never kept itself) — and the digest of its body;
+        repacked only when what it shows changed."""
         self.digest = digest
         if fingerprint != self.fingerprint or self.packed is None:
-            self.packed = zlib.compress(pickle.dumps(execution, pickle.HIGHEST_PROTOCOL), 1)
+            if body is not None:
+                self.packed, self.packed_body = zlib.compress(body, 1), True
+            else:
+                pickled = pickle.dumps(execution, pickle.HIGHEST_PROTOCOL)
+                self.packed, self.packed_body = zlib.compress(pickled, 1), False
             self.fingerprint = fingerprint
         self.begin_time = execution.begin_time
 
     def last_execution(self) -> ExecutionDetail | None:
-        """The execution last remembered, or ``None`` before the first successful poll."""
+        """The execution last remembered, whole, or ``None`` before the first successful poll."""
         if self.packed is None:
             return None
+        if self.packed_body:
+            body = zlib.decompress(self.packed)
+            return execution_in_body(body, self.workflow_id, self.execution_id)
         # our own bytes, made in this process by remember(): never data from outside
         execution = pickle.loads(zlib.decompress(self.packed))  # noqa: S301
         if not isinstance(execution, ExecutionDetail):  # pragma: no cover - cannot happen

@@ -18,7 +18,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from operator import attrgetter
 from typing import NamedTuple
 
@@ -151,6 +151,10 @@ def _rank(bucket: str) -> int:
     return _RANK.get(bucket, _OTHER_RANK)
 
 
+#: ``HostResult(*values)`` without the named tuple's Python-level ``__new__`` (one per host)
+_result = partial(tuple.__new__, HostResult)
+
+
 def _worst(execution_nodes: Iterable[NodeResult]) -> dict[str, HostResult]:
     """Distinct hosts (by server id, else name and IP) with the worst state seen for each."""
     best: dict[str, HostResult] = {}
@@ -171,16 +175,16 @@ def _worst(execution_nodes: Iterable[NodeResult]) -> dict[str, HostResult]:
                     )
                 seen = get(key)
                 if seen is None:
-                    best[key] = HostResult(host, bucket, node_id, only_here)
+                    best[key] = _result((host, bucket, node_id, only_here))
                     continue
                 node_ids = seen.node_ids
                 if node_id not in node_ids:
                     node_ids = (*node_ids, node_id)
                 # Strictly worse replaces: a host failed in two nodes keeps its first failure.
                 if rank < _rank(seen.bucket):
-                    best[key] = HostResult(host, bucket, node_id, node_ids)
+                    best[key] = _result((host, bucket, node_id, node_ids))
                 elif node_ids is not seen.node_ids:
-                    best[key] = HostResult(seen.host, seen.bucket, seen.node_id, node_ids)
+                    best[key] = _result((seen.host, seen.bucket, seen.node_id, node_ids))
     return best
 
 
@@ -189,7 +193,10 @@ _zone_of = attrgetter("host.availability_zone")
 
 
 def _count(results: Iterable[HostResult]) -> tuple[BucketCounts, tuple[str, ...]]:
-    tally: Counter[str] = Counter(map(_bucket_of, results))
+    return _tally(Counter(map(_bucket_of, results)))
+
+
+def _tally(tally: Counter[str]) -> tuple[BucketCounts, tuple[str, ...]]:
     known = {b.value for b in HostBucket}
     other_names = tuple(sorted(b for b in tally if b not in known))
     counts = BucketCounts(
@@ -203,8 +210,24 @@ def _count(results: Iterable[HostResult]) -> tuple[BucketCounts, tuple[str, ...]
 
 
 def node_counts(node: NodeResult) -> BucketCounts:
-    """Bucket counts of one node (hosts counted once within the node)."""
-    return _count(_worst((node,)).values())[0]
+    """Bucket counts of one node (hosts counted once within the node, by ``_worst``'s keys and
+    ranks; only the buckets are kept, as every poll's fingerprint counts every node)."""
+    worst: dict[str, str] = {}
+    get = worst.get
+    for bucket, hosts in node.buckets.items():
+        rank = _RANK.get(bucket, _OTHER_RANK)
+        for i, host in enumerate(hosts):
+            key = host.id
+            if not key:
+                key = (
+                    f"\x00{host.name}|{host.ip}"
+                    if host.name or host.ip
+                    else f"\x00\x00{i}:{bucket}"
+                )
+            seen = get(key)
+            if seen is None or rank < _rank(seen):
+                worst[key] = bucket
+    return _tally(Counter(worst.values()))[0]
 
 
 # --- grouping -------------------------------------------------------------------------------
@@ -295,6 +318,7 @@ def visible_fingerprint(execution: ExecutionDetail, analysis: Analysis | None = 
     """
     analysis = analysis or analyse(execution)
     counts = analysis.counts
+    one = counts if len(execution.nodes) == 1 else None  # a single node's counts are these
     material = {
         "status": [execution.status.value, execution.raw_status],
         "counts": [
@@ -306,7 +330,8 @@ def visible_fingerprint(execution: ExecutionDetail, analysis: Analysis | None = 
         ],
         "groups": [[g.signature, len(g.hosts)] for g in analysis.groups],
         "nodes": [
-            [n.node_id, n.raw_status, list(_node_tuple(node_counts(n)))] for n in execution.nodes
+            [n.node_id, n.raw_status, list(_node_tuple(one or node_counts(n)))]
+            for n in execution.nodes
         ],
         "approvers": list(execution.approvers),
         "ended": execution.end_time is not None,

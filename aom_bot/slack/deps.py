@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from aom_bot.aom.accounts import AomAccount
 from aom_bot.aom.models import ExecutionDetail, Workflow
-from aom_bot.aom.reader import AomReader
+from aom_bot.aom.reader import AomReader, Polled
 from aom_bot.clock import Clock
 from aom_bot.follow.protocols import FollowControl, FollowOutcome
 from aom_bot.render.kit import SlackMessage
@@ -124,6 +124,13 @@ class MeteredAom:
             return await self._aom.get_execution_if_changed(
                 workflow_id, execution_id, previous_digest
             )
+
+    async def poll_execution(
+        self, workflow_id: str, execution_id: str, previous_digest: bytes | None
+    ) -> Polled:
+        """Counted as a ``get_execution`` (one request either way)."""
+        async with self._metrics.aom_call("get_execution"):
+            return await self._aom.poll_execution(workflow_id, execution_id, previous_digest)
 
     async def list_executions(self, workflow_id: str) -> list[ExecutionDetail]:
         async with self._metrics.aom_call("list_executions"):

@@ -9,6 +9,7 @@ import pytest
 
 from aom_bot.aom.client import AomClient
 from aom_bot.aom.models import ExecutionDetail
+from aom_bot.aom.reader import Polled
 from aom_bot.records import FollowRequest
 from tests.follow.harness import Rig, card_text, make_rig
 
@@ -39,6 +40,16 @@ class CountingSource:
         else:
             self.parsed += 1
         return digest, execution
+
+    async def poll_execution(
+        self, workflow_id: str, execution_id: str, previous_digest: bytes | None
+    ) -> Polled:
+        polled = await self._aom.poll_execution(workflow_id, execution_id, previous_digest)
+        if polled.execution is None:
+            self.unchanged += 1
+        else:
+            self.parsed += 1
+        return polled
 
 
 @pytest.fixture
