@@ -11,16 +11,19 @@ from rich.console import Console
 
 from aom_bot.aom.client import AomClient
 from aom_bot.bot import bot_config
+from aom_bot.cli_common import ExitCode
 from aom_bot.config import Settings
 from aom_bot.errors import ConfigError
 from aom_bot.runtime import build_aom_client, build_profile_client
+from aom_bot.slack.check import CheckResult
 
-__all__ = ["run_checks"]
+__all__ = ["exit_code", "run_checks"]
 
 
-async def run_checks(settings: Settings, *, simulator: bool, console: Console) -> bool:
-    """``aom-bot check``: print one line per check; True when all passed. With a configuration
-    file, each profile's AOM is asked once, under its own name."""
+async def run_checks(settings: Settings, *, simulator: bool, console: Console) -> ExitCode:
+    """``aom-bot check``: print one line per check; the exit code (0 all passed, 2 something
+    configured here is wrong, 3 only AOM or Slack failed). With a configuration file, each
+    profile's AOM is asked once, under its own name."""
     from aom_bot.profiles import config_path
     from aom_bot.slack.check import run_checks as slack_checks
 
@@ -42,7 +45,16 @@ async def run_checks(settings: Settings, *, simulator: bool, console: Console) -
         results = await slack_checks(settings, make_aom=make_aom, config_file=file_check)
     for result in results:
         console.print(result.line(), highlight=False, markup=False)
-    return all(result.ok for result in results)
+    return exit_code(results)
+
+
+def exit_code(results: list[CheckResult]) -> ExitCode:
+    """0 when every check passed; 2 when something configured here failed (fix that first);
+    3 when only AOM or Slack did not answer or refused (as the other commands exit)."""
+    failed = [result for result in results if not result.ok]
+    if not failed:
+        return ExitCode.OK
+    return ExitCode.AOM if all(result.remote for result in failed) else ExitCode.USAGE
 
 
 def _made(made: list[AomClient], build: Callable[..., AomClient], *args: Any) -> AomClient:
@@ -58,7 +70,7 @@ async def _close_all(clients: list[AomClient]) -> None:
 def _config_file_check(settings: Settings, made: list[AomClient]) -> Any:
     """The configuration file's line of ``aom-bot check``, and one client maker per profile."""
     from aom_bot.profiles import load_bot_config
-    from aom_bot.slack.check import CheckResult, ConfigFileCheck
+    from aom_bot.slack.check import ConfigFileCheck
 
     try:
         config = load_bot_config(settings)

@@ -159,7 +159,7 @@ def run(
 def check(simulator: SimulatorOption = False) -> None:
     """Validate the configuration, call Slack's auth.test and one AOM request; report each."""
 
-    async def work() -> bool:
+    async def work() -> ExitCode:
         from aom_bot import bot_checks
 
         settings = _settings()
@@ -170,8 +170,7 @@ def check(simulator: SimulatorOption = False) -> None:
         async with _deadline(settings, timed_out):
             return await bot_checks.run_checks(settings, simulator=simulator, console=_stderr)
 
-    ok = _run(work)
-    raise typer.Exit(0 if ok else int(ExitCode.USAGE))
+    raise typer.Exit(int(_run(work)))
 
 
 @app.command()

@@ -58,6 +58,9 @@ class CheckResult:
     ok: bool
     detail: str
     hint: str = ""
+    #: it failed because AOM or Slack did not answer or refused (exit 3), not because of what
+    #: is configured here (exit 2)
+    remote: bool = False
 
     def line(self) -> str:
         """One human-readable line (``✓``/``✗``) for the terminal."""
@@ -177,6 +180,7 @@ async def _slack(client: AsyncWebClient, base_url: str) -> CheckResult:
             False,
             f"Slack's Web API at {base_url} could not be reached ({type(exc).__name__}).",
             "Check the network (proxy, firewall) and SLACK_API_URL.",
+            remote=True,
         )
     team = response.get("team") or response.get("team_id") or "?"
     user = response.get("user") or response.get("user_id") or "?"
@@ -197,7 +201,10 @@ async def _socket_mode(client: AsyncWebClient, app_token: str) -> CheckResult:
         )
     except (SlackClientError, aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
         return CheckResult(
-            "Slack Socket Mode", False, f"Slack could not be reached ({type(exc).__name__})."
+            "Slack Socket Mode",
+            False,
+            f"Slack could not be reached ({type(exc).__name__}).",
+            remote=True,
         )
     return CheckResult("Slack Socket Mode", True, "Slack accepts the app token.")
 
@@ -206,8 +213,8 @@ async def _aom(make_aom: Callable[[], AomReader], name: str = "AOM request") -> 
     try:
         aom = make_aom()
         workflows = await aom.list_workflows(limit=1)
-    except AomError as exc:
-        return CheckResult(name, False, exc.user_message())
+    except AomError as exc:  # AOM answered no, or not at all
+        return CheckResult(name, False, exc.user_message(), remote=True)
     except AomBotError as exc:
         return CheckResult(name, False, exc.message, exc.hint)
     shown = "at least one workflow" if workflows else "no workflows yet"

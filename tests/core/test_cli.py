@@ -123,6 +123,20 @@ def test_check_without_slack_configuration_names_what_to_set():
     assert "Traceback" not in result.output
 
 
+def test_check_exits_3_only_when_nothing_but_aom_or_slack_failed():
+    """A refusal or silence from AOM or Slack is exit 3, as for the other commands; anything
+    wrong here (a missing token, a store that cannot be opened) is exit 2, and wins."""
+    from aom_bot.bot_checks import exit_code
+    from aom_bot.slack.check import CheckResult
+
+    fine = CheckResult("Slack bot token", True, "set.")
+    aom_down = CheckResult("AOM request (staging)", False, "AOM did not answer.", remote=True)
+    no_token = CheckResult("Slack bot token", False, "SLACK_BOT_TOKEN is not set.")
+    assert exit_code([fine]) == 0
+    assert exit_code([fine, aom_down]) == 3
+    assert exit_code([no_token, aom_down]) == 2
+
+
 def test_run_without_slack_tokens_is_a_configuration_error():
     """The bot refuses to start without its Slack tokens, naming them."""
     result = runner.invoke(app, ["run", "--simulator", "--mode", "socket"])

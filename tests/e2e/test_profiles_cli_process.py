@@ -38,7 +38,7 @@ def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
 
 async def test_check_names_the_profile_whose_aom_is_down(tmp_path):
     """`aom-bot check` with staging's simulator stopped: prod's line passes, staging's fails
-    under its name, and the exit code says something failed."""
+    under its name, and the exit code is AOM's (3): nothing configured here is wrong."""
     clock = HandClock()
     config = tmp_path / "aom-bot.toml"
     async with FakeSlack() as slack:
@@ -50,7 +50,7 @@ async def test_check_names_the_profile_whose_aom_is_down(tmp_path):
             staging.server.stop()
             result = await asyncio.to_thread(run_cli, "check", env=env)
     out = result.stdout + result.stderr
-    assert result.returncode != 0, out
+    assert result.returncode == 3, out
     lines = out.splitlines()
     assert any(line.startswith("✓ AOM request (prod):") for line in lines), out
     [failed] = [line for line in lines if line.startswith("✗ AOM request (staging):")]
