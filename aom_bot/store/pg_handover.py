@@ -46,7 +46,8 @@ async def listen(
 
     ``connection`` lends one connection (held while listening). It is checked every
     ``recheck`` seconds, since a connection the server dropped hears nothing and says nothing;
-    after a failure the listener waits (1 s doubling up to ``retry_max``) and listens again.
+    after any failure (the store's or the driver's) the listener logs it, waits (1 s doubling up
+    to ``retry_max``) and listens again: it never takes the bot down.
     """
     heard: asyncio.Queue[str] = asyncio.Queue()
 
@@ -71,10 +72,12 @@ async def listen(
                 finally:  # the pool's reset also unlistens; this only tidies early
                     with contextlib.suppress(Exception):
                         await conn.remove_listener(CHANNEL, on_notice)
-        except StoreError as error:
+        except Exception as error:  # a hint: whatever breaks, listen again later
             failures += 1
             wait = min(retry_max, 2.0 ** (failures - 1))
-            log.warning("store.handover_listen_failed retry_in=%.0f error=%s", wait, error)
+            # the store's errors are scrubbed of the DSN's secrets; of others only the kind
+            shown = error if isinstance(error, StoreError) else type(error).__name__
+            log.warning("store.handover_listen_failed retry_in=%.0f error=%s", wait, shown)
             await asyncio.sleep(wait)
 
 
