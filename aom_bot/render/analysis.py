@@ -165,14 +165,7 @@ def _worst(execution_nodes: Iterable[NodeResult]) -> dict[str, HostResult]:
         for bucket, hosts in node.buckets.items():
             rank = _RANK.get(bucket, _OTHER_RANK)
             for i, host in enumerate(hosts):
-                # "\x00" cannot occur in an AOM id, so the three key spaces never collide
-                key = host.id
-                if not key:
-                    key = (
-                        f"\x00{host.name}|{host.ip}"
-                        if host.name or host.ip
-                        else f"\x00\x00{node_index}:{bucket}:{i}"  # never merge anonymous hosts
-                    )
+                key = _host_key(host) or f"\x00\x00{node_index}:{bucket}:{i}"
                 seen = get(key)
                 if seen is None:
                     best[key] = _result((host, bucket, node_id, only_here))
@@ -186,6 +179,17 @@ def _worst(execution_nodes: Iterable[NodeResult]) -> dict[str, HostResult]:
                 elif node_ids is not seen.node_ids:
                     best[key] = _result((seen.host, seen.bucket, seen.node_id, node_ids))
     return best
+
+
+def _host_key(host: Host) -> str:
+    """Who a host is when counting: its id, else its name and IP; ``""`` for a host with
+    neither (the caller keys it by its place: anonymous hosts are never merged). "\x00"
+    cannot occur in an AOM id, so the three key spaces never collide."""
+    if host.id:
+        return host.id
+    if host.name or host.ip:
+        return f"\x00{host.name}|{host.ip}"
+    return ""
 
 
 _bucket_of = attrgetter("bucket")
@@ -217,13 +221,7 @@ def node_counts(node: NodeResult) -> BucketCounts:
     for bucket, hosts in node.buckets.items():
         rank = _RANK.get(bucket, _OTHER_RANK)
         for i, host in enumerate(hosts):
-            key = host.id
-            if not key:
-                key = (
-                    f"\x00{host.name}|{host.ip}"
-                    if host.name or host.ip
-                    else f"\x00\x00{i}:{bucket}"
-                )
+            key = _host_key(host) or f"\x00\x00{i}:{bucket}"
             seen = get(key)
             if seen is None or rank < _rank(seen):
                 worst[key] = bucket
