@@ -6,8 +6,11 @@ from collections import Counter
 from pathlib import Path
 
 from aom_bot.aom.models import ExecutionDetail
+from aom_bot.follow.discovery import SubscriptionDiscovery
+from aom_bot.follow.engine import FollowEngine
 from aom_bot.render.actions import ACTION_UNSUBSCRIBE
 from aom_bot.render.analysis import bucket_counts
+from aom_bot.store import Store
 from tests.follow.harness import card_text
 from tests.subscriptions.harness import (
     INTERVAL,
@@ -189,17 +192,23 @@ async def test_an_aom_error_on_one_workflow_leaves_the_others_alone(tmp_path: Pa
         assert len(cards_of(bot, bot.slack.general, broken)) == 1
 
 
+async def second_replica(
+    bot: Bot,
+) -> tuple[list[str], Store, FollowEngine, SubscriptionDiscovery]:
+    """Four subscribed workflows, and replica b started beside the bot (replica a)."""
+    workflows = [bot.rig.world.add_workflow(f"wf-{i}", scenario="all-success") for i in range(4)]
+    for wf in workflows:
+        await bot.subscribe(wf)
+    store = await bot.rig.second_store()
+    engine, discovery = new_bot(bot.rig, store, owner="replica-b")
+    await start(bot.rig, engine, discovery)
+    return workflows, store, engine, discovery
+
+
 async def test_two_replicas_share_the_work_without_duplicates(tmp_path: Path) -> None:
     """Two discovery loops on one database: each run posted once, one poll per interval."""
     async with running(tmp_path) as bot:
-        workflows = [
-            bot.rig.world.add_workflow(f"wf-{i}", scenario="all-success") for i in range(4)
-        ]
-        for wf in workflows:
-            await bot.subscribe(wf)
-        store = await bot.rig.second_store()
-        engine, discovery = new_bot(bot.rig, store, owner="replica-b")
-        await start(bot.rig, engine, discovery)
+        workflows, _, engine, discovery = await second_replica(bot)
         both = (bot.engine, bot.discovery, engine, discovery)
         await bot.rig.advance(1, *both)
         bot.rig.requests.reset()
@@ -243,14 +252,7 @@ async def test_a_heard_hand_over_polls_just_the_workflows_handed_over(tmp_path: 
     """Replica a stops; b, told so (the store's NOTIFY, relayed), takes a's workflows and polls
     each of them once at once; its own wait for its next round (one poll per interval)."""
     async with running(tmp_path) as bot:
-        workflows = [
-            bot.rig.world.add_workflow(f"wf-{i}", scenario="all-success") for i in range(4)
-        ]
-        for wf in workflows:
-            await bot.subscribe(wf)
-        store = await bot.rig.second_store()
-        engine, discovery = new_bot(bot.rig, store, owner="replica-b")
-        await start(bot.rig, engine, discovery)
+        workflows, store, engine, discovery = await second_replica(bot)
         await bot.rig.advance(INTERVAL, bot.engine, bot.discovery, engine, discovery)
         await bot.rig.advance(1, bot.engine, bot.discovery, engine, discovery)
         holders = await store.lease_holders("discovery:", bot.rig.clock.now())
