@@ -23,7 +23,7 @@ from aom_bot.follow.protocols import CardNotifier, MessageLike
 from aom_bot.follow.state import Live, final_key
 from aom_bot.records import Follow
 from aom_bot.render.analysis import analyse, visible_fingerprint
-from aom_bot.render.kit import SlackMessage, section
+from aom_bot.render.kit import notice_message
 from aom_bot.store.base import CompletionState, EndReason, Store
 
 __all__ = ["CompletionPoster", "Outcome"]
@@ -158,7 +158,7 @@ class CompletionPoster:
         try:
             reply_ts = await self.notifier.post(
                 record.channel_id,
-                SlackMessage(text=text, blocks=[section(text)]),
+                notice_message(text),
                 thread_ts=ts,
                 reply_broadcast=failed and self.broadcast_failures,
                 metadata=policy.completion_metadata(live.id, record.execution_id),

@@ -49,7 +49,7 @@ from aom_bot.follow.posting import CardPoster
 from aom_bot.follow.protocols import CardNotifier, MessageLike
 from aom_bot.follow.state import FollowStats, Live, Watch
 from aom_bot.render.analysis import analyse, visible_fingerprint
-from aom_bot.render.kit import SlackMessage, section
+from aom_bot.render.kit import notice_message
 from aom_bot.render.scrub import Scrubber
 from aom_bot.store.base import EndReason, Store
 
@@ -293,7 +293,7 @@ class Poller:
                 return []
             await self._notifier.post(
                 live.follow.channel_id,
-                SlackMessage(text=text, blocks=[section(text)]),
+                notice_message(text),
                 thread_ts=ts,
             )
         except SlackDeliveryError as error:
