@@ -20,7 +20,10 @@ Printed side by side with the goals:
 - ``chat.update`` calls per visible change: at most one; below one when Slack's per-workspace
   limit is the bottleneck and changes are coalesced (every update carries the latest state);
 - Slack 429s received; peak RSS of the bot's process (and its growth while following) next to
-  the world process's; CPU seconds per hour of simulated following (the bot's process only).
+  the world process's; CPU seconds per hour of simulated following, the bot's process all told
+  and without the bench's clock loop (``Settler``, which runs in this process: its checks timed
+  with ``time.thread_time``, its trips round the event loop estimated from an idle loop's). The
+  goal (<= 3,600, one core) is judged on the latter; ``--spin`` restores the old 1 ms polling.
 
 Run: ``.venv/bin/python bench/follow.py [--executions 10000] [--minutes 10] [--hosts 400]``
 (``--hosts``: hosts per execution, default 5-20 at random; ``--gc-tuned``: the GC tuned once
@@ -120,10 +123,25 @@ class SharedClock(ManualClock):
 
 
 class InFlight:
-    """HTTP requests the bot has sent and has no answer to yet (AOM and Slack)."""
+    """HTTP requests the bot has sent and has no answer to yet (AOM and Slack).
+
+    ``idle`` is set whenever none is in flight, so ``Settler`` can wait for the answers instead
+    of looking every millisecond (a loop that would count as the bot's CPU).
+    """
 
     def __init__(self) -> None:
         self.count = 0
+        self.idle = asyncio.Event()
+        self.idle.set()
+
+    def started(self) -> None:
+        self.count += 1
+        self.idle.clear()
+
+    def ended(self) -> None:
+        self.count -= 1
+        if self.count == 0:
+            self.idle.set()
 
     def transport(self, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
         """``inner``, counted (for the AOM client)."""
@@ -134,10 +152,10 @@ class InFlight:
         trace = aiohttp.TraceConfig()
 
         async def started(*_: object) -> None:
-            self.count += 1
+            self.started()
 
         async def ended(*_: object) -> None:
-            self.count -= 1
+            self.ended()
 
         trace.on_request_start.append(started)
         trace.on_request_end.append(ended)
@@ -151,40 +169,90 @@ class _CountingTransport(httpx.AsyncBaseTransport):
         self._inflight = inflight
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self._inflight.count += 1
+        self._inflight.started()
         try:
             return await self._inner.handle_async_request(request)
         finally:
-            self._inflight.count -= 1
+            self._inflight.ended()
 
     async def aclose(self) -> None:
         await self._inner.aclose()
 
 
-async def settle(
-    clock: SharedClock, inflight: InFlight, *workers: Worker, patience: float = 600.0
-) -> None:
-    """Wait until every worker is idle or asleep on the clock and no HTTP request is in flight.
+class Settler:
+    """Moves simulated time only once every worker is idle or asleep on the clock and no HTTP
+    request is in flight; counts the CPU its own checks spend, which is the bench's, not the bot's.
 
     Real waiting is only ever for I/O (SQLite's thread, the sockets to the world process), so the
-    clock moves only when nothing can still be answered at the old time.
+    clock moves only when nothing can still be answered at the old time. While a request is in
+    flight it awaits ``InFlight.idle`` (nothing can be quiet before the answers arrive); otherwise
+    it looks again every millisecond (a task is running or waits on SQLite's thread). ``spin``:
+    look every millisecond in both cases, as the bench did before (main at ``ab689ae``).
     """
-    loop = asyncio.get_running_loop()
-    give_up = loop.time() + patience
-    quiet_rounds = 0
-    while loop.time() < give_up:
-        await asyncio.sleep(0)
-        quiet = inflight.count == 0 and all(
-            not w.has_pending_work and all(clock.asleep(t) for t in w.busy_tasks()) for w in workers
+
+    def __init__(
+        self, clock: SharedClock, inflight: InFlight, *workers: Worker, spin: bool = False
+    ) -> None:
+        self._clock = clock
+        self._inflight = inflight
+        self._workers = workers
+        self._spin = spin
+        self.cpu = 0.0  # thread CPU seconds spent in the checks themselves
+        self.rounds = 0  # looks at the workers (each a trip round the event loop)
+        self.waits = 0  # waits for the requests in flight
+        self.naps = 0  # 1 ms sleeps
+
+    def _quiet(self) -> bool:
+        clock = self._clock
+        return self._inflight.count == 0 and all(
+            not w.has_pending_work and all(clock.asleep(t) for t in w.busy_tasks())
+            for w in self._workers
         )
-        if quiet:
-            quiet_rounds += 1
-            if quiet_rounds >= 5:
-                return
-        else:
-            quiet_rounds = 0
-            await asyncio.sleep(0.001)  # let threads and sockets deliver
-    raise RuntimeError("the bot never settled")
+
+    async def settle(self, patience: float = 600.0) -> None:
+        """Return once the bot is quiet at the current simulated moment."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + patience
+        quiet_rounds = 0
+        while loop.time() < give_up:
+            await asyncio.sleep(0)
+            began = time.thread_time()
+            self.rounds += 1
+            if self._inflight.count and not self._spin:
+                self.waits += 1
+                quiet_rounds = 0
+                self.cpu += time.thread_time() - began
+                await asyncio.wait_for(self._inflight.idle.wait(), give_up - loop.time())
+                continue
+            quiet = self._quiet()
+            self.cpu += time.thread_time() - began
+            if quiet:
+                quiet_rounds += 1
+                if quiet_rounds >= 5:
+                    return
+            else:
+                quiet_rounds = 0
+                self.naps += 1
+                await asyncio.sleep(0.001)  # let threads and sockets deliver
+        raise RuntimeError("the bot never settled")
+
+
+def trips_cpu(settler: Settler, zero: float, nap: float) -> float:
+    """What ``settler``'s trips round the event loop cost beyond its checks (an estimate): each
+    look follows a zero sleep, each nap and each wait for answers arms a timer and a future."""
+    return settler.rounds * zero + (settler.naps + settler.waits) * nap
+
+
+async def loop_trip_cpu(trips: int = 2000) -> tuple[float, float]:
+    """CPU seconds of one trip round an otherwise idle event loop: a zero sleep, a 1 ms one."""
+    began = time.process_time()
+    for _ in range(trips):
+        await asyncio.sleep(0)
+    zero = (time.process_time() - began) / trips
+    began = time.process_time()
+    for _ in range(trips):
+        await asyncio.sleep(0.001)
+    return zero, (time.process_time() - began) / trips
 
 
 def _run_world(conn: Any, elapsed: Any, config: dict[str, Any]) -> None:
@@ -320,6 +388,11 @@ async def main() -> None:
     parser.add_argument(
         "--workflows", type=int, default=0, help="subscriptions mode: subscribed workflows"
     )
+    parser.add_argument(
+        "--spin",
+        action="store_true",
+        help="settle by looking every 1 ms even while requests are in flight (the old bench)",
+    )
     parser.add_argument("--interval", type=float, default=60.0, help="discovery interval (s)")
     parser.add_argument(
         "--run-every", type=float, default=30.0, help="minutes between runs of one workflow"
@@ -381,16 +454,18 @@ async def follow_main(args: argparse.Namespace, clock: SharedClock, world: World
 
             if args.gc_tuned:
                 tune_gc()
+            zero_trip, nap_trip = await loop_trip_cpu()
+            settler = Settler(clock, inflight, engine, spin=args.spin)
             baseline_mb = current_rss_mb()
             cpu_before = time.process_time()
             wall_before = time.perf_counter()
             start = clock.monotonic()
             runner = asyncio.create_task(engine.run())
-            await settle(clock, inflight, engine)
+            await settler.settle()
             rss_trace: list[float] = []
             while clock.monotonic() - start < args.minutes * 60:
                 clock.advance(args.step)
-                await settle(clock, inflight, engine)
+                await settler.settle()
                 if int(clock.monotonic() - start) % 30 == 0:
                     rss_trace.append(current_rss_mb())
             cpu = time.process_time() - cpu_before
@@ -409,6 +484,9 @@ async def follow_main(args: argparse.Namespace, clock: SharedClock, world: World
     allowed = counters["allowed"]
     updates = counters["updates"]
     hours = span / 3600
+    trips = trips_cpu(settler, zero_trip, nap_trip)
+    bench_cpu = settler.cpu + trips
+    bot_cpu = cpu - bench_cpu
     rows = [
         ("executions followed", f"{args.executions}", ""),
         ("simulated minutes", f"{span / 60:.1f}", ""),
@@ -440,16 +518,26 @@ async def follow_main(args: argparse.Namespace, clock: SharedClock, world: World
         ("peak RSS, world process (MB)", f"{counters['rss_mb']:.0f}",
          "simulator + FakeSlack; not the bot"),
         ("CPU seconds (engine run, bot process)", f"{cpu:.1f}", ""),
-        ("CPU seconds per hour of following", f"{cpu / hours:.0f}", "bot process; <= 3600"),
+        ("  the bench's clock loop: checks (measured)", f"{settler.cpu:.1f}",
+         f"{settler.rounds} looks, {settler.naps} 1 ms naps, {settler.waits} waits for answers"
+         + (" (--spin)" if args.spin else "")),
+        ("  the bench's clock loop: loop trips (est.)", f"{trips:.1f}",
+         f"{zero_trip * 1e6:.0f} us a look, {nap_trip * 1e6:.0f} us a nap or wait (idle loop)"),
+        ("CPU s per hour, bot process (all)", f"{cpu / hours:.0f}", "includes the bench's loop"),
+        ("CPU s per hour, without the bench's clock loop", f"{bot_cpu / hours:.0f}",
+         "<= 3600: the goal is judged on this"),
         ("CPU ms per poll (bot process, all work)",
          f"{cpu * 1000 / max(status_requests, 1):.2f}", ""),
+        ("CPU ms per poll, without the bench's clock loop",
+         f"{bot_cpu * 1000 / max(status_requests, 1):.2f}", ""),
         ("hosts per execution", f"{args.hosts or '5-20'}", ""),
         ("GC", "tuned" if args.gc_tuned else "default", "--gc-tuned: as `aom-bot run`"),
         ("polls answered with an unchanged body", f"{stats.unchanged_polls}",
          "not parsed, analysed or rendered"),
         ("SDK fetch of one such body, CPU ms", f"{sdk_ms:.2f}",
          "official SDK, same process, body frozen"),
-        ("  bot CPU per poll / SDK fetch", f"{cpu * 1000 / max(status_requests, 1) / sdk_ms:.3f}",
+        ("  bot CPU per poll / SDK fetch",
+         f"{bot_cpu * 1000 / max(status_requests, 1) / sdk_ms:.3f}",
          "<= 0.25 while cards change"),
         ("  AomClient fetch, parsed / SDK", f"{parsed_ms / sdk_ms:.3f}", f"{parsed_ms:.2f} ms"),
         ("  AomClient fetch, unchanged / SDK", f"{same_ms / sdk_ms:.3f}",
@@ -512,7 +600,8 @@ async def discovery_main(args: argparse.Namespace, clock: SharedClock, world: Wo
             wall_before = time.perf_counter()
             start = clock.monotonic()
             tasks = [asyncio.create_task(engine.run()), asyncio.create_task(discovery.run())]
-            await settle(clock, inflight, engine, discovery)
+            settler = Settler(clock, inflight, engine, discovery, spin=args.spin)
+            await settler.settle()
             round_walls: list[float] = []
             rounds_seen = discovery.stats.rounds
             chance = args.step / (args.run_every * 60)
@@ -520,14 +609,14 @@ async def discovery_main(args: argparse.Namespace, clock: SharedClock, world: Wo
                 await world.call("start_runs", {"chance": chance})
                 clock.advance(args.step)
                 tick = time.perf_counter()
-                await settle(clock, inflight, engine, discovery)
+                await settler.settle()
                 if discovery.stats.rounds > rounds_seen:
                     rounds_seen = discovery.stats.rounds
                     round_walls.append(time.perf_counter() - tick)
             # quiet time: no new runs, so every started run can end and be posted
             for _ in range(int(15 * 60 / args.step)):
                 clock.advance(args.step)
-                await settle(clock, inflight, engine, discovery)
+                await settler.settle()
             cpu = time.process_time() - cpu_before
             wall = time.perf_counter() - wall_before
             span = clock.monotonic() - start
