@@ -23,7 +23,14 @@ import msgspec
 from msgspec import UNSET, Raw, UnsetType
 from pydantic import BaseModel, ValidationError
 
-from aom_bot.aom.hostbuild import HostCache, LeanWire, host_of_json, lean_host, lean_host_of_json
+from aom_bot.aom.hostbuild import (
+    HostCache,
+    LeanHost,
+    LeanWire,
+    host_of_json,
+    lean_host,
+    lean_host_of_json,
+)
 from aom_bot.aom.lenient import to_optional_time, to_str, to_str_list
 from aom_bot.aom.models import ExecutionDetail, Host, NodeResult, parse_status
 
@@ -84,17 +91,29 @@ class _OddTop(_Head):
 
 
 class _LeanNode(_NodeScalars):
-    """A node whose output is an object of lists of objects, hosts read lean."""
+    """A node whose output is an object of lists of objects, hosts read lean (their four keys
+    strings: decoded in C, nothing to coerce)."""
 
-    output: dict[str, list[LeanWire]] | None = None
+    output: dict[str, list[LeanHost]] | None = None
 
 
 class _LeanTop(_Head):
     execution_result_list: list[_LeanNode] | UnsetType = UNSET
 
 
+class _AnyLeanNode(_NodeScalars):
+    """:class:`_LeanNode` whose hosts' keys may be of any type (coerced by ``lean_host``)."""
+
+    output: dict[str, list[LeanWire]] | None = None
+
+
+class _AnyLeanTop(_Head):
+    execution_result_list: list[_AnyLeanNode] | UnsetType = UNSET
+
+
 _TOP = msgspec.json.Decoder(_Top)
 _LEAN_TOP = msgspec.json.Decoder(_LeanTop)
+_ANY_LEAN_TOP = msgspec.json.Decoder(_AnyLeanTop)
 _ODD_TOP = msgspec.json.Decoder(_OddTop)
 _ODD_NODE = msgspec.json.Decoder(_OddNode)
 _OUTPUT = msgspec.json.Decoder(dict[str, Raw])
@@ -223,19 +242,25 @@ def _execution(head: _Head, nodes: tuple[NodeResult, ...] | None) -> ExecutionDe
 def _lean(body: bytes, cache: HostCache | None) -> ExecutionDetail | None:
     """The usual body read lean in one pass (fail buckets whole, from a second scan of the
     body); None when it is not the usual shape (``_decoded`` reads it, host by host)."""
+    top: _LeanTop | _AnyLeanTop
     try:
         top = _LEAN_TOP.decode(body)
     except msgspec.ValidationError:
-        return None
+        try:
+            top = _ANY_LEAN_TOP.decode(body)
+        except msgspec.ValidationError:
+            return None
     if top.execution_result_list is UNSET:
         return None
     whole: list[_Node] | None = None
     nodes: list[NodeResult] = []
-    for i, wire in enumerate(top.execution_result_list):
+    strict = type(top) is _LeanTop
+    lean_nodes: list[Any] = top.execution_result_list  # of _LeanNode, or of _AnyLeanNode
+    for i, wire in enumerate(lean_nodes):
         if not wire.output:
             nodes.append(_node_model(wire))
             continue
-        buckets: dict[str, tuple[Host, ...]] = {}
+        buckets: dict[str, tuple[Any, ...]] = {}  # Host (fail) or LeanHost
         for name, items in wire.output.items():
             if name == _FAIL and items:
                 if whole is None:  # every list here holds objects: so does the Raw scan's
@@ -244,6 +269,8 @@ def _lean(body: bytes, cache: HostCache | None) -> ExecutionDetail | None:
                 raw = whole[i].output
                 assert raw is not None
                 buckets[name] = _bucket(raw[name], cache, False) or ()
+            elif strict:
+                buckets[name] = tuple(items)
             else:
                 buckets[name] = tuple(map(lean_host, items))
         nodes.append(_node_model(wire, buckets))
@@ -276,8 +303,8 @@ def execution_from_body(
     """The execution in a JSON body, or None when the dict path must read it.
 
     With a ``cache``, a host whose JSON bytes an earlier body held is reused, not decoded.
-    ``lean`` (a follow's poll): only the hosts of ``fail`` buckets are whole; the others hold
-    their ID, name, IP and zone (``lean_host_of_json``) — equal for the analysis and the
+    ``lean`` (a follow's poll): only the hosts of ``fail`` buckets are whole; the others are
+    ``hostbuild.LeanHost``: their ID, name, IP and zone — equal for the analysis and the
     fingerprint, not for the card or the reports, which read whole executions.
     """
     if not body.isascii():

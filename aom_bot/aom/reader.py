@@ -22,8 +22,8 @@ class Polled:
     digest: bytes
     body: bytes
     #: ``None``: the body of ``previous_digest``, not decoded. Lean while the run goes on: only
-    #: failed hosts are whole, the others carry what counting and grouping read (see
-    #: ``rawparse.execution_from_body``); a finished run is parsed whole.
+    #: failed hosts are whole, the others are ``hostbuild.LeanHost`` — what counting and
+    #: grouping read (see ``rawparse.execution_from_body``); a finished run is parsed whole.
     execution: ExecutionDetail | None
 
 

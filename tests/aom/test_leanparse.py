@@ -142,5 +142,21 @@ def test_a_running_host_is_lean_and_a_failed_one_whole() -> None:
     lean = execution_from_body(body, lean=True)
     assert lean is not None
     (running,) = lean.nodes[0].buckets["in_execution"]
-    assert (running.id, running.name, running.log, running.start_time) == ("h1", "web-1", "", None)
+    assert (running.id, running.name, running.label, running.key) == ("h1", "web-1", "web-1", "h1")
+    assert not hasattr(running, "log")
+    assert not hasattr(running, "start_time")
     assert lean.nodes[0].buckets["fail"] == full(body).nodes[0].buckets["fail"]
+
+
+def test_a_lean_host_whose_keys_are_not_strings_is_read_the_models_way() -> None:
+    """Numbers and nulls where strings are expected: coerced as the whole model coerces them."""
+    odd = {"id": 12345678901234567890, "name": None, "ip": 10.5, "availability_zone": True}
+    body = json.dumps({"status": "executing", "execution_result_list": [
+        {"node_id": "n", "output": {"success": [odd, {"id": "h2"}]}}]}).encode()  # fmt: skip
+    lean = execution_from_body(body, lean=True)
+    assert lean is not None
+    want = full(body)
+    assert_the_poll_reads_the_same(lean, want)
+    first = lean.nodes[0].buckets["success"][0]
+    assert (first.id, first.name, first.ip, first.availability_zone) == (
+        "12345678901234567890", "", "10.5", "true")  # fmt: skip
