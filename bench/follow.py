@@ -324,9 +324,11 @@ def peak_rss_mb() -> float:
 
 
 def aom_client(info: dict[str, Any], inflight: InFlight) -> AomClient:
-    """The bot's AOM client (httpx over aiohttp, pooled) to the world process's simulator."""
+    """The bot's AOM client (httpx over aiohttp, pooled) to the world process's simulator,
+    signing with AK/SK as a deployment does (and as the SDK's line does)."""
     transport = inflight.transport(AiohttpTransport(limits=DEFAULT_LIMITS))
-    http = build_http_client(base_url=info["aom_url"], auth=None, transport=transport)
+    auth = AkSkAuth(ak="bench-ak", sk="bench-sk", project_id=info["project_id"])
+    http = build_http_client(base_url=info["aom_url"], auth=auth, transport=transport)
     return AomClient(http, project_id=info["project_id"], retry=RetryPolicy(attempts=1))
 
 

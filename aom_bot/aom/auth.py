@@ -11,7 +11,7 @@ False
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncGenerator, Callable, Generator, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterable
 from datetime import UTC, datetime
 from typing import Protocol
 from urllib.parse import unquote
@@ -178,6 +178,27 @@ class TokenAuth(httpx.Auth):
         self, request: httpx.Request
     ) -> Generator[httpx.Request, httpx.Response, None]:
         raise RuntimeError("TokenAuth works with httpx.AsyncClient only")
+
+    async def send(
+        self,
+        request: httpx.Request,
+        send: Callable[[httpx.Request], Awaitable[httpx.Response]],
+    ) -> httpx.Response:
+        """:meth:`async_auth_flow` with ``send`` for httpx's client: the token, and on a 401 a
+        fresh one and one more try (the refused answer closed first, as httpx does)."""
+        token = await self._source.token()
+        request.headers["X-Auth-Token"] = token
+        response = await send(request)
+        if response.status_code != httpx.codes.UNAUTHORIZED:
+            return response
+        self._source.invalidate(token)
+        fresh = await self._source.token()
+        if fresh == token:
+            return response
+        await response.aread()  # as httpx does: the connection goes back to the pool
+        await response.aclose()
+        request.headers["X-Auth-Token"] = fresh
+        return await send(request)
 
     async def async_auth_flow(
         self, request: httpx.Request

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import partial
@@ -67,7 +68,7 @@ __all__ = [
 ]
 
 _MAX_PAGES = 1000
-_URL_CACHE_SIZE = 512
+_URL_CACHE_SIZE = 16_384  # the URLs of 10,000 follows fit (~0.5 KB each)
 _OLDEST = datetime.min.replace(tzinfo=UTC)
 
 
@@ -98,7 +99,8 @@ class AomClient:
         # An absolute URL saves httpx a second URL parse per request when merging with base_url.
         base = str(http.base_url).rstrip("/")
         self._prefix = f"{base}/v1/{quote(self._project_id, safe='')}/cms"
-        self._urls: dict[tuple[tuple[str, ...], tuple[tuple[str, str], ...]], httpx.URL] = {}
+        self._urls: OrderedDict[tuple[tuple[str, ...], tuple[tuple[str, str], ...]], httpx.URL]
+        self._urls = OrderedDict()
         # Hosts of earlier polls, reused when a body repeats them (see fastparse.HostCache).
         self._hosts = HostCache()
         self._retry = retry or RetryPolicy()
@@ -157,7 +159,8 @@ class AomClient:
             path = self._prefix + "/" + "/".join(quote(segment, safe="") for segment in segments)
             canonical = canonical_query(query)
             if len(self._urls) >= _URL_CACHE_SIZE:
-                self._urls.clear()
+                self._urls.popitem(last=False)  # the oldest (clearing all missed every URL
+                # of a round over more executions than the cache holds)
             url = self._urls[key] = httpx.URL(f"{path}?{canonical}" if canonical else path)
         return url
 

@@ -5,8 +5,8 @@ httpx's ``AsyncClient.send`` runs an auth-flow generator, a redirect loop, cooki
 measured, about as much CPU as the aiohttp transport under it, and more than parsing a small
 body. A request signed with AK/SK needs none of it (redirects are not followed, AOM's API sets no
 cookie the bot would send back), so :meth:`AomHttpClient.send_direct` signs it and hands it to
-the transport itself. Every other auth (IAM tokens answer a 401 with a second request) goes
-through ``send`` as before.
+the transport itself; an IAM token's request too (``TokenAuth.send`` answers a 401 with one
+more request, as its auth flow does). Any other ``httpx.Auth`` goes through ``send``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from aom_bot.aom.auth import AkSkAuth
+from aom_bot.aom.auth import AkSkAuth, TokenAuth
 
 __all__ = ["AomHttpClient", "new_request", "send"]
 
@@ -41,14 +41,18 @@ class AomHttpClient(httpx.AsyncClient):
         )
 
     async def send_direct(self, request: httpx.Request) -> httpx.Response:
-        """``send(request, stream=True)``: straight to the transport when signed with AK/SK."""
+        """``send(request, stream=True)``: straight to the transport with AK/SK, an IAM token
+        or no auth at all; any other ``httpx.Auth`` through ``send``."""
         auth = self.auth
-        if not isinstance(auth, AkSkAuth):
-            return await self.send(request, stream=True)
-        if self.is_closed:
-            raise RuntimeError("Cannot send a request, as the client has been closed.")
-        auth.sign(request)
-        return await self._direct.handle_async_request(request)
+        if auth is None or isinstance(auth, AkSkAuth | TokenAuth):
+            if self.is_closed:
+                raise RuntimeError("Cannot send a request, as the client has been closed.")
+            if isinstance(auth, TokenAuth):
+                return await auth.send(request, self._direct.handle_async_request)
+            if auth is not None:
+                auth.sign(request)
+            return await self._direct.handle_async_request(request)
+        return await self.send(request, stream=True)
 
 
 def new_request(

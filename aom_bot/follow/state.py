@@ -7,10 +7,11 @@ share a watch, which is how two channels following one run cost one AOM request 
 from __future__ import annotations
 
 import pickle
-import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+
+import zstandard
 
 from aom_bot.aom.models import ExecutionDetail
 from aom_bot.aom.replies import execution_in_body
@@ -18,6 +19,11 @@ from aom_bot.records import DEFAULT_PROFILE_NAME
 from aom_bot.store.base import Follow
 
 __all__ = ["FollowResult", "FollowStats", "Live", "Watch", "execution_key", "final_key"]
+
+# zstd level 1: a 208 KB, 400-host body in 0.13 ms to 18 KB (zlib level 1: 0.61 ms, 25 KB), read
+# back in 0.04 ms (zlib: 0.16). One pair per process: the engine packs on its event loop only.
+_PACK = zstandard.ZstdCompressor(level=1)
+_UNPACK = zstandard.ZstdDecompressor()
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +95,9 @@ class Watch:
     profile: str = DEFAULT_PROFILE_NAME
     follows: dict[int, Live] = field(default_factory=dict)
     #: the last execution seen, compressed: its body as AOM sent it (a poll's) or pickled (one
-    #: read elsewhere). A parsed one is ~10x the size, and cards are rendered far less often
-    #: than executions are polled: compressing the body costs a quarter of pickling the model.
+    #: read elsewhere), zstd-compressed. A parsed one is ~10x the size, and cards are rendered
+    #: far less often than executions are polled: compressing the body costs a twentieth of
+    #: pickling the model.
     packed: bytes | None = None
     #: ``packed`` holds a body (read again with the client's parser), not a pickle
     packed_body: bool = False
@@ -121,10 +128,10 @@ class Watch:
         self.digest = digest
         if fingerprint != self.fingerprint or self.packed is None:
             if body is not None:
-                self.packed, self.packed_body = zlib.compress(body, 1), True
+                self.packed, self.packed_body = _PACK.compress(body), True
             else:
                 pickled = pickle.dumps(execution, pickle.HIGHEST_PROTOCOL)
-                self.packed, self.packed_body = zlib.compress(pickled, 1), False
+                self.packed, self.packed_body = _PACK.compress(pickled), False
             self.fingerprint = fingerprint
         self.begin_time = execution.begin_time
 
@@ -133,10 +140,10 @@ class Watch:
         if self.packed is None:
             return None
         if self.packed_body:
-            body = zlib.decompress(self.packed)
+            body = _UNPACK.decompress(self.packed)
             return execution_in_body(body, self.workflow_id, self.execution_id)
         # our own bytes, made in this process by remember(): never data from outside
-        execution = pickle.loads(zlib.decompress(self.packed))  # noqa: S301
+        execution = pickle.loads(_UNPACK.decompress(self.packed))  # noqa: S301
         if not isinstance(execution, ExecutionDetail):  # pragma: no cover - cannot happen
             return None
         return execution

@@ -10,8 +10,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from aom_bot.aom.auth import AkSkAuth
+from aom_bot.aom.auth import AkSkAuth, TokenAuth
 from aom_bot.aom.client import AomClient, build_http_client
+from aom_bot.aom.tokens import StaticToken
 from aom_bot.aom.wire import AomHttpClient, new_request, send
 
 from .helpers import BASE_URL, EX, FIXED_NOW, PROJECT, WF, FakeAom, fixture_bytes, make_client
@@ -69,14 +70,41 @@ async def test_a_closed_client_refuses_as_httpx_does() -> None:
         await http.send(http.build_request("GET", URL))
 
 
-async def test_other_auths_keep_httpx_send() -> None:
-    """Without AK/SK (an IAM token's retry on 401 is an auth flow) the request goes via send."""
+@pytest.mark.parametrize("auth", [None, TokenAuth(StaticToken("tok-1"))], ids=["none", "token"])
+async def test_a_token_or_no_auth_goes_direct_as_httpx_would_send_it(
+    auth: httpx.Auth | None,
+) -> None:
+    """An IAM token's request (and one without auth) goes straight to the transport too, with
+    the headers httpx's own send would give it."""
     fake = FakeAom()
-    http = build_http_client(base_url=BASE_URL, auth=None, transport=httpx.MockTransport(fake))
+    http = build_http_client(base_url=BASE_URL, auth=auth, transport=httpx.MockTransport(fake))
+    through_send: list[httpx.Request] = []
+
+    async def hook(request: httpx.Request) -> None:  # httpx's send runs hooks; direct does not
+        through_send.append(request)
+
+    http.event_hooks = {"request": [hook], "response": []}
     async with http:
         response = await send(http, new_request(http, "GET", URL, None))
         await response.aread()
-    assert "Authorization" not in fake.last.headers
+        assert through_send == []
+        await http.send(
+            http.build_request("GET", URL, headers={"Content-Type": "application/json"})
+        )
+    assert response.status_code == 200
+    assert fake.headers_seen[0].raw == fake.headers_seen[1].raw
+    assert "Authorization" not in fake.headers_seen[0]
+
+
+async def test_any_other_auth_keeps_httpx_send() -> None:
+    """An ``httpx.Auth`` the direct way does not know (its flow may be anything) runs as usual."""
+    fake = FakeAom()
+    auth = httpx.BasicAuth("user", "pass")
+    http = build_http_client(base_url=BASE_URL, auth=auth, transport=httpx.MockTransport(fake))
+    async with http:
+        response = await send(http, new_request(http, "GET", URL, None))
+        await response.aread()
+    assert fake.last.headers["Authorization"].startswith("Basic ")
     assert response.status_code == 200
 
 
