@@ -66,6 +66,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from aom_bot.aom.accounts import AomAccounts  # noqa: E402
+from aom_bot.aom.auth import AkSkAuth  # noqa: E402
 from aom_bot.aom.client import AomClient, RetryPolicy, build_http_client  # noqa: E402
 from aom_bot.aom.http import DEFAULT_LIMITS  # noqa: E402
 from aom_bot.clock import ManualClock  # noqa: E402

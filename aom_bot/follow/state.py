@@ -22,8 +22,15 @@ __all__ = ["FollowResult", "FollowStats", "Live", "Watch", "execution_key", "fin
 
 # zstd level 1: a 208 KB, 400-host body in 0.13 ms to 18 KB (zlib level 1: 0.61 ms, 25 KB), read
 # back in 0.04 ms (zlib: 0.16). One pair per process: the engine packs on its event loop only.
-_PACK = zstandard.ZstdCompressor(level=1)
+_ZSTD = zstandard.ZstdCompressor(level=1)
 _UNPACK = zstandard.ZstdDecompressor()
+
+
+def _pack(data: bytes) -> bytes:
+    """``data`` compressed, in bytes of its own size: zstandard's result sits in a buffer sized
+    for the worst case (~the input), and kept as it is, 1,000 watches held ~10x their bytes
+    of memory (measured: 210 MB of RSS for 18 MB of bodies; copied, 19 MB)."""
+    return bytes(memoryview(_ZSTD.compress(data)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,10 +135,10 @@ class Watch:
         self.digest = digest
         if fingerprint != self.fingerprint or self.packed is None:
             if body is not None:
-                self.packed, self.packed_body = _PACK.compress(body), True
+                self.packed, self.packed_body = _pack(body), True
             else:
                 pickled = pickle.dumps(execution, pickle.HIGHEST_PROTOCOL)
-                self.packed, self.packed_body = _PACK.compress(pickled), False
+                self.packed, self.packed_body = _pack(pickled), False
             self.fingerprint = fingerprint
         self.begin_time = execution.begin_time
 
