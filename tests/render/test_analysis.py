@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aom_bot.aom.models import ExecutionDetail, Host
 from aom_bot.render.analysis import (
     analyse,
     bucket_counts,
@@ -169,3 +173,54 @@ def test_natural_sort_survives_unusual_digits() -> None:
     fails = [host(i, name=n, log="x", exit_code="1") for i, n in enumerate(["²", "web-٣", "web-2"])]
     group = error_groups(execution(node(fail=fails)))[0]
     assert len(group.hosts) == 3
+
+
+# --- each host once, by its worst state: the rule, against any mix of hosts ------------------
+
+_RANKS = {"fail": 0, "in_execution": 1, "not_performed": 3, "success": 4}
+_HOSTS = st.fixed_dictionaries(
+    {"id": st.sampled_from(["", "h1", "h2", "h3"]), "name": st.sampled_from(["", "web-1", "web-2"]),
+     "ip": st.sampled_from(["", "10.0.0.1"])}
+)  # fmt: skip
+_OUTPUTS = st.dictionaries(
+    st.sampled_from(["fail", "in_execution", "not_performed", "success", "timeout"]),
+    st.lists(_HOSTS, min_size=1, max_size=5),
+    max_size=4,
+)
+_EXECUTIONS = st.lists(st.tuples(st.sampled_from(["n1", "n2"]), _OUTPUTS), max_size=3)
+
+
+def _by_the_rule(detail: ExecutionDetail) -> list[tuple[str, str, str, str, tuple[str, ...]]]:
+    """Each distinct host (id, else name and IP; a host with neither is its own) with its worst
+    bucket (a tie keeps the first), the node that decided it and every node it was seen in."""
+    best: dict[str, tuple[Host, str, str, tuple[str, ...]]] = {}
+    for n, each in enumerate(detail.nodes):
+        for bucket, hosts in each.buckets.items():
+            for i, one in enumerate(hosts):
+                key = one.id or (
+                    f"{one.name}|{one.ip}" if one.name or one.ip else f"#{n}{bucket}{i}"
+                )
+                if key not in best:
+                    best[key] = (one, bucket, each.node_id, (each.node_id,))
+                    continue
+                kept, kept_bucket, decided, seen = best[key]
+                seen = seen if each.node_id in seen else (*seen, each.node_id)
+                if _RANKS.get(bucket, 2) < _RANKS.get(kept_bucket, 2):
+                    best[key] = (one, bucket, each.node_id, seen)
+                else:
+                    best[key] = (kept, kept_bucket, decided, seen)
+    return [(h.id, h.name, b, d, s) for h, b, d, s in best.values()]
+
+
+@settings(max_examples=400, deadline=None)
+@given(nodes=_EXECUTIONS)
+def test_each_host_counts_once_by_its_worst_state_in_any_mix(
+    nodes: list[tuple[str, dict[str, list[dict[str, str]]]]],
+) -> None:
+    """Repeated ids within a bucket, across buckets and nodes, hosts without ids or names."""
+    detail = ExecutionDetail.model_validate(
+        {"execution_result_list": [{"node_id": n, "output": out} for n, out in nodes]}
+    )
+    results = analyse(detail).results
+    got = [(r.host.id, r.host.name, r.bucket, r.node_id, r.node_ids) for r in results]
+    assert got == _by_the_rule(detail)
