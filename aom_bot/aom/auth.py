@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterable
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Protocol
 from urllib.parse import unquote
 
@@ -31,7 +32,9 @@ UtcNow = Callable[[], datetime]
 # The headers AOM needs signed. httpx's own defaults (accept, user-agent, connection ...) are left
 # out on purpose: they may change between httpx versions or be rewritten by a transport.
 _BASE_SIGNED = ("content-type", "host", "x-project-id", "x-sdk-date", "x-security-token")
-_URI_CACHE_SIZE = 512
+#: the canonical form of the paths requested (the same few thousand, over and over; encoding
+#: one costs microseconds), the least recently used out
+_canonical_uri = lru_cache(maxsize=16_384)(signing.canonical_uri)
 
 
 def utc_now() -> datetime:
@@ -84,7 +87,6 @@ class AkSkAuth(httpx.Auth):
         extra = {name.lower() for name in extra_signed_headers if "_" not in name}
         self._signed = tuple(sorted(set(_BASE_SIGNED) | extra))
         self._signed_set = frozenset(self._signed)
-        self._uris: dict[str, str] = {}
         self._date_second: int | None = None
         self._date_text = ""
 
@@ -123,21 +125,12 @@ class AkSkAuth(httpx.Auth):
             ak=self._ak,
             sk=self._sk.get_secret_value(),
             method=request.method,
-            uri=self._canonical_uri(path),
+            uri=_canonical_uri(path),
             query=canonical,
             signed=[(name, value.strip()) for name, value in to_sign.items()],
             body_hash=signing.payload_hash(request.content, to_sign),
             sdk_date=sdk_date,
         )
-
-    def _canonical_uri(self, path: str) -> str:
-        # The bot requests the same few paths over and over; re-encoding each costs microseconds.
-        uri = self._uris.get(path)
-        if uri is None:
-            if len(self._uris) >= _URI_CACHE_SIZE:
-                self._uris.clear()
-            uri = self._uris[path] = signing.canonical_uri(path)
-        return uri
 
     def _sdk_date(self, moment: datetime) -> str:
         # One strftime per second rather than per request.

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from functools import partial
+from functools import lru_cache, partial
 from types import TracebackType
 from typing import Self
 from urllib.parse import quote
@@ -68,7 +67,20 @@ __all__ = [
 ]
 
 _MAX_PAGES = 1000
-_URL_CACHE_SIZE = 16_384  # the URLs of 10,000 follows fit (~0.5 KB each)
+
+
+@lru_cache(maxsize=16_384)  # the URLs of 10,000 follows fit (~0.5 KB each), least recently used out
+def _url_of(
+    prefix: str, segments: tuple[str, ...], query: tuple[tuple[str, str], ...]
+) -> httpx.URL:
+    """The request URL of ``prefix`` and the unquoted path segments and query, kept: httpx
+    checks URLs character by character, and the bot polls the same executions over and over."""
+    # IDs are validated already; quoting them anyway makes a missed check harmless.
+    path = prefix + "/" + "/".join(quote(segment, safe="") for segment in segments)
+    canonical = canonical_query(query)
+    return httpx.URL(f"{path}?{canonical}" if canonical else path)
+
+
 _OLDEST = datetime.min.replace(tzinfo=UTC)
 
 
@@ -99,8 +111,6 @@ class AomClient:
         # An absolute URL saves httpx a second URL parse per request when merging with base_url.
         base = str(http.base_url).rstrip("/")
         self._prefix = f"{base}/v1/{quote(self._project_id, safe='')}/cms"
-        self._urls: OrderedDict[tuple[tuple[str, ...], tuple[tuple[str, str], ...]], httpx.URL]
-        self._urls = OrderedDict()
         # Hosts of earlier polls, reused when a body repeats them (see fastparse.HostCache).
         self._hosts = HostCache()
         self._retry = retry or RetryPolicy()
@@ -150,19 +160,7 @@ class AomClient:
     # --- plumbing ---
 
     def _url(self, *segments: str, query: Sequence[tuple[str, str]] = ()) -> httpx.URL:
-        # httpx checks URLs character by character; the bot polls the same few executions over
-        # and over, so parsed URLs are kept (bounded) and reused, by their unquoted parts.
-        key = (segments, tuple(query))
-        url = self._urls.get(key)
-        if url is None:
-            # IDs are validated already; quoting them anyway makes a missed check harmless.
-            path = self._prefix + "/" + "/".join(quote(segment, safe="") for segment in segments)
-            canonical = canonical_query(query)
-            if len(self._urls) >= _URL_CACHE_SIZE:
-                self._urls.popitem(last=False)  # the oldest (clearing all missed every URL
-                # of a round over more executions than the cache holds)
-            url = self._urls[key] = httpx.URL(f"{path}?{canonical}" if canonical else path)
-        return url
+        return _url_of(self._prefix, segments, tuple(query))
 
     async def _send(
         self, method: str, url: httpx.URL, *, action: str, body: object = None, retry: bool = True
