@@ -51,6 +51,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+import aiohttp
 import httpx
 
 from aom_bot.aom.auth import AkSkAuth
@@ -193,6 +194,41 @@ async def ours(
         async def fetch() -> None:
             detail = await aom.get_execution(target.workflow_id, target.execution_id)
             assert detail.execution_id == target.execution_id
+
+        await asyncio.gather(*(fetch() for _ in range(concurrency)))  # open the pool
+        remaining = n
+
+        async def worker() -> None:
+            nonlocal remaining
+            while remaining > 0:
+                remaining -= 1
+                await fetch()
+
+        cpu, wall = time.process_time(), time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return Measure(time.process_time() - cpu, time.perf_counter() - wall, n)
+
+
+async def aiohttp_alone(target: Target, n: int, concurrency: int) -> Measure:
+    """The floor under our HTTP stack: each request signed as ours are (an ``httpx.Request``
+    built and signed by ``AkSkAuth``), then sent and read by aiohttp itself — no httpx client,
+    transport adapter or ``httpx.Response``."""
+    auth = AkSkAuth(ak=target.ak, sk=target.sk, project_id=target.project_id)
+    url = httpx.URL(
+        f"{target.base_url}/v1/{target.project_id}/cms/workflow/{target.workflow_id}"
+        f"/executions/{target.execution_id}/status"
+    )
+    headers = [(b"Accept", b"application/json"), (b"Content-Type", b"application/json")]
+    connector = aiohttp.TCPConnector(limit=DEFAULT_LIMITS.max_connections or 100)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def fetch() -> None:
+            request = httpx.Request("GET", url, headers=headers)
+            auth.sign(request)
+            async with session.get(str(request.url), headers=request.headers.items()) as reply:
+                body = await reply.read()
+            assert reply.status == 200
+            assert body
 
         await asyncio.gather(*(fetch() for _ in range(concurrency)))  # open the pool
         remaining = n
@@ -372,6 +408,9 @@ def variants(args: argparse.Namespace, target: Target) -> dict[str, Callable[[],
             target, n, c, package, no_parsing=True, gc_tuned=args.gc_tuned
         ),
     }
+    found["floor: aiohttp alone, signed (no httpx)"] = lambda: asyncio.run(
+        aiohttp_alone(target, n, c)
+    )
     if args.httpx_default:
         found["aom-bot (httpx default)"] = lambda: asyncio.run(
             ours(target, n, c, httpx.AsyncHTTPTransport(limits=DEFAULT_LIMITS))

@@ -42,9 +42,12 @@ class AomHttpClient(httpx.AsyncClient):
 
     async def send_direct(self, request: httpx.Request) -> httpx.Response:
         """``send(request, stream=True)``: straight to the transport with AK/SK, an IAM token
-        or no auth at all; any other ``httpx.Auth`` through ``send``."""
+        or no auth at all; any other ``httpx.Auth``, or event hooks, through ``send``."""
         auth = self.auth
-        if auth is None or isinstance(auth, AkSkAuth | TokenAuth):
+        hooks = self._event_hooks
+        if (auth is None or isinstance(auth, AkSkAuth | TokenAuth)) and not (
+            hooks["request"] or hooks["response"]
+        ):
             if self.is_closed:
                 raise RuntimeError("Cannot send a request, as the client has been closed.")
             if isinstance(auth, TokenAuth):

@@ -76,24 +76,37 @@ async def test_a_token_or_no_auth_goes_direct_as_httpx_would_send_it(
 ) -> None:
     """An IAM token's request (and one without auth) goes straight to the transport too, with
     the headers httpx's own send would give it."""
-    fake = FakeAom()
+    fake = FakeAom(lambda _: httpx.Response(200, headers={"Set-Cookie": "seen=1"}, content=b"{}"))
     http = build_http_client(base_url=BASE_URL, auth=auth, transport=httpx.MockTransport(fake))
-    through_send: list[httpx.Request] = []
-
-    async def hook(request: httpx.Request) -> None:  # httpx's send runs hooks; direct does not
-        through_send.append(request)
-
-    http.event_hooks = {"request": [hook], "response": []}
     async with http:
         response = await send(http, new_request(http, "GET", URL, None))
         await response.aread()
-        assert through_send == []
+        assert not http.cookies  # httpx's send keeps cookies; the direct way has no jar
         await http.send(
             http.build_request("GET", URL, headers={"Content-Type": "application/json"})
         )
+        assert http.cookies
     assert response.status_code == 200
     assert fake.headers_seen[0].raw == fake.headers_seen[1].raw
     assert "Authorization" not in fake.headers_seen[0]
+
+
+async def test_event_hooks_keep_httpx_send() -> None:
+    """A client with event hooks (tests install them to watch requests) runs them every time."""
+    fake = FakeAom()
+    auth = AkSkAuth(ak="AK", sk="SK", project_id=PROJECT, clock=lambda: FIXED_NOW)
+    http = build_http_client(base_url=BASE_URL, auth=auth, transport=httpx.MockTransport(fake))
+    seen: list[int] = []
+
+    async def hook(response: httpx.Response) -> None:
+        seen.append(response.status_code)
+
+    http.event_hooks["response"] = [hook]
+    async with http:
+        response = await send(http, new_request(http, "GET", URL, None))
+        await response.aread()
+    assert seen == [200]
+    assert fake.last.headers["Authorization"].startswith("SDK-HMAC-SHA256 ")
 
 
 async def test_any_other_auth_keeps_httpx_send() -> None:

@@ -40,7 +40,7 @@ def test_ctrl_c_stops_show_follow_with_exit_code_130() -> None:
     finally:
         if process.poll() is None:
             process.kill()
-            process.wait()
+        process.communicate()  # closes the pipes (left open, a later test trips on them)
     assert process.returncode == 130, err
     assert b"Traceback" not in err
     assert b"interrupted" in err
