@@ -9,6 +9,10 @@ import sys
 import time
 
 
+def _sigint_as_in_a_terminal() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_stops_show_follow_with_exit_code_130() -> None:
     """The live view says how often it refreshes and how to stop; SIGINT exits 130, no trace."""
     env = {
@@ -24,6 +28,9 @@ def test_ctrl_c_stops_show_follow_with_exit_code_130() -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
+        # as from a terminal: a test run started in the background (`cmd &` in a script) ignores
+        # SIGINT, and its children would inherit that, as a shell's background jobs do
+        preexec_fn=_sigint_as_in_a_terminal,
     )
     assert process.stdout is not None
     seen = b""
