@@ -45,7 +45,7 @@ import sys
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -177,6 +177,24 @@ class _NoParseClient(AomClient):
         return ExecutionDetail(execution_id=ex)
 
 
+async def driven(fetch: Callable[[], Awaitable[None]], n: int, concurrency: int) -> Measure:
+    """CPU and wall time of ``n`` calls of ``fetch``, ``concurrency`` at a time, after one round
+    that opens the connection pool. (``client_before.py`` keeps its own copy: it runs with
+    another revision's package first on ``sys.path`` and must not import this module.)"""
+    await asyncio.gather(*(fetch() for _ in range(concurrency)))  # open the pool
+    remaining = n
+
+    async def worker() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            await fetch()
+
+    cpu, wall = time.process_time(), time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return Measure(time.process_time() - cpu, time.perf_counter() - wall, n)
+
+
 async def ours(
     target: Target,
     n: int,
@@ -195,18 +213,7 @@ async def ours(
             detail = await aom.get_execution(target.workflow_id, target.execution_id)
             assert detail.execution_id == target.execution_id
 
-        await asyncio.gather(*(fetch() for _ in range(concurrency)))  # open the pool
-        remaining = n
-
-        async def worker() -> None:
-            nonlocal remaining
-            while remaining > 0:
-                remaining -= 1
-                await fetch()
-
-        cpu, wall = time.process_time(), time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return Measure(time.process_time() - cpu, time.perf_counter() - wall, n)
+        return await driven(fetch, n, concurrency)
 
 
 async def aiohttp_alone(target: Target, n: int, concurrency: int) -> Measure:
@@ -230,18 +237,7 @@ async def aiohttp_alone(target: Target, n: int, concurrency: int) -> Measure:
             assert reply.status == 200
             assert body
 
-        await asyncio.gather(*(fetch() for _ in range(concurrency)))  # open the pool
-        remaining = n
-
-        async def worker() -> None:
-            nonlocal remaining
-            while remaining > 0:
-                remaining -= 1
-                await fetch()
-
-        cpu, wall = time.process_time(), time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return Measure(time.process_time() - cpu, time.perf_counter() - wall, n)
+        return await driven(fetch, n, concurrency)
 
 
 # --- the official SDK ------------------------------------------------------------------------

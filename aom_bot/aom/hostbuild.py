@@ -27,7 +27,7 @@ from aom_bot.aom.lenient import (
     to_str,
     to_str_list,
 )
-from aom_bot.aom.models import Host
+from aom_bot.aom.models import Host, host_key, host_label
 
 __all__ = [
     "HostCache",
@@ -212,12 +212,12 @@ class LeanHost(msgspec.Struct, frozen=True, gc=False):
     @property
     def label(self) -> str:
         """As :attr:`Host.label`."""
-        return self.name or self.ip or self.id or "(unnamed host)"
+        return host_label(self.id, self.name, self.ip)
 
     @property
     def key(self) -> str:
         """As :attr:`Host.key`."""
-        return self.id or f"{self.name}|{self.ip}"
+        return host_key(self.id, self.name, self.ip)
 
 
 class LeanWire(msgspec.Struct):

@@ -41,6 +41,8 @@ __all__ = [
     "Phase",
     "Workflow",
     "WorkflowPage",
+    "host_key",
+    "host_label",
     "parse_status",
 ]
 
@@ -158,6 +160,16 @@ class _Tolerant(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
 
 
+def host_label(id_: str, name: str, ip: str) -> str:
+    """What a person recognises a host by: its name, else IP, else ID (``Host.label``)."""
+    return name or ip or id_ or "(unnamed host)"
+
+
+def host_key(id_: str, name: str, ip: str) -> str:
+    """A host's identity across nodes and polls: its server ID, else name/IP (``Host.key``)."""
+    return id_ or f"{name}|{ip}"
+
+
 class Host(_Tolerant):
     """One server's result inside a node's output bucket."""
 
@@ -190,12 +202,12 @@ class Host(_Tolerant):
     @property
     def label(self) -> str:
         """Name, else IP, else ID: what a person recognises the host by."""
-        return self.name or self.ip or self.id or "(unnamed host)"
+        return host_label(self.id, self.name, self.ip)
 
     @property
     def key(self) -> str:
         """Identity across nodes and polls: the server ID, else name/IP."""
-        return self.id or f"{self.name}|{self.ip}"
+        return host_key(self.id, self.name, self.ip)
 
 
 class NodeResult(_Tolerant):
